@@ -1,0 +1,156 @@
+"""EWA projection of 3D Gaussians to 2D screen-space Gaussians (gsplat's maths, in PyTorch).
+
+Shapes: C cameras, N Gaussians. Pixel convention: :mod:`humansplat.cameras`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..cameras import Cameras
+from ..gaussians import Gaussians
+
+__all__ = ["Projected", "project_gaussians", "quat_to_rotmat", "covariances_3d", "eval_sh"]
+
+LOW_PASS = 0.3  # px^2 added to the 2D covariance (gsplat's eps2d)
+
+
+@dataclass
+class Projected:
+    """Screen-space Gaussians for C cameras.
+
+    Attributes:
+        means2d: (C, N, 2) pixel coordinates of the projected means.
+        conics: (C, N, 3) inverse 2D covariance (a, b, c): power = 0.5*(a dx^2 + c dy^2) + b dx dy.
+        depths: (C, N) camera-space z of the means (metres).
+        radii: (C, N) 3-sigma footprint radius in pixels (int); 0 means culled.
+        colors: (C, N, 3) view-dependent colour (SH evaluated), >= 0.
+        opacities: (N,) opacities in (0, 1).
+    """
+
+    means2d: torch.Tensor
+    conics: torch.Tensor
+    depths: torch.Tensor
+    radii: torch.Tensor
+    colors: torch.Tensor
+    opacities: torch.Tensor
+
+
+def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
+    """(N, 4) quaternions (w, x, y, z), any norm -> (N, 3, 3) rotation matrices."""
+    w, x, y, z = torch.nn.functional.normalize(quats, dim=-1).unbind(-1)
+    return torch.stack(
+        [
+            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+        ],
+        dim=-1,
+    ).reshape(-1, 3, 3)
+
+
+def covariances_3d(gaussians: Gaussians) -> torch.Tensor:
+    """(N, 3, 3) world-space covariances R S S^T R^T (metres^2)."""
+    M = quat_to_rotmat(gaussians.quats) * gaussians.scales[:, None, :]
+    return M @ M.transpose(-1, -2)
+
+
+_SH_C1 = 0.4886025119029199
+_SH_C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396)
+_SH_C3 = (-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
+          -0.4570457994644658, 1.445305721320277, -0.5900435899266435)
+
+
+def eval_sh(sh: torch.Tensor, dirs: torch.Tensor, degree: int) -> torch.Tensor:
+    """Evaluate real SH (3DGS basis) up to ``degree``.
+
+    Args:
+        sh: (..., K, 3) coefficients, DC first; K >= (degree + 1)^2.
+        dirs: (..., 3) unit view directions (from the camera to the Gaussian).
+
+    Returns:
+        (..., 3) colour, ``0.5`` added and clamped at 0 (as gsplat).
+    """
+    from ..gaussians import SH_C0
+
+    out = SH_C0 * sh[..., 0, :]
+    if degree >= 1:
+        x, y, z = dirs[..., 0:1], dirs[..., 1:2], dirs[..., 2:3]
+        out = out - _SH_C1 * y * sh[..., 1, :] + _SH_C1 * z * sh[..., 2, :] - _SH_C1 * x * sh[..., 3, :]
+        if degree >= 2:
+            xx, yy, zz, xy, yz, xz = x * x, y * y, z * z, x * y, y * z, x * z
+            out = (out + _SH_C2[0] * xy * sh[..., 4, :] + _SH_C2[1] * yz * sh[..., 5, :]
+                   + _SH_C2[2] * (2 * zz - xx - yy) * sh[..., 6, :] + _SH_C2[3] * xz * sh[..., 7, :]
+                   + _SH_C2[4] * (xx - yy) * sh[..., 8, :])
+            if degree >= 3:
+                out = (out + _SH_C3[0] * y * (3 * xx - yy) * sh[..., 9, :] + _SH_C3[1] * xy * z * sh[..., 10, :]
+                       + _SH_C3[2] * y * (4 * zz - xx - yy) * sh[..., 11, :]
+                       + _SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy) * sh[..., 12, :]
+                       + _SH_C3[4] * x * (4 * zz - xx - yy) * sh[..., 13, :]
+                       + _SH_C3[5] * z * (xx - yy) * sh[..., 14, :]
+                       + _SH_C3[6] * x * (xx - 3 * yy) * sh[..., 15, :])
+    return torch.clamp_min(out + 0.5, 0.0)
+
+
+def project_gaussians(
+    gaussians: Gaussians, cameras: Cameras, near: float = 0.01, far: float = 1e10, sh_degree: int = 0
+) -> Projected:
+    """Project N Gaussians into C cameras with gsplat's EWA approximation.
+
+    The Jacobian clamps x/z and y/z to 1.3x the half field of view (as gsplat), the 0.3 px^2
+    low-pass is added, the radius is ceil(3 * sqrt(largest eigenvalue)); Gaussians with depth
+    outside (near, far), a singular 2D covariance or a footprint fully off-image get radius 0.
+    """
+    W, H = cameras.width, cameras.height
+    R = cameras.viewmats[:, :3, :3]  # (C, 3, 3)
+    t = cameras.viewmats[:, :3, 3]  # (C, 3)
+    means_c = torch.einsum("cij,nj->cni", R, gaussians.means) + t[:, None, :]  # (C, N, 3)
+    cov_w = covariances_3d(gaussians)  # (N, 3, 3)
+    cov_c = torch.einsum("cij,njk,clk->cnil", R, cov_w, R)  # (C, N, 3, 3)
+
+    fx, fy = cameras.Ks[:, 0, 0][:, None], cameras.Ks[:, 1, 1][:, None]  # (C, 1)
+    cx, cy = cameras.Ks[:, 0, 2][:, None], cameras.Ks[:, 1, 2][:, None]
+    x, y, z = means_c.unbind(-1)
+    valid = (z > near) & (z < far)
+    zs = torch.where(valid, z, torch.ones_like(z))
+    tan_x = 0.5 * W / fx
+    tan_y = 0.5 * H / fy
+    lim_x_pos = (W - cx) / fx + 0.3 * tan_x
+    lim_x_neg = cx / fx + 0.3 * tan_x
+    lim_y_pos = (H - cy) / fy + 0.3 * tan_y
+    lim_y_neg = cy / fy + 0.3 * tan_y
+    tx = zs * torch.minimum(lim_x_pos, torch.maximum(-lim_x_neg, x / zs))
+    ty = zs * torch.minimum(lim_y_pos, torch.maximum(-lim_y_neg, y / zs))
+    zero = torch.zeros_like(zs)
+    J = torch.stack(
+        [fx / zs, zero, -fx * tx / (zs * zs), zero, fy / zs, -fy * ty / (zs * zs)], dim=-1
+    ).reshape(*zs.shape, 2, 3)  # (C, N, 2, 3)
+    cov2d = J @ cov_c @ J.transpose(-1, -2)  # (C, N, 2, 2)
+    a = cov2d[..., 0, 0] + LOW_PASS
+    b = cov2d[..., 0, 1]
+    c = cov2d[..., 1, 1] + LOW_PASS
+    det = a * c - b * b
+    valid = valid & (det > 0)
+    det_s = torch.where(valid, det, torch.ones_like(det))
+    conics = torch.stack([c / det_s, -b / det_s, a / det_s], dim=-1)
+    mid = 0.5 * (a + c)
+    lam = mid + torch.sqrt(torch.clamp_min(mid * mid - det_s, 0.1))
+    radius = torch.ceil(3.0 * torch.sqrt(lam)).detach()
+    means2d = torch.stack([fx * x / zs + cx, fy * y / zs + cy], dim=-1)
+    with torch.no_grad():
+        off = (
+            (means2d[..., 0] + radius <= 0) | (means2d[..., 0] - radius >= W)
+            | (means2d[..., 1] + radius <= 0) | (means2d[..., 1] - radius >= H)
+        )
+        valid = valid & ~off & (radius > 0)
+    radii = torch.where(valid, radius, torch.zeros_like(radius)).to(torch.int32)
+
+    sh = gaussians.sh[:, : (sh_degree + 1) ** 2]  # (N, K, 3)
+    if sh_degree == 0:
+        colors = eval_sh(sh, gaussians.means, 0).expand(len(cameras), -1, -1)
+    else:
+        dirs = torch.nn.functional.normalize(gaussians.means[None] - cameras.centers[:, None, :], dim=-1)
+        colors = eval_sh(sh[None].expand(len(cameras), -1, -1, -1), dirs, sh_degree)
+    return Projected(means2d, conics, z, radii, colors, gaussians.opacities)

@@ -24,6 +24,8 @@ class Landmarks:
             or unknown (the fit ignores them).
         face: (468, 2) float32 pixels, or None when no face was found.
         left_hand, right_hand: (21, 2) float32 pixels, or None (the person's left/right).
+        body_world: (33, 3) float32 metres, MediaPipe Pose's hip-centred 3D landmarks (x right, y down,
+            z away from the camera, roughly; unchanged by image transforms), or None.
     """
 
     body: np.ndarray
@@ -31,6 +33,7 @@ class Landmarks:
     face: np.ndarray | None = None
     left_hand: np.ndarray | None = None
     right_hand: np.ndarray | None = None
+    body_world: np.ndarray | None = None
 
     def transformed(self, scale: float, offset_u: float, offset_v: float) -> "Landmarks":
         """Landmarks after the image is shifted by (-offset) and scaled: ``p' = (p - offset) * scale``."""

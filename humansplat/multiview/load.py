@@ -1,0 +1,100 @@
+"""Build the SV3D sampler from real weights (a local folder or the Hugging Face Hub).
+
+Each component comes from :func:`humansplat.hub.fetch` (``$HUMANSPLAT_WEIGHTS/<component>/`` or
+the Hub/cache, see :mod:`humansplat.hub`); every failure is a
+:class:`~humansplat.errors.WeightsUnavailableError` saying what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from humansplat.errors import WeightsUnavailableError
+from humansplat.hub import DEFAULT_HUB, HubConfig, fetch
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from humansplat.multiview.pipeline_sv3d import SV3DPipeline
+
+__all__ = ["FINE_TUNE_SIZE", "load_sv3d_pipeline"]
+
+FINE_TUNE_SIZE = 512  # the human fine-tune was trained on 512 x 512 renders
+
+
+def _variant_or_none(folder: Path, variant: str | None) -> str | None:
+    """``variant`` when the folder holds that variant's weights, else None (plain files)."""
+    if not variant:
+        return None
+    found = any(folder.glob(f"*.{variant}.safetensors")) or any(folder.glob(f"*.{variant}.safetensors.index.json"))
+    return variant if found else None
+
+
+def load_sv3d_pipeline(
+    config: HubConfig = DEFAULT_HUB,
+    *,
+    torch_dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    local_files_only: bool | None = None,
+    builtin_configs: bool = True,
+) -> SV3DPipeline:
+    """The human fine-tuned SV3D sampler with its real weights.
+
+    Args:
+        config: where each component lives (default :data:`humansplat.hub.DEFAULT_HUB`).
+        torch_dtype: dtype of the networks (default float16 on CUDA, float32 elsewhere; bfloat16 works).
+        device: where to put the pipeline (default: stay on the CPU; or call
+            ``enable_model_cpu_offload()`` on the result).
+        local_files_only: never download (also implied by ``HF_HUB_OFFLINE=1``).
+        builtin_configs: use the built-in copies of SVD-XT's scheduler and CLIP preprocessing
+            configs instead of fetching them (they are configs, not weights).
+
+    Raises:
+        WeightsUnavailableError: a component could not be fetched or does not match its class.
+    """
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler
+    from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
+
+    from humansplat.multiview.configs import make_feature_extractor, make_scheduler
+    from humansplat.multiview.pipeline_sv3d import SV3DPipeline
+    from humansplat.multiview.unet import SV3DUNet
+
+    if torch_dtype is None:
+        on_cuda = device is not None and torch.device(device).type == "cuda"
+        torch_dtype = torch.float16 if on_cuda else torch.float32
+
+    def folder(name: str) -> Path:
+        return fetch(name, config, local_files_only=local_files_only)
+
+    def load(name: str, loader):
+        path = folder(name)
+        files = config.component(name)
+        variant = _variant_or_none(path, files.variant if files else None)
+        try:
+            return loader(path, variant)
+        except WeightsUnavailableError:
+            raise
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise WeightsUnavailableError(
+                f"Could not load the {name} component from {path}: {type(exc).__name__}: {str(exc)[:400]}"
+            ) from exc
+
+    unet = load("unet", lambda p, v: SV3DUNet.from_pretrained(p, variant=v, torch_dtype=torch_dtype))
+    vae = load("vae", lambda p, v: AutoencoderKL.from_pretrained(p, variant=v, torch_dtype=torch_dtype))
+    image_encoder = load(
+        "image_encoder", lambda p, v: CLIPVisionModelWithProjection.from_pretrained(p, variant=v, dtype=torch_dtype)
+    )
+    if builtin_configs:
+        scheduler, feature_extractor = make_scheduler(), make_feature_extractor()
+    else:
+        scheduler = load("scheduler", lambda p, v: EulerDiscreteScheduler.from_pretrained(p))
+        feature_extractor = load("feature_extractor", lambda p, v: CLIPImageProcessor.from_pretrained(p))
+    pipe = SV3DPipeline(
+        unet=unet, vae=vae, image_encoder=image_encoder, scheduler=scheduler, feature_extractor=feature_extractor
+    )
+    pipe.default_size = FINE_TUNE_SIZE
+    if device is not None:
+        pipe.to(device)
+    return pipe

@@ -6,9 +6,11 @@ respect to every Gaussian attribute. Backends:
 * ``"gsplat"``: :func:`gsplat.rasterization` (CUDA only; the ``gpu`` extra).
 * ``"torch"``: our own pure-PyTorch rasteriser (CPU, Apple, or CUDA without gsplat). It follows
   gsplat's image formation exactly: EWA projection with the 0.3 px low-pass added to the 2D
-  covariance, near/far culling on the mean's camera depth, 3-sigma footprint, front-to-back alpha
-  compositing with ``alpha = min(0.999, opacity * exp(-power))``, skip below 1/255, stop when the
-  transmittance would fall below 1e-4, pixel centres at +0.5.
+  covariance, near/far culling on the mean's camera depth, gsplat's opacity-aware footprint
+  (every pixel where alpha reaches 1/255), tile binning with depth-sorted per-tile lists,
+  front-to-back alpha compositing with ``alpha = min(0.999, opacity * exp(-power))``, skip below
+  1/255, stop when the transmittance would fall to 1e-4, pixel centres at +0.5. Gradients come
+  from a custom backward (no per-pixel graph is kept). Float32 or float64, as the Gaussians.
 * ``"auto"`` (default): gsplat when the tensors are on CUDA and gsplat imports, else torch.
 """
 
@@ -22,7 +24,7 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 
-__all__ = ["render", "RenderOutput", "Backend", "gsplat_available"]
+__all__ = ["Backend", "RenderOutput", "gsplat_available", "render"]
 
 Backend = Literal["auto", "torch", "gsplat"]
 
@@ -48,7 +50,7 @@ def gsplat_available() -> bool:
         return False
     try:
         import gsplat  # noqa: F401
-    except Exception:
+    except (ImportError, OSError, RuntimeError):  # not installed, or its CUDA library fails to load
         return False
     return True
 

@@ -12,9 +12,11 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 
-__all__ = ["Projected", "project_gaussians", "quat_to_rotmat", "covariances_3d", "eval_sh"]
+__all__ = ["Projected", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat"]
 
 LOW_PASS = 0.3  # px^2 added to the 2D covariance (gsplat's eps2d)
+ALPHA_MIN = 1.0 / 255.0  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
+EXTEND_MAX = 3.33  # footprint half extent cap, in standard deviations (gsplat)
 
 
 @dataclass
@@ -25,7 +27,8 @@ class Projected:
         means2d: (C, N, 2) pixel coordinates of the projected means.
         conics: (C, N, 3) inverse 2D covariance (a, b, c): power = 0.5*(a dx^2 + c dy^2) + b dx dy.
         depths: (C, N) camera-space z of the means (metres).
-        radii: (C, N) 3-sigma footprint radius in pixels (int); 0 means culled.
+        radii: (C, N, 2) int32 half extents (x, y) in pixels of the footprint's bounding box (the
+            ellipse where ``opacity * exp(-power) >= 1/255``, at most 3.33 sigma); 0 means culled.
         colors: (C, N, 3) view-dependent colour (SH evaluated), >= 0.
         opacities: (N,) opacities in (0, 1).
     """
@@ -36,6 +39,11 @@ class Projected:
     radii: torch.Tensor
     colors: torch.Tensor
     opacities: torch.Tensor
+
+    @property
+    def visible(self) -> torch.Tensor:
+        """(C, N) bool, Gaussians that can touch a pixel of the image."""
+        return self.radii[..., 0] > 0
 
 
 def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
@@ -97,23 +105,30 @@ def eval_sh(sh: torch.Tensor, dirs: torch.Tensor, degree: int) -> torch.Tensor:
 def project_gaussians(
     gaussians: Gaussians, cameras: Cameras, near: float = 0.01, far: float = 1e10, sh_degree: int = 0
 ) -> Projected:
-    """Project N Gaussians into C cameras with gsplat's EWA approximation.
+    """Project N Gaussians into C cameras with gsplat's EWA approximation (gsplat >= 1.5).
 
     The Jacobian clamps x/z and y/z to 1.3x the half field of view (as gsplat), the 0.3 px^2
-    low-pass is added, the radius is ceil(3 * sqrt(largest eigenvalue)); Gaussians with depth
-    outside (near, far), a singular 2D covariance or a footprint fully off-image get radius 0.
+    low-pass is added to the 2D covariance. The footprint is gsplat's opacity-aware bounding box:
+    half extents ``ceil(e * sqrt(cov2d_xx))``, ``ceil(e * sqrt(cov2d_yy))`` with
+    ``e = min(3.33, sqrt(2 ln(255 opacity)))``, which holds every pixel where the Gaussian's alpha
+    reaches 1/255 (so tiling never truncates a Gaussian). Gaussians with a mean depth outside
+    [near, far], opacity below 1/255, a singular 2D covariance or a footprint fully off the image
+    get radii 0. Differentiable w.r.t. every Gaussian attribute (radii are not).
     """
     W, H = cameras.width, cameras.height
-    R = cameras.viewmats[:, :3, :3]  # (C, 3, 3)
-    t = cameras.viewmats[:, :3, 3]  # (C, 3)
+    dtype = gaussians.means.dtype
+    viewmats = cameras.viewmats.to(dtype)
+    Ks = cameras.Ks.to(dtype)
+    R = viewmats[:, :3, :3]  # (C, 3, 3)
+    t = viewmats[:, :3, 3]  # (C, 3)
     means_c = torch.einsum("cij,nj->cni", R, gaussians.means) + t[:, None, :]  # (C, N, 3)
     cov_w = covariances_3d(gaussians)  # (N, 3, 3)
     cov_c = torch.einsum("cij,njk,clk->cnil", R, cov_w, R)  # (C, N, 3, 3)
 
-    fx, fy = cameras.Ks[:, 0, 0][:, None], cameras.Ks[:, 1, 1][:, None]  # (C, 1)
-    cx, cy = cameras.Ks[:, 0, 2][:, None], cameras.Ks[:, 1, 2][:, None]
+    fx, fy = Ks[:, 0, 0][:, None], Ks[:, 1, 1][:, None]  # (C, 1)
+    cx, cy = Ks[:, 0, 2][:, None], Ks[:, 1, 2][:, None]
     x, y, z = means_c.unbind(-1)
-    valid = (z > near) & (z < far)
+    valid = (z >= near) & (z <= far)
     zs = torch.where(valid, z, torch.ones_like(z))
     tan_x = 0.5 * W / fx
     tan_y = 0.5 * H / fy
@@ -135,22 +150,24 @@ def project_gaussians(
     valid = valid & (det > 0)
     det_s = torch.where(valid, det, torch.ones_like(det))
     conics = torch.stack([c / det_s, -b / det_s, a / det_s], dim=-1)
-    mid = 0.5 * (a + c)
-    lam = mid + torch.sqrt(torch.clamp_min(mid * mid - det_s, 0.1))
-    radius = torch.ceil(3.0 * torch.sqrt(lam)).detach()
     means2d = torch.stack([fx * x / zs + cx, fy * y / zs + cy], dim=-1)
+    opacities = gaussians.opacities
     with torch.no_grad():
-        off = (
-            (means2d[..., 0] + radius <= 0) | (means2d[..., 0] - radius >= W)
-            | (means2d[..., 1] + radius <= 0) | (means2d[..., 1] - radius >= H)
-        )
-        valid = valid & ~off & (radius > 0)
-    radii = torch.where(valid, radius, torch.zeros_like(radius)).to(torch.int32)
+        opac = opacities.expand_as(z)
+        valid = valid & (opac >= ALPHA_MIN)
+        extend = torch.sqrt(2.0 * torch.log(torch.clamp_min(opac / ALPHA_MIN, 1.0))).clamp_max(EXTEND_MAX)
+        rx = torch.ceil(extend * torch.sqrt(torch.where(valid, a, torch.ones_like(a))))
+        ry = torch.ceil(extend * torch.sqrt(torch.where(valid, c, torch.ones_like(c))))
+        mx, my = means2d[..., 0], means2d[..., 1]
+        off = (mx + rx <= 0) | (mx - rx >= W) | (my + ry <= 0) | (my - ry >= H)
+        valid = valid & ~off & ((rx > 0) | (ry > 0))
+        radii = torch.stack([rx, ry], dim=-1).where(valid[..., None], 0.0).to(torch.int32)
 
     sh = gaussians.sh[:, : (sh_degree + 1) ** 2]  # (N, K, 3)
     if sh_degree == 0:
         colors = eval_sh(sh, gaussians.means, 0).expand(len(cameras), -1, -1)
     else:
-        dirs = torch.nn.functional.normalize(gaussians.means[None] - cameras.centers[:, None, :], dim=-1)
+        centers = cameras.centers.to(dtype)
+        dirs = torch.nn.functional.normalize(gaussians.means[None] - centers[:, None, :], dim=-1)
         colors = eval_sh(sh[None].expand(len(cameras), -1, -1, -1), dirs, sh_degree)
-    return Projected(means2d, conics, z, radii, colors, gaussians.opacities)
+    return Projected(means2d, conics, z, radii, colors, opacities)

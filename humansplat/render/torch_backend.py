@@ -1,6 +1,12 @@
-"""Pure-PyTorch Gaussian rasteriser (CPU and any device), differentiable through autograd.
+"""Pure-PyTorch Gaussian rasteriser (CPU and any device), differentiable.
 
-Reference implementation: every pixel against every visible Gaussian, in chunks of pixels.
+``render_torch`` is the real backend: gsplat's pipeline (EWA projection, tile binning with
+depth-sorted per-tile lists, front-to-back compositing) in batched PyTorch with a custom backward
+(:mod:`.binning`, :mod:`.rasterize`). Tiles are 8x8 by default, not gsplat's 16x16: the image does
+not depend on the tile size (a Gaussian's footprint box holds every pixel it can reach), and on
+CPU 8x8 tiles evaluate about half as many pixel-Gaussian pairs (35.6M instead of 75.6M for 100k
+Gaussians at 512x512; about 1.6x faster). ``_render_dense`` is its slow reference twin: every pixel
+against every visible Gaussian, differentiated by autograd; tests use it as the oracle.
 Image formation matches gsplat (see :mod:`humansplat.render`).
 """
 
@@ -11,11 +17,49 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 from . import RenderOutput
-from .projection import project_gaussians
+from .binning import bin_gaussians
+from .projection import ALPHA_MIN, project_gaussians
+from .rasterize import ALPHA_MAX, T_MIN, RasterOptions, rasterize_tiles, tiles_to_images
 
-ALPHA_MAX = 0.999
-ALPHA_MIN = 1.0 / 255.0
-T_MIN = 1e-4
+__all__ = ["composite", "render_torch"]
+
+
+def _finish(acc: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor) -> RenderOutput:
+    """(C, H, W, 4) accumulated colour + depth and (C, H, W, 1) alpha -> RenderOutput."""
+    bg = background.to(acc.dtype)
+    rgb = acc[..., :3] + (1.0 - alpha) * bg
+    depth = torch.where(alpha > 0, acc[..., 3:] / alpha.clamp_min(1e-10), torch.zeros_like(alpha))
+    return RenderOutput(rgb, alpha, depth)
+
+
+def render_torch(
+    gaussians: Gaussians,
+    cameras: Cameras,
+    background: torch.Tensor,
+    near: float,
+    far: float,
+    sh_degree: int,
+    tile_size: int = 8,
+    options: RasterOptions | None = None,
+) -> RenderOutput:
+    """Rasterise with the tiled pure-PyTorch backend; shapes as :class:`humansplat.render.RenderOutput`.
+
+    Differentiable w.r.t. every Gaussian attribute (autograd through the projection, a custom
+    backward for the compositing). Works in the Gaussians' dtype (float32 or float64).
+    ``tile_size`` and ``options`` (:class:`~humansplat.render.rasterize.RasterOptions`) only
+    change the speed.
+    """
+    proj = project_gaussians(gaussians, cameras, near, far, sh_degree)
+    C, N = proj.depths.shape
+    H, W = cameras.height, cameras.width
+    bins = bin_gaussians(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
+    values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1).reshape(C * N, 4)
+    opacities = proj.opacities.expand(C, N).reshape(C * N)
+    acc = rasterize_tiles(
+        proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), opacities, values, bins, options
+    )
+    images = tiles_to_images(acc, bins, W, H)  # (C, H, W, 5)
+    return _finish(images[..., :4], images[..., 4:], background)
 
 
 def composite(alphas: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,7 +85,7 @@ def composite(alphas: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor,
     return acc, weights.sum(dim=-1)
 
 
-def render_torch(
+def _render_dense(
     gaussians: Gaussians,
     cameras: Cameras,
     background: torch.Tensor,
@@ -50,13 +94,17 @@ def render_torch(
     sh_degree: int,
     pixel_chunk: int = 4096,
 ) -> RenderOutput:
-    """Rasterise with pure PyTorch; shapes as :class:`humansplat.render.RenderOutput`."""
+    """Reference twin of :func:`render_torch`: every pixel x every visible Gaussian, autograd.
+
+    Slow (O(pixels x Gaussians)); for tests on small scenes only.
+    """
     proj = project_gaussians(gaussians, cameras, near, far, sh_degree)
     H, W = cameras.height, cameras.width
-    pix = cameras.pixel_grid().reshape(-1, 2)  # (H*W, 2)
-    rgbs, alphas, depths = [], [], []
+    dtype = proj.means2d.dtype
+    pix = cameras.pixel_grid().to(dtype).reshape(-1, 2)  # (H*W, 2)
+    accs, alphas = [], []
     for ci in range(len(cameras)):
-        vis = torch.nonzero(proj.radii[ci] > 0).squeeze(-1)
+        vis = torch.nonzero(proj.visible[ci]).squeeze(-1)
         order = torch.argsort(proj.depths[ci, vis].detach())
         idx = vis[order]
         mu = proj.means2d[ci, idx]  # (K, 2)
@@ -66,16 +114,13 @@ def render_torch(
         out_v, out_a = [], []
         for start in range(0, pix.shape[0], pixel_chunk):
             p = pix[start : start + pixel_chunk]
-            d = p[:, None, :] - mu[None, :, :]  # (P, K, 2)
+            d = mu[None, :, :] - p[:, None, :]  # (P, K, 2)
             power = 0.5 * (con[None, :, 0] * d[..., 0] ** 2 + con[None, :, 2] * d[..., 1] ** 2) + con[None, :, 1] * d[..., 0] * d[..., 1]
             a = torch.clamp_max(opa[None, :] * torch.exp(-power), ALPHA_MAX)
             a = torch.where((power >= 0) & (a >= ALPHA_MIN), a, torch.zeros_like(a))
             acc, alpha = composite(a, vals)
             out_v.append(acc)
             out_a.append(alpha)
-        acc = torch.cat(out_v).reshape(H, W, 4) if out_v else pix.new_zeros(H, W, 4)
-        alpha = torch.cat(out_a).reshape(H, W, 1) if out_a else pix.new_zeros(H, W, 1)
-        rgbs.append(acc[..., :3] + (1.0 - alpha) * background)
-        alphas.append(alpha)
-        depths.append(torch.where(alpha > 0, acc[..., 3:] / alpha.clamp_min(1e-10), torch.zeros_like(alpha)))
-    return RenderOutput(torch.stack(rgbs), torch.stack(alphas), torch.stack(depths))
+        accs.append(torch.cat(out_v).reshape(H, W, 4))
+        alphas.append(torch.cat(out_a).reshape(H, W, 1))
+    return _finish(torch.stack(accs), torch.stack(alphas), background)

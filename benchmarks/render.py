@@ -1,0 +1,134 @@
+"""Benchmark the renderers: CPU tiled backend (forward, forward+backward) and, on CUDA, gsplat.
+
+Scene: N Gaussians on a human-sized surface (head, torso, arms, legs as ellipsoids, 1.75 m tall)
+2.5 m in front of the camera, scales 3 mm - 2 cm, opacities 0.3 - 1, SH degree 0.
+Timings on a shared machine are noisy: the table gives the best and the median wall-clock time of
+``--repeats`` runs, and the CPU time of the best run (all threads; CPU time is less disturbed by
+other processes competing for the cores).
+
+    python benchmarks/render.py [--repeats 3] [--threads 2] [--sizes 10000 100000 300000]
+
+On a machine shared with other busy processes, OpenMP threads that spin while waiting for a
+descheduled partner can make 2 threads several times slower than 1; run with
+``OMP_WAIT_POLICY=PASSIVE`` (set before Python starts) to avoid that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+
+import torch
+
+from humansplat.cameras import Cameras
+from humansplat.gaussians import Gaussians
+from humansplat.render import render
+
+# (centre xyz, radii xyz) in metres, world = camera frame (y down); the figure stands at z = 2.5.
+_PARTS = [
+    ((0.0, -0.75, 2.5), (0.10, 0.12, 0.11)),  # head
+    ((0.0, -0.30, 2.5), (0.19, 0.32, 0.12)),  # torso
+    ((-0.27, -0.28, 2.5), (0.05, 0.32, 0.05)),  # right arm
+    ((0.27, -0.28, 2.5), (0.05, 0.32, 0.05)),  # left arm
+    ((-0.10, 0.45, 2.5), (0.08, 0.42, 0.08)),  # right leg
+    ((0.10, 0.45, 2.5), (0.08, 0.42, 0.08)),  # left leg
+]
+
+
+def human_surface_gaussians(n: int, generator: torch.Generator | None = None) -> Gaussians:
+    """``n`` Gaussians spread over a human-sized union of ellipsoids (deterministic for a generator)."""
+    g = generator or torch.Generator().manual_seed(0)
+    radii = torch.tensor([r for _, r in _PARTS])
+    centres = torch.tensor([c for c, _ in _PARTS])
+    # Approximate ellipsoid areas (Knud Thomsen) to spread the points evenly.
+    p = 1.6075
+    a, b, c = radii.unbind(-1)
+    area = 4 * math.pi * (((a * b) ** p + (a * c) ** p + (b * c) ** p) / 3) ** (1 / p)
+    part = torch.multinomial(area / area.sum(), n, replacement=True, generator=g)
+    dirs = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=-1)
+    means = centres[part] + dirs * radii[part]
+    scales = torch.exp(torch.empty(n, 3).uniform_(math.log(0.003), math.log(0.02), generator=g))
+    quats = torch.randn(n, 4, generator=g)
+    opacities = torch.empty(n).uniform_(0.3, 1.0, generator=g)
+    rgb = torch.rand(n, 3, generator=g)
+    return Gaussians.from_activated(means, scales, quats, opacities, rgb)
+
+
+def _camera(size: int) -> Cameras:
+    return Cameras.orbit((0.0, 0.0, 2.5), 2.5, [20.0], 5.0, fov_y_deg=45.0, width=size, height=size)
+
+
+def _time(fn, repeats: int) -> tuple[float, float, float]:
+    """(best wall s, median wall s, CPU s of the best run) over ``repeats`` runs after a warm-up."""
+    fn()  # warm-up
+    runs = []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        runs.append((time.perf_counter() - w0, time.process_time() - c0))
+    best = min(runs)
+    return best[0], statistics.median(r[0] for r in runs), best[1]
+
+
+def bench_forward(n: int, size: int, repeats: int, backend: str = "torch", device: str = "cpu"):
+    gs = human_surface_gaussians(n).to(device)
+    cams = _camera(size)
+
+    def run():
+        with torch.no_grad():
+            out = render(gs, cams, background=1.0, backend=backend)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        return out
+
+    return _time(run, repeats)
+
+
+def bench_backward(n: int, size: int, repeats: int):
+    gs = human_surface_gaussians(n)
+    params = [gs.means, gs.log_scales, gs.quats, gs.logit_opacities, gs.sh0]
+    for t in params:
+        t.requires_grad_(True)
+    cams = _camera(size)
+    target = torch.rand(1, size, size, 3, generator=torch.Generator().manual_seed(1))
+
+    def run():
+        out = render(gs, cams, background=1.0, backend="torch")
+        loss = (out.rgb - target).square().mean() + out.alpha.mean()
+        torch.autograd.grad(loss, params)
+
+    return _time(run, repeats)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per row (median reported)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000],
+                    help="Gaussian counts for the 512x512 forward rows")
+    ap.add_argument("--backward-n", type=int, default=20_000, help="Gaussians for the forward+backward row")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {args.repeats} timed runs per row")
+    print(f"{'backend':<7} {'pass':<17} {'image':>7} {'gaussians':>9} {'best s':>7} {'median s':>8} {'cpu s':>6} {'fps':>7}")
+
+    def row(backend, what, size, n, times):
+        best, median, cpu = times
+        print(f"{backend:<7} {what:<17} {size:>3}x{size:<3} {n:>9,} {best:>7.3f} {median:>8.3f} {cpu:>6.2f} "
+              f"{1 / best:>7.1f}", flush=True)
+
+    for n in args.sizes:
+        row("torch", "forward", 512, n, bench_forward(n, 512, args.repeats))
+    row("torch", "forward+backward", 256, args.backward_n, bench_backward(args.backward_n, 256, args.repeats))
+    if torch.cuda.is_available():
+        try:
+            row("gsplat", "forward", 512, 100_000, bench_forward(100_000, 512, max(args.repeats, 20), "gsplat", "cuda"))
+        except ImportError as exc:
+            print(f"gsplat skipped: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Reconstruction: Gaussians from the structure prior (prior mode) or from the latent reconstruction transformer (full mode)."""

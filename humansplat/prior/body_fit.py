@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..cameras import Cameras
 from .person import PersonCrop
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .body_models import BodyParams
 
 
 @dataclass
@@ -26,6 +30,10 @@ class BodyFit:
         crop: the photo crop with mask and landmarks the body was fitted to.
         errors: fit quality, e.g. ``landmark_error_pct`` (mean 2D error, % of person height) and
             ``silhouette_iou`` (fitted body vs. person mask).
+        params: the full :class:`~humansplat.prior.body_models.BodyParams` (global orientation and
+            translation in the world frame, pose (P, 3) axis-angles, shape (S,)), or None.
+        landmarks3d: (33, 3) float32 MediaPipe-topology points of the fitted body (world frame), or None.
+        timings: seconds spent, e.g. ``fit_landmarks_s``, ``fit_total_s``.
     """
 
     backend: str
@@ -38,3 +46,6 @@ class BodyFit:
     camera: Cameras
     crop: PersonCrop
     errors: dict[str, float] = field(default_factory=dict)
+    params: BodyParams | None = None
+    landmarks3d: torch.Tensor | None = None
+    timings: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,669 @@
+"""Fit a parametric body to one person crop: landmarks + silhouette + priors, by gradient descent.
+
+``fit_body(crop)`` estimates the body (anny by default) in the crop's camera, whose intrinsics are
+known and fixed (full perspective). Unknowns: the global orientation and translation, the pose of
+the bones that matter (:data:`~humansplat.prior.body_models.POSE_GROUPS`; elbows and knees as
+hinges) and a few shape values. Objective, all terms normalised by the person's height in pixels:
+
+* **Landmarks**: confidence-weighted robust (pseudo-Huber) 2D reprojection error of the 33 MediaPipe
+  landmarks (face and hand points down-weighted; MediaPipe Hands' knuckles, when present, refine the
+  hands). Confidence 0 (occluded, out of frame) means the point is ignored.
+* **Silhouette**: the body's surface points (about 1,500, one per 3.5 cm) must lie inside the person
+  mask (distance transform of the mask's outside, read bilinearly) and the mask's outline must lie
+  near some body point (robust chamfer, so loose clothes and hair pull only gently); both only where
+  the crop shows the photo (parts cut off by the photo's border are unknown, not background).
+* **Priors**: soft joint-angle limits, L2 to the neutral pose (much stronger for bones whose landmarks
+  are unseen, so a half-body photo gets standing legs), a Gaussian prior on the shape values.
+
+Schedule: (1) initialise depth from the torso's length in pixels vs. the model's, the image position
+from the hips (or shoulders), the roll from the torso axis and the yaw from MediaPipe's 3D landmarks
+(or both signs of the shoulder-width ratio, fitted in parallel as a batch for a few steps);
+(2) landmarks only, skinning no vertex at all (landmarks are skinned exactly from per-bone moments);
+(3) landmarks + silhouette. Adam throughout, on one intra-op thread (the ops are tiny). The body
+model's shape dependence is linearised and refreshed every few steps (``BodyModel.rest_state``).
+Quality goes to ``BodyFit.errors``: ``landmark_error_pct`` (mean 2D error over landmarks with
+confidence >= 0.5, % of the person's height in pixels: the larger of the mask's height and the
+confident landmarks' extent) and ``silhouette_iou`` (the fitted mesh rasterised vs. mask > 0.5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import torch
+
+from ..cameras import Cameras
+from .body_fit import BodyFit
+from .body_models import (
+    HINGE_GROUPS,
+    POSE_GROUPS,
+    BodyModel,
+    BodyParams,
+    axis_angle_to_matrix,
+    get_body_model,
+    matrix_to_axis_angle,
+)
+from .person import PersonCrop
+
+__all__ = ["FitOptions", "fit_body", "landmark_weights", "silhouette_iou", "surface_points", "valid_region"]
+
+# MediaPipe Pose indices.
+_NOSE, _L_SH, _R_SH, _L_HIP, _R_HIP = 0, 11, 12, 23, 24
+_FACE = tuple(range(11))
+_HAND = (17, 18, 19, 20, 21, 22)
+# Landmarks that each pose group moves (for the "unseen bones stay neutral" prior).
+_GROUP_LANDMARKS: dict[str, tuple[int, ...]] = {
+    "neck": _FACE, "head": _FACE,
+    "shoulder.L": (13, 15), "shoulder.R": (14, 16), "elbow.L": (15, 17, 19, 21), "elbow.R": (16, 18, 20, 22),
+    "wrist.L": (17, 19, 21), "wrist.R": (18, 20, 22),
+    "hip.L": (25, 27), "hip.R": (26, 28), "knee.L": (27, 29, 31), "knee.R": (28, 30, 32),
+    "ankle.L": (29, 31), "ankle.R": (30, 32),
+}
+_SPINE_PRIOR = 5.0  # extra weight of the spine, neck and head pose prior
+_SELECT_AFTER = 30  # landmark iterations before the best yaw hypothesis is kept alone
+_RELINEARISE_EVERY = 20  # iterations between refreshes of the body model's shape linearisation
+# MediaPipe Hands points used (wrist, index/middle/pinky knuckles) -> our landmark (bone) names.
+_HAND_POINTS = {0: "wrist", 5: "index", 17: "pinky"}
+
+
+@dataclass
+class FitOptions:
+    """Settings of :func:`fit_body` (defaults tuned for 2 CPU cores, ~1 s per fit).
+
+    Schedule
+        landmark_iters: Adam steps on landmarks + priors (all yaw hypotheses at once).
+        silhouette_iters: Adam steps with the silhouette term added (best hypothesis only).
+        lr: Adam learning rate (radians for rotations; translation and shape are rescaled to match).
+    Silhouette
+        silhouette_resolution: side of the grid the mask's distance transform is computed on (pixels).
+        surface_spacing: spacing (metres) of the body surface points compared with the mask.
+    Weights
+        w_landmarks: landmark term; w_outside: body points outside the mask; w_coverage: mask
+            pixels far from the body.
+        w_pose: L2 to the neutral pose; w_unseen: multiplier for bones whose landmarks are all unseen.
+        w_limits: soft joint-angle limits; w_shape: Gaussian shape prior.
+        confidence_min: landmarks below this confidence are ignored.
+    """
+
+    landmark_iters: int = 90
+    silhouette_iters: int = 60
+    lr: float = 0.08
+    silhouette_resolution: int = 128
+    surface_spacing: float = 0.035
+    w_landmarks: float = 1.0
+    w_outside: float = 20.0
+    w_coverage: float = 5.0
+    w_pose: float = 3e-5
+    w_unseen: float = 300.0
+    w_limits: float = 1.0
+    w_shape: float = 1e-5
+    confidence_min: float = 0.2
+
+
+def landmark_weights(confidence: np.ndarray, confidence_min: float = 0.2) -> np.ndarray:
+    """(33,) weights of the landmark term: the confidence, 0 below ``confidence_min``; face points
+    count 0.3 and MediaPipe Pose's hand points 0.5 (body joints 1)."""
+    c = np.asarray(confidence, dtype=np.float32).copy()
+    c[c < confidence_min] = 0.0
+    c[list(_FACE)] *= 0.3
+    c[list(_HAND)] *= 0.5
+    return c
+
+
+def valid_region(crop: PersonCrop) -> np.ndarray:
+    """(S, S) bool: crop pixels that show the photo (where the mask is meaningful).
+
+    Uses ``crop.valid`` or ``crop.photo_size`` + ``crop.box`` when the crop carries them; otherwise,
+    for each side in ``crop.cut_off``, everything beyond the mask's extent on that side is unknown
+    (the photo's border runs where the person is cut).
+    """
+    S = crop.size
+    valid = getattr(crop, "valid", None)
+    if valid is not None:
+        return np.asarray(valid, dtype=bool)
+    out = np.ones((S, S), dtype=bool)
+    photo_size = getattr(crop, "photo_size", None)
+    box = getattr(crop, "box", None)
+    if photo_size is not None and box is not None and min(photo_size) > 0 and box[2] > 0:
+        W, H = photo_size
+        x0, y0, side = box
+        scale = S / side
+        u0, u1 = (0 - x0) * scale, (W - x0) * scale
+        v0, v1 = (0 - y0) * scale, (H - y0) * scale
+        centres = np.arange(S) + 0.5
+        return ((centres >= v0) & (centres <= v1))[:, None] & ((centres >= u0) & (centres <= u1))[None, :]
+    binary = crop.mask > 0.5
+    if not binary.any():
+        return out
+    rows = np.nonzero(binary.any(axis=1))[0]
+    cols = np.nonzero(binary.any(axis=0))[0]
+    if "bottom" in crop.cut_off:
+        out[rows.max() + 1 :, :] = False
+    if "top" in crop.cut_off:
+        out[: rows.min(), :] = False
+    if "right" in crop.cut_off:
+        out[:, cols.max() + 1 :] = False
+    if "left" in crop.cut_off:
+        out[:, : cols.min()] = False
+    return out
+
+
+def surface_points(model: BodyModel, spacing: float = 0.035) -> torch.Tensor:
+    """(n,) int64 vertex indices spread evenly over the body's outer surface (one per ``spacing``
+    metres voxel of the reference body, the vertex nearest the voxel's centroid). Cached per model."""
+    cache = model.__dict__.setdefault("_surface_points_cache", {})
+    key = round(float(spacing), 5)
+    if key in cache:
+        return cache[key]
+    with torch.no_grad():
+        v = model(model.neutral_params()).vertices.numpy().astype(np.float64)
+    surface = np.asarray(getattr(model, "surface", np.ones(len(v), dtype=bool)))
+    idx = np.nonzero(surface)[0]
+    cells = np.floor(v[idx] / spacing).astype(np.int64)
+    _, inverse = np.unique(cells, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.r_[0, np.nonzero(np.diff(inverse[order]))[0] + 1]
+    chosen = idx[order[starts]]
+    out = torch.as_tensor(np.sort(chosen), dtype=torch.int64)
+    cache[key] = out
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch ops on one intra-op thread, then restore the previous count.
+
+    The fit is hundreds of tiny ops: extra threads only add synchronisation, and on a busy machine
+    (more runnable threads than cores) spinning OpenMP workers made it 5-10x slower. OpenMP's thread
+    count is a per-thread setting, so other threads of the process keep theirs.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _local_camera(camera: Cameras) -> Cameras:
+    """The crop's camera with identity extrinsics: the fit works in the camera frame."""
+    return Cameras(torch.eye(4)[None], camera.Ks[:1].float().cpu(), camera.width, camera.height)
+
+
+def _project(camera: Cameras, points: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3) camera-frame points -> (B, N, 2) pixels."""
+    B, N = points.shape[:2]
+    uv, _ = camera.project(points.reshape(B * N, 3))
+    return uv[0].reshape(B, N, 2)
+
+
+def _rot_y(a: float) -> torch.Tensor:
+    c, s = math.cos(a), math.sin(a)
+    return torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def _rot_z(a: float) -> torch.Tensor:
+    c, s = math.cos(a), math.sin(a)
+    return torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _person_height_px(crop: PersonCrop, uv: np.ndarray, w: np.ndarray) -> float:
+    """The person's height in pixels: the larger of the mask's and the confident landmarks' extent."""
+    rows = np.nonzero((crop.mask > 0.5).any(axis=1))[0]
+    h = float(rows.max() - rows.min() + 1) if rows.size else 0.0
+    if (w > 0).sum() >= 2:
+        v = uv[w > 0, 1]
+        h = max(h, float(v.max() - v.min()))
+    return max(h, 0.05 * crop.size)
+
+
+@dataclass
+class _Init:
+    orient: torch.Tensor  # (B, 3, 3) model -> camera rotations (hypotheses)
+    translation: torch.Tensor  # (3,) metres, camera frame
+
+
+def _initialise(model: BodyModel, crop: PersonCrop, cam: Cameras, w: np.ndarray, h_px: float) -> _Init:
+    """Depth from the torso length, position from the hips/shoulders, roll from the torso axis, yaw
+    hypotheses from MediaPipe's 3D landmarks or from the shoulder-width ratio (both signs)."""
+    lm = crop.landmarks.body.astype(np.float64)
+    K = cam.Ks[0].double().numpy()
+    f = 0.5 * (K[0, 0] + K[1, 1])
+    c = K[:2, 2]
+    with torch.no_grad():
+        ref = model(model.neutral_params()).landmarks.double()
+    ref = ref - model.neutral_params().translation.double()  # model frame
+    ref = ref.numpy()
+    seen = w > 0
+
+    def mid(i: int, j: int) -> np.ndarray | None:
+        return 0.5 * (lm[i] + lm[j]) if seen[i] and seen[j] else None
+
+    sh2, hip2 = mid(_L_SH, _R_SH), mid(_L_HIP, _R_HIP)
+    sh3, hip3 = 0.5 * (ref[_L_SH] + ref[_R_SH]), 0.5 * (ref[_L_HIP] + ref[_R_HIP])
+    torso3 = float(np.linalg.norm(sh3 - hip3))
+    shoulder3 = float(np.linalg.norm(ref[_L_SH] - ref[_R_SH]))
+    height3 = float(ref[:, 1].max() - ref[:, 1].min())
+
+    # Depth.
+    if sh2 is not None and hip2 is not None:
+        depth = f * torso3 / max(float(np.linalg.norm(sh2 - hip2)), 1.0)
+    elif sh2 is not None:
+        depth = f * shoulder3 / max(float(abs(lm[_L_SH, 0] - lm[_R_SH, 0]) + 0.5 * abs(lm[_L_SH, 1] - lm[_R_SH, 1])), 1.0)
+    else:
+        depth = f * height3 / max(h_px, 1.0)
+    depth = float(np.clip(depth, 0.3, 100.0))
+
+    # Roll (in-image angle of the torso, hips -> shoulders vs. image up).
+    if sh2 is not None and hip2 is not None:
+        d = sh2 - hip2
+        roll = math.atan2(d[0], -d[1])
+    else:
+        roll = 0.0
+
+    # Root position: the root sits (in the model frame) at the origin; hips are just below it.
+    if hip2 is not None:
+        root_px = hip2 - (ref[_L_HIP, 1] + ref[_R_HIP, 1]) / 2 * f / depth * np.array([-math.sin(roll), math.cos(roll)])
+    elif sh2 is not None:
+        root_px = sh2 + torso3 * f / depth * np.array([-math.sin(roll), math.cos(roll)])
+    else:
+        ys, xs = np.nonzero(crop.mask > 0.5)
+        root_px = np.array([xs.mean(), ys.mean()]) if xs.size else c.copy()
+    translation = torch.tensor([(root_px[0] - c[0]) / K[0, 0] * depth, (root_px[1] - c[1]) / K[1, 1] * depth, depth])
+
+    # Yaw hypotheses (rotation about the body's vertical axis, before the roll).
+    world = getattr(crop.landmarks, "body_world", None)
+    yaws: list[float]
+    if world is not None and seen[_L_SH] and seen[_R_SH]:
+        wv = np.asarray(world, dtype=np.float64)
+        across = wv[_L_SH] - wv[_R_SH]  # subject's right -> left, MediaPipe world axes (x right, z away)
+        if seen[_L_HIP] and seen[_R_HIP]:
+            across = across + (wv[_L_HIP] - wv[_R_HIP])
+        yaw = math.atan2(-across[2], across[0])  # model x (subject's left) turned by yaw about y
+        yaws = [yaw]
+    elif seen[_L_SH] and seen[_R_SH]:
+        span = (lm[_L_SH] - lm[_R_SH]) @ np.array([math.cos(roll), math.sin(roll)])
+        ratio = float(np.clip(span / (shoulder3 * f / depth), -1.0, 1.0))
+        yaw = math.acos(ratio)
+        yaws = [yaw, -yaw] if yaw > math.radians(12) else [yaw]
+    else:
+        yaws = [0.0]
+    orient = torch.stack([_rot_z(roll) @ _rot_y(y) for y in yaws])
+    return _Init(orient=orient.float(), translation=translation.float())
+
+
+class _Variables(torch.nn.Module):
+    """The optimised variables of B hypotheses, mapped to :class:`BodyParams` (model frame pose)."""
+
+    def __init__(self, model: BodyModel, init: _Init) -> None:
+        super().__init__()
+        B = init.orient.shape[0]
+        self.hinge_idx = torch.tensor([POSE_GROUPS.index(g) for g in HINGE_GROUPS])
+        self.ball_idx = torch.tensor([i for i, g in enumerate(POSE_GROUPS) if g not in HINGE_GROUPS])
+        self.register_buffer("orient0", init.orient.clone())
+        self.register_buffer("hinge_axes", model.hinge_axes.float())
+        self.register_buffer("shape_scale", model.shape_scale().float())
+        self.register_buffer("shape0", model.default_shape().float())
+        depth = float(init.translation[2])
+        self.register_buffer("depth0", torch.tensor(depth))
+        self.d_orient = torch.nn.Parameter(torch.zeros(B, 3))
+        # Translation as image-plane offsets (x/z, y/z) and log depth: decoupled, similar scales.
+        xy = (init.translation[:2] / depth).expand(B, 2).clone()
+        self.t_xy = torch.nn.Parameter(xy)
+        self.t_logz = torch.nn.Parameter(torch.zeros(B, 1))
+        neutral = model.neutral_pose().float()
+        self.register_buffer("ball0", neutral[self.ball_idx].clone())  # the pose prior's mean
+        self.register_buffer("hinge0", (neutral[self.hinge_idx] * self.hinge_axes).sum(-1))
+        self.ball = torch.nn.Parameter(self.ball0.expand(B, -1, -1).clone())
+        self.hinge = torch.nn.Parameter((self.hinge0 + 0.1).expand(B, -1).clone())
+        self.shape_u = torch.nn.Parameter(torch.zeros(B, len(model.shape_names)))  # (shape - shape0) / scale
+
+    def rotation(self) -> torch.Tensor:
+        """(B, 3, 3) model -> camera rotation."""
+        return self.orient0 @ axis_angle_to_matrix(self.d_orient)
+
+    def translation(self) -> torch.Tensor:
+        z = self.depth0 * torch.exp(self.t_logz)
+        return torch.cat([self.t_xy * z, z], dim=-1)
+
+    def body_pose(self) -> torch.Tensor:
+        B = self.ball.shape[0]
+        pose = self.ball.new_zeros(B, len(POSE_GROUPS), 3)
+        pose = pose.index_copy(1, self.ball_idx, self.ball)
+        return pose.index_copy(1, self.hinge_idx, self.hinge[..., None] * self.hinge_axes)
+
+    def shape(self) -> torch.Tensor:
+        return self.shape0 + self.shape_u * self.shape_scale
+
+    def model_params(self) -> BodyParams:
+        """Parameters in the model frame (no global rotation/translation)."""
+        B = self.ball.shape[0]
+        zero = self.ball.new_zeros(B, 3)
+        return BodyParams(global_orient=zero, translation=zero, body_pose=self.body_pose(), shape=self.shape())
+
+    def select(self, b: int) -> _Variables:
+        """A copy holding hypothesis ``b`` only."""
+        out = _Variables.__new__(_Variables)
+        torch.nn.Module.__init__(out)
+        out.hinge_idx, out.ball_idx = self.hinge_idx, self.ball_idx
+        for name, buf in self.named_buffers():
+            out.register_buffer(name, buf[b : b + 1].clone() if name == "orient0" else buf.clone())
+        for name, p in self.named_parameters():
+            setattr(out, name, torch.nn.Parameter(p.detach()[b : b + 1].clone()))
+        return out
+
+
+def _pose_limit_tables(model: BodyModel) -> tuple[torch.Tensor, torch.Tensor]:
+    lo, hi = model.pose_limits()
+    return lo.float(), hi.float()
+
+
+def _prior_terms(
+    var: _Variables, model: BodyModel, group_weight: torch.Tensor, opts: FitOptions
+) -> torch.Tensor:
+    """(B,) pose and shape priors."""
+    lo, hi = _pose_limit_tables(model)
+    ball_lo, ball_hi = lo[var.ball_idx], hi[var.ball_idx]
+    hinge_lo, hinge_hi = lo[var.hinge_idx, 0], hi[var.hinge_idx, 0]
+    excess = torch.relu(ball_lo - var.ball) + torch.relu(var.ball - ball_hi)
+    limit = (excess**2).sum((-1, -2)) + ((torch.relu(hinge_lo - var.hinge) + torch.relu(var.hinge - hinge_hi)) ** 2).sum(-1)
+    gw = group_weight
+    l2 = (gw[var.ball_idx] * ((var.ball - var.ball0) ** 2).sum(-1)).sum(-1) + (gw[var.hinge_idx] * (var.hinge - var.hinge0) ** 2).sum(-1)
+    shape = (var.shape_u**2).sum(-1)
+    return opts.w_limits * limit + opts.w_pose * l2 + opts.w_shape * shape
+
+
+def _robust(sq: torch.Tensor, scale: float) -> torch.Tensor:
+    """Geman-McClure of squared residuals ``sq`` (normalised units) with scale ``scale``: residuals
+    well beyond ``scale`` stop pulling (outliers such as loose clothes)."""
+    s2 = scale * scale
+    return sq * s2 / (sq + s2)
+
+
+def _pseudo_huber(sq: torch.Tensor, scale: float) -> torch.Tensor:
+    """Pseudo-Huber of squared residuals ``sq``: quadratic below ``scale``, linear above, so a far
+    landmark keeps pulling with a bounded force (no dead gradient for hard poses)."""
+    s2 = scale * scale
+    return s2 * (torch.sqrt(1.0 + sq / s2) - 1.0)
+
+
+class _Silhouette:
+    """Silhouette terms between projected body surface points and the person mask (crop pixels):
+
+    * ``outside``: robust squared distance (in person heights) from each point to the mask, read
+      bilinearly from a distance transform of the mask's outside: the body stays inside the mask;
+    * ``coverage``: robust squared distance from mask pixels (its outline and a sparse grid inside)
+      to the nearest body point: the body fills the mask (loose clothes and hair are only pulled
+      towards, thanks to the robust function).
+
+    Both are 0 for a body that matches the mask, well behaved far from it, and ignore the crop's
+    region that does not show the photo.
+    """
+
+    def __init__(self, crop: PersonCrop, valid: np.ndarray, resolution: int, h_px: float, max_targets: int = 500) -> None:
+        import torch.nn.functional as F
+        from scipy.ndimage import distance_transform_edt
+
+        S = crop.size
+        self.R = R = int(min(resolution, S))
+        self.S = S
+        self.h_px = h_px
+        mask = F.adaptive_avg_pool2d(torch.as_tensor(crop.mask, dtype=torch.float32)[None, None], R)[0, 0].numpy() > 0.5
+        v = F.adaptive_avg_pool2d(torch.as_tensor(valid, dtype=torch.float32)[None, None], R)[0, 0].numpy() > 0.5
+        dist = distance_transform_edt(~mask) * (S / R)  # crop pixels
+        dist[~v] = 0.0
+        self.dist = torch.as_tensor(dist, dtype=torch.float32)[None, None]  # (1, 1, R, R)
+        # Targets: the outline of the mask (inside the valid region) and a sparse interior grid.
+        pad = np.pad(mask, 1)
+        inner = pad[1:-1, 1:-1] & pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
+        edge = mask & ~inner & v
+        ys, xs = np.nonzero(edge)
+        step = max(1, len(ys) // (max_targets * 3 // 4))
+        ys, xs = ys[::step], xs[::step]
+        grid = np.zeros_like(mask)
+        g = max(2, R // 24)
+        grid[g // 2 :: g, g // 2 :: g] = True
+        yi, xi = np.nonzero(grid & inner & v)
+        ys, xs = np.r_[ys, yi], np.r_[xs, xi]
+        self.targets = torch.as_tensor(np.stack([xs + 0.5, ys + 0.5], -1) * (S / R), dtype=torch.float32)  # (M, 2)
+
+    def terms(self, uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, 2) projected surface points -> ((B,) outside, (B,) coverage) losses."""
+        import torch.nn.functional as F
+
+        B = uv.shape[0]
+        grid = (uv / self.S) * 2.0 - 1.0  # align_corners=False: pixel edges at -1, 1
+        d = F.grid_sample(self.dist.expand(B, -1, -1, -1), grid[:, :, None, :], mode="bilinear", padding_mode="border", align_corners=False)
+        d = d[:, 0, :, 0] / self.h_px  # (B, N)
+        outside = _robust(d * d, 0.05).mean(-1)
+        if self.targets.numel() == 0:
+            return outside, torch.zeros_like(outside)
+        sq = torch.cdist(self.targets[None].expand(B, -1, -1), uv).pow(2).min(-1).values / self.h_px**2  # (B, M)
+        coverage = _robust(sq, 0.05).mean(-1)
+        return outside, coverage
+
+
+def silhouette_iou(vertices: torch.Tensor, faces: torch.Tensor, crop: PersonCrop, resolution: int = 256) -> float:
+    """IoU between the mesh (``vertices`` (V, 3), world frame) rasterised into ``crop.camera`` and
+    ``crop.mask > 0.5``, over :func:`valid_region`, at ``resolution`` pixels."""
+    import torch.nn.functional as F
+
+    from .overlay import rasterize_mesh
+
+    S = crop.size
+    R = int(min(resolution, S))
+    cam = crop.camera.resize(R, R)
+    cover = rasterize_mesh(vertices, faces, cam).coverage
+    mask = F.adaptive_avg_pool2d(torch.as_tensor(crop.mask, dtype=torch.float32)[None, None], R)[0, 0].numpy() > 0.5
+    valid = F.adaptive_avg_pool2d(torch.as_tensor(valid_region(crop), dtype=torch.float32)[None, None], R)[0, 0].numpy() > 0.5
+    inter = (cover & mask & valid).sum()
+    union = ((cover | mask) & valid).sum()
+    return float(inter / union) if union else 0.0
+
+
+# ---------------------------------------------------------------------------------------------- the fit
+def fit_body(
+    crop: PersonCrop,
+    backend: str = "anny",
+    options: FitOptions | None = None,
+    **overrides: float,
+) -> BodyFit:
+    """Fit the body model ``backend`` to ``crop`` (see the module docstring).
+
+    Args:
+        crop: the person crop (mask, landmarks, camera) from :func:`humansplat.prior.person.detect_person`
+            or :func:`humansplat.prior.synthetic.make_synthetic_person`.
+        backend: body model name, see :func:`humansplat.prior.body_models.get_body_model`.
+        options: :class:`FitOptions`; keyword ``overrides`` replace single fields
+            (e.g. ``fit_body(crop, silhouette_iters=0)``).
+
+    Returns:
+        :class:`BodyFit` in the crop camera's world frame, with ``errors`` filled.
+
+    Raises:
+        InputError: the crop has fewer than 4 confident body landmarks (nothing to fit to).
+    """
+    with _one_thread():
+        return _fit_body(crop, backend, options, overrides)
+
+
+def _fit_body(crop: PersonCrop, backend: str, options: FitOptions | None, overrides: dict[str, float]) -> BodyFit:
+    from ..errors import InputError
+
+    t_start = time.perf_counter()
+    opts = options or FitOptions()
+    unknown = set(overrides) - {f.name for f in fields(FitOptions)}
+    if unknown:
+        raise TypeError(f"unknown fit option(s) {sorted(unknown)}; see FitOptions")
+    opts = replace(opts, **overrides)
+    model = get_body_model(backend)
+    cam = _local_camera(crop.camera)
+    S = crop.size
+    lm = crop.landmarks
+    target = torch.as_tensor(lm.body, dtype=torch.float32)
+    conf = np.asarray(lm.body_confidence, dtype=np.float32).copy()
+    inside = np.all((lm.body >= 0) & (lm.body <= S), axis=1)
+    conf[~inside] = 0.0
+    w_np = landmark_weights(conf, opts.confidence_min)
+    n_seen = int((w_np > 0).sum())
+    if n_seen < 4:
+        raise InputError(
+            f"Only {n_seen} body landmarks were found with confidence >= {opts.confidence_min}; the body "
+            "cannot be fitted. Use a photo where the person's head, shoulders and hips are visible."
+        )
+    h_px = _person_height_px(crop, lm.body, w_np)
+    w = torch.as_tensor(w_np)
+
+    # Hand knuckles from MediaPipe Hands, when present: extra targets on the wrist/index/pinky points.
+    extra_idx, extra_tgt = [], []
+    for pts, (wrist, pinky, index) in ((lm.left_hand, (15, 17, 19)), (lm.right_hand, (16, 18, 20))):
+        if pts is not None and conf[wrist] >= opts.confidence_min:
+            extra_idx += [wrist, index, pinky]
+            extra_tgt += [pts[0], pts[5], pts[17]]
+    extra_idx_t = torch.tensor(extra_idx, dtype=torch.int64)
+    extra_tgt_t = torch.as_tensor(np.asarray(extra_tgt, dtype=np.float32).reshape(-1, 2))
+
+    # Unseen bones: every landmark they move has weight 0 -> strong pull to neutral.
+    group_weight = torch.ones(len(POSE_GROUPS))
+    for g, idxs in _GROUP_LANDMARKS.items():
+        if all(w_np[i] == 0 for i in idxs):
+            group_weight[POSE_GROUPS.index(g)] = opts.w_unseen
+    for g in ("spine_lower", "spine_upper", "neck", "head"):
+        group_weight[POSE_GROUPS.index(g)] *= _SPINE_PRIOR
+
+    init = _initialise(model, crop, cam, w_np, h_px)
+    var = _Variables(model, init)
+    shape_lo, shape_hi = model.shape_bounds()
+    u_lo = ((shape_lo - var.shape0) / var.shape_scale).float()
+    u_hi = ((shape_hi - var.shape0) / var.shape_scale).float()
+
+    def landmark_loss(lm3: torch.Tensor) -> torch.Tensor:
+        uv = _project(cam, lm3)  # (B, 33, 2)
+        sq = ((uv - target) ** 2).sum(-1) / h_px**2
+        data = (w * _pseudo_huber(sq, 0.05)).sum(-1) / w.sum()
+        if extra_idx:
+            sq_e = ((uv[:, extra_idx_t] - extra_tgt_t) ** 2).sum(-1) / h_px**2
+            data = data + 0.5 * _pseudo_huber(sq_e, 0.05).sum(-1) / w.sum()
+        return data
+
+    def posed(v: _Variables, vertex_index: torch.Tensor, rest: object | None) -> tuple[torch.Tensor, torch.Tensor]:
+        out = model(v.model_params(), vertex_index, rest)
+        R, t = v.rotation(), v.translation()
+        lm3 = out.landmarks @ R.transpose(-1, -2) + t[:, None]
+        verts = out.vertices @ R.transpose(-1, -2) + t[:, None]
+        return lm3, verts
+
+    def make_optimizer(v: _Variables, lr: float) -> torch.optim.Optimizer:
+        return torch.optim.Adam(
+            [
+                {"params": [v.d_orient, v.ball, v.hinge], "lr": lr},
+                {"params": [v.t_xy], "lr": lr * 0.1},
+                {"params": [v.t_logz], "lr": lr * 0.5},
+                {"params": [v.shape_u], "lr": lr},
+            ]
+        )
+
+    def clamp_shape(v: _Variables) -> None:
+        with torch.no_grad():
+            v.shape_u.copy_(torch.maximum(torch.minimum(v.shape_u, u_hi), u_lo))
+
+    # Stage 1: landmarks only. All yaw hypotheses for a few steps, then the best one alone.
+    no_vertices = torch.zeros(0, dtype=torch.int64)
+
+    def landmark_objective(v: _Variables, rest: object | None) -> torch.Tensor:
+        lm3, _ = posed(v, no_vertices, rest)
+        return opts.w_landmarks * landmark_loss(lm3) + _prior_terms(v, model, group_weight, opts)
+
+    def landmark_steps(v: _Variables, iters: int, lr0: float, lr1: float) -> None:
+        if iters <= 0:
+            return
+        opt = make_optimizer(v, lr0)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters, eta_min=lr1)
+        rest = None
+        for it in range(iters):
+            if it % _RELINEARISE_EVERY == 0:
+                rest = model.rest_state(v.shape().detach().mean(0), no_vertices)
+            opt.zero_grad(set_to_none=True)
+            landmark_objective(v, rest).sum().backward()
+            opt.step()
+            sched.step()
+            clamp_shape(v)
+
+    n_select = min(opts.landmark_iters, _SELECT_AFTER) if len(var.orient0) > 1 else 0
+    landmark_steps(var, n_select, opts.lr, opts.lr * 0.6)
+    if len(var.orient0) > 1:
+        with torch.no_grad():
+            best = int(torch.argmin(landmark_objective(var, None)))
+        var = var.select(best)
+    landmark_steps(var, opts.landmark_iters - n_select, opts.lr * (0.6 if n_select else 1.0), opts.lr * 0.2)
+    t_landmarks = time.perf_counter() - t_start
+
+    # Stage 2: landmarks + silhouette.
+    if opts.silhouette_iters > 0:
+        points = surface_points(model, opts.surface_spacing)
+        sil = _Silhouette(crop, valid_region(crop), opts.silhouette_resolution, h_px)
+        opt = make_optimizer(var, opts.lr * 0.5)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, opts.silhouette_iters, eta_min=opts.lr * 0.05)
+        for it in range(opts.silhouette_iters):
+            if it % _RELINEARISE_EVERY == 0:
+                rest = model.rest_state(var.shape().detach()[0], points)
+            opt.zero_grad(set_to_none=True)
+            lm3, verts = posed(var, points, rest)
+            outside, coverage = sil.terms(_project(cam, verts))
+            loss = (
+                opts.w_landmarks * landmark_loss(lm3)
+                + opts.w_outside * outside
+                + opts.w_coverage * coverage
+                + _prior_terms(var, model, group_weight, opts)
+            )
+            loss.sum().backward()
+            opt.step()
+            sched.step()
+            clamp_shape(var)
+
+    # Result in the world frame of the crop's camera.
+    with torch.no_grad():
+        R_cam, t_cam = var.rotation()[0], var.translation()[0]
+        c2w = crop.camera.camtoworlds[0].float().cpu()
+        R_w = c2w[:3, :3] @ R_cam
+        t_w = c2w[:3, :3] @ t_cam + c2w[:3, 3]
+        params = BodyParams(
+            global_orient=matrix_to_axis_angle(R_w),
+            translation=t_w,
+            body_pose=var.body_pose()[0].detach().clone(),
+            shape=var.shape()[0].detach().clone(),
+        )
+        out = model(params)
+        lm_uv = crop.camera.project(out.landmarks)[0][0].cpu()
+    seen = conf >= 0.5
+    if seen.any():
+        err = (lm_uv - target).norm(dim=-1).numpy()[seen].mean() / h_px * 100.0
+    else:
+        err = float("nan")
+    errors = {
+        "landmark_error_pct": float(err),
+        "silhouette_iou": silhouette_iou(out.vertices, model.faces, crop),
+    }
+    timings = {"fit_landmarks_s": t_landmarks, "fit_total_s": time.perf_counter() - t_start}
+    return BodyFit(
+        backend=model.name,
+        pose=params.body_pose,
+        shape={n: params.shape[i].clone() for i, n in enumerate(model.shape_names)},
+        vertices=out.vertices.float(),
+        faces=model.faces,
+        parts=model.parts,
+        joints=out.joints.float(),
+        camera=crop.camera,
+        crop=crop,
+        errors=errors,
+        params=params,
+        landmarks3d=out.landmarks.float(),
+        timings=timings,
+    )

@@ -1,0 +1,44 @@
+"""Training of the latent reconstruction transformer: losses, data and the training loop.
+
+* :mod:`.losses`: :func:`reconstruction_loss`, :func:`part_masks`, :func:`hierarchical_loss`,
+  :func:`training_loss` (the paper's L_rec and its semantics-guided hierarchical loss).
+* :mod:`.data`: :class:`MultiViewSample`, :class:`SyntheticPeople` (synthetic anny people),
+  :class:`FolderDataset` (renders of scans with a cameras.json), :func:`save_sample`.
+* :mod:`.trainer`: :class:`TrainConfig` (presets ``tiny``/``small``/``base``), :class:`Trainer`.
+* ``python -m humansplat.train --config tiny --steps 20 --out runs/tiny``: the command line.
+
+Importing this package imports torch, not diffusers (the trainer loads networks when built).
+"""
+
+from __future__ import annotations
+
+from .data import FolderDataset, MultiViewSample, SyntheticPeople, save_sample
+from .losses import (
+    HierarchicalTerms,
+    LossTerms,
+    TrainingTerms,
+    hierarchical_loss,
+    part_masks,
+    reconstruction_loss,
+    training_loss,
+)
+from .trainer import TRAIN_PRESETS, StepLog, TrainConfig, Trainer, TrainResult
+
+__all__ = [
+    "TRAIN_PRESETS",
+    "FolderDataset",
+    "HierarchicalTerms",
+    "LossTerms",
+    "MultiViewSample",
+    "StepLog",
+    "SyntheticPeople",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingTerms",
+    "hierarchical_loss",
+    "part_masks",
+    "reconstruction_loss",
+    "save_sample",
+    "training_loss",
+]

@@ -1,0 +1,167 @@
+"""The synthetic person and the body fit (no MediaPipe: landmarks come from the known body).
+
+Tolerances (synthetic person, exact landmarks and mask):
+* landmark error <= 2 % of the person's height, silhouette IoU >= 0.9;
+* mean vertex error <= 3 % of body height after removing the single-image depth/scale ambiguity
+  (optimal uniform scale about the centroid; a taller body farther away projects identically), and
+  <= 5 % with the fitted root position only; root depth within 8 %.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from humansplat.errors import InputError
+from humansplat.prior.body_models import LANDMARK_NAMES, POSE_GROUPS, get_body_model
+from humansplat.prior.fit import FitOptions, fit_body, landmark_weights, valid_region
+from humansplat.prior.synthetic import make_synthetic_person
+
+LM = {n: i for i, n in enumerate(LANDMARK_NAMES)}
+LEGS = [LM[n] for n in LANDMARK_NAMES if any(k in n for k in ("knee", "ankle", "heel", "foot"))]
+
+
+def _errors(fit, person) -> tuple[float, float, float]:
+    """(scale-aligned, root-aligned) mean vertex error in % of height, relative root depth error."""
+    H = person.height_m
+    a = fit.vertices - fit.vertices.mean(0)
+    b = person.vertices - person.vertices.mean(0)
+    scale = (a * b).sum() / (a * a).sum()
+    scaled = float((a * scale - b).norm(dim=-1).mean()) / H * 100
+    rooted = float(((fit.vertices - fit.params.translation) - (person.vertices - person.params.translation)).norm(dim=-1).mean()) / H * 100
+    depth = float(fit.params.translation[2] / person.params.translation[2] - 1.0)
+    return scaled, rooted, depth
+
+
+@pytest.fixture(scope="module")
+def full_person():
+    return make_synthetic_person(seed=0, size=384, world_landmarks=False)  # yaw from 2D only
+
+
+@pytest.fixture(scope="module")
+def full_fit(full_person):
+    return fit_body(full_person.crop)
+
+
+# ---------------------------------------------------------------------------------------------- synthetic
+def test_synthetic_person_is_consistent_and_deterministic(full_person):
+    p = full_person
+    crop = p.crop
+    assert crop.rgb.shape == (384, 384, 3) and crop.rgb.dtype == np.uint8
+    assert crop.mask.shape == (384, 384) and crop.mask.dtype == np.float32
+    # Mask and picture agree: the body is not white, the background is.
+    assert (crop.rgb[crop.mask < 0.01] == 255).all()
+    assert crop.rgb[crop.mask > 0.99].mean() < 200
+    # Whole body in frame, landmarks are the projections of the known 3D points.
+    assert crop.cut_off == () and (crop.landmarks.body_confidence == 1).all()
+    uv = crop.camera.project(p.landmarks3d)[0][0].numpy()
+    assert np.allclose(uv, crop.landmarks.body, atol=1e-3)
+    assert 1.5 < p.height_m < 2.0
+    again = make_synthetic_person(seed=0, size=384, world_landmarks=False)
+    assert np.array_equal(again.crop.rgb, crop.rgb) and torch.equal(again.vertices, p.vertices)
+    again.crop.rgb[:] = 0  # copies: the cache is not affected
+    assert make_synthetic_person(seed=0, size=384, world_landmarks=False).crop.rgb.max() == 255
+    other = make_synthetic_person(seed=1, size=384)
+    assert not torch.allclose(other.params.body_pose, p.params.body_pose)
+    gt = p.as_body_fit()
+    assert gt.vertices.shape == (get_body_model().num_vertices, 3) and gt.errors["silhouette_iou"] == 1.0
+
+
+def test_half_body_synthetic_is_cut_at_the_bottom():
+    p = make_synthetic_person(seed=2, size=256, framing="half")
+    conf = p.crop.landmarks.body_confidence
+    assert p.crop.cut_off == ("bottom",)
+    assert (conf[[LM["left_ankle"], LM["right_ankle"]]] == 0).all()
+    assert (conf[[LM["nose"], LM["left_shoulder"], LM["right_hip"]]] == 1).all()
+    with pytest.raises(ValueError, match="framing"):
+        make_synthetic_person(seed=2, size=64, framing="legs")
+
+
+# ---------------------------------------------------------------------------------------------- fit
+def test_fit_recovers_the_synthetic_body(full_person, full_fit):
+    fit = full_fit
+    assert fit.backend == "anny"
+    assert fit.vertices.shape == full_person.vertices.shape and fit.faces.shape[1] == 3
+    assert fit.pose.shape == (len(POSE_GROUPS), 3) and set(fit.shape) == set(get_body_model().shape_names)
+    assert fit.errors["landmark_error_pct"] <= 2.0, fit.errors
+    assert fit.errors["silhouette_iou"] >= 0.9, fit.errors
+    scaled, rooted, depth = _errors(fit, full_person)
+    assert scaled <= 3.0, (scaled, rooted, depth)
+    assert rooted <= 5.0, (scaled, rooted, depth)
+    assert abs(depth) <= 0.08, depth
+    # The 3D landmarks of the fit project onto the targets.
+    uv = fit.camera.project(fit.landmarks3d)[0][0].numpy()
+    assert np.median(np.linalg.norm(uv - full_person.crop.landmarks.body, axis=1)) < 0.02 * 384
+
+
+def test_unseen_landmarks_do_not_drag_the_body(full_person, full_fit):
+    """Wild positions with confidence 0 change nothing (same optimisation, same result)."""
+    crop = dataclasses.replace(full_person.crop)
+    lm = crop.landmarks
+    body, conf = lm.body.copy(), lm.body_confidence.copy()
+    for i in (LM["left_wrist"], LM["right_knee"], LM["left_ankle"]):
+        body[i] = (-500.0, 900.0)
+        conf[i] = 0.0
+    crop.landmarks = dataclasses.replace(lm, body=body, body_confidence=conf)
+    fit = fit_body(crop)
+    scaled, _, _ = _errors(fit, full_person)
+    assert scaled <= 3.5
+    assert fit.errors["silhouette_iou"] >= 0.88
+    # The corrupted knee was not pulled towards its bogus target (far below-left of the image).
+    knee_uv = fit.camera.project(fit.landmarks3d)[0][0, LM["right_knee"]].numpy()
+    assert np.linalg.norm(knee_uv - full_person.crop.landmarks.body[LM["right_knee"]]) < 0.05 * 384
+
+
+def test_half_body_gets_plausible_standing_legs():
+    person = make_synthetic_person(seed=2, size=256, framing="half")
+    fit = fit_body(person.crop)
+    lm = fit.landmarks3d
+    R = torch.linalg.inv(torch.as_tensor(_rot(fit.params.global_orient)))
+    up = (lm - fit.params.translation) @ R.T  # model frame: y down
+    for side in ("left", "right"):
+        hip, knee, ankle = (up[LM[f"{side}_{j}"]] for j in ("hip", "knee", "ankle"))
+        assert hip[1] + 0.25 < knee[1] < ankle[1] - 0.25, (side, hip, knee, ankle)  # below, not folded
+        thigh, shin = knee - hip, ankle - knee
+        bend = math.degrees(math.acos(float((thigh @ shin) / (thigh.norm() * shin.norm()))))
+        assert bend < 30, (side, bend)  # nearly straight
+    # The visible part fits.
+    assert fit.errors["landmark_error_pct"] <= 2.5, fit.errors
+    assert fit.errors["silhouette_iou"] >= 0.85, fit.errors
+    # Unseen legs stay close to the neutral pose.
+    for g in ("knee.L", "knee.R", "ankle.L", "ankle.R"):
+        assert float(fit.pose[POSE_GROUPS.index(g)].norm()) < math.radians(20), g
+
+
+def _rot(rotvec: torch.Tensor) -> torch.Tensor:
+    from humansplat.prior.body_models import axis_angle_to_matrix
+
+    return axis_angle_to_matrix(rotvec)
+
+
+def test_fit_rejects_crops_without_landmarks(full_person):
+    crop = dataclasses.replace(full_person.crop)
+    crop.landmarks = dataclasses.replace(crop.landmarks, body_confidence=np.zeros(33, np.float32))
+    with pytest.raises(InputError, match="landmarks"):
+        fit_body(crop)
+    with pytest.raises(TypeError, match="unknown fit option"):
+        fit_body(full_person.crop, iterations=3)
+
+
+def test_landmark_weights_and_valid_region(full_person):
+    conf = np.ones(33, np.float32)
+    conf[5] = 0.1
+    w = landmark_weights(conf)
+    assert w[5] == 0 and w[LM["left_hip"]] == 1 and 0 < w[LM["nose"]] < 1 and 0 < w[LM["left_pinky"]] < 1
+    crop = dataclasses.replace(full_person.crop)
+    assert valid_region(crop).all()
+    # A crop whose square reaches beyond the photo: those pixels are not valid.
+    crop.photo_size, crop.box = (300, 400), (-50, 0, 400)
+    valid = valid_region(crop)
+    S = crop.size
+    assert not valid[:, : int(50 * S / 400) - 1].any() and not valid[:, int(360 * S / 400) :].any()
+    assert valid[:, int(60 * S / 400) : int(340 * S / 400)].all()
+    assert FitOptions().landmark_iters > 0

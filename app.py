@@ -1,0 +1,573 @@
+"""HumanSplat Gradio app: one photo of a person -> 3D Gaussians, turntable video, downloads.
+
+UI only: every step is a call into the ``humansplat`` package (photo intake, person detection, body
+fit, reconstruction, file writers). Importing this module has no side effects: no model is loaded and
+nothing is launched; models load on first use, once per process, inside the library.
+
+Run locally::
+
+    python app.py                     # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
+
+Endpoints (see the app's "Use via API" page): ``/reconstruct`` and ``/fit_body``.
+
+Settings (environment variables, all optional):
+    HUMANSPLAT_APP_TIME_LIMIT   seconds one reconstruction may take before it is stopped (default 600).
+    HUMANSPLAT_APP_CONCURRENCY  reconstructions run at once (default 2 on CPU, 1 with ZeroGPU).
+    HUMANSPLAT_APP_QUEUE_SIZE   requests that may wait in the queue (default 32).
+    HUMANSPLAT_APP_MAX_FILE_MB  largest upload in megabytes (default 20).
+    HUMANSPLAT_APP_SESSION_TTL  seconds after which output folders of sessions that never closed are
+                                deleted (default 7200).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+try:  # ZeroGPU Spaces: GPU work must run inside functions decorated with spaces.GPU.
+    import spaces  # type: ignore[import-not-found]
+except ImportError:  # everywhere else (CPU, a dedicated GPU): the same code, undecorated
+    spaces = None
+
+log = logging.getLogger("humansplat.app")
+
+# ----------------------------------------------------------------------------------- settings
+MODES = ("auto", "prior", "full")
+RESOLUTIONS = (256, 384, 512)
+DEFAULT_RESOLUTION = 512
+DEFAULT_FRAMES = 24
+MIN_FRAMES, MAX_FRAMES = 8, 72
+MAX_SEED = 2**31 - 1
+TIME_LIMIT_S = float(os.environ.get("HUMANSPLAT_APP_TIME_LIMIT", "600"))
+CONCURRENCY = int(os.environ.get("HUMANSPLAT_APP_CONCURRENCY", "1" if spaces is not None else "2"))
+QUEUE_SIZE = int(os.environ.get("HUMANSPLAT_APP_QUEUE_SIZE", "32"))
+MAX_FILE_MB = int(os.environ.get("HUMANSPLAT_APP_MAX_FILE_MB", "20"))
+SESSION_TTL_S = float(os.environ.get("HUMANSPLAT_APP_SESSION_TTL", "7200"))
+GPU_DURATION_S = 120  # ZeroGPU seconds asked for one reconstruction
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+EXAMPLES_DIR = ASSETS / "examples"
+
+NEXT_STAGE = {  # iter_reconstruct's stage that just ended -> what runs next (progress bar text)
+    "start": "Reading the photo",
+    "load": "Finding the person",
+    "detect": "Fitting the body model",
+    "fit": "Building the 3D Gaussians",
+    "reconstruct": "Rendering the views",
+    "views": "Rendering the turntable",
+    "turntable": "Rendering the turntable",
+    "writing": "Writing the files",
+    "done": "Done",
+}
+
+HEADER = """\
+# HumanSplat: one photo to a 3D Gaussian avatar
+
+Upload a photo of one person. HumanSplat ([NeurIPS 2024](https://arxiv.org/abs/2406.12459)) finds the
+person, fits a 3D body model to them (the *structure prior*) and builds 3D Gaussians that you can turn
+around, download as `.ply` (3D Gaussian Splatting) or `.glb`, and watch as a turntable video.
+In **full** mode a multi-view diffusion model imagines the unseen sides and a latent reconstruction
+transformer turns them into Gaussians; in **prior** mode the Gaussians are built from the fitted body and
+the photo alone (no trained network weights). Network weights that were not trained are never used to
+make a result; every result says which mode and weights produced it.
+"""
+
+
+VIEWER_HEIGHT = 480  # px; the splat viewer's focal length is fixed in pixels, so a taller canvas sees more
+CSS = "#viewer canvas { background: #ffffff !important; }"  # the splat viewer clears to black otherwise
+
+# ----------------------------------------------------------------------------------- sessions
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class SessionFolders:
+    """One output folder per browser/API session, under Gradio's cache so files are served without copies.
+
+    ``root/<session>/<run>/`` holds one request's files. ``open`` runs on page load, ``close`` when the
+    session ends (tab closed, ``Client.close()``); folders of sessions that never end are pruned after
+    ``ttl_s`` seconds whenever a new run starts.
+    """
+
+    def __init__(self, root: Path | None = None, ttl_s: float = SESSION_TTL_S) -> None:
+        self._root = None if root is None else Path(root)
+        self.ttl_s = ttl_s
+
+    @property
+    def root(self) -> Path:
+        """The given root, else ``<Gradio's cache folder>/humansplat-sessions`` (GRADIO_TEMP_DIR is read now)."""
+        return self._root or Path(gr.utils.get_upload_folder()) / "humansplat-sessions"
+
+    def _session_dir(self, session_hash: str | None) -> Path:
+        name = session_hash or "anonymous"
+        if not _SAFE_NAME.fullmatch(name):  # the hash comes from the client: never use it as a path as is
+            name = hashlib.sha256(name.encode()).hexdigest()[:32]
+        return self.root / name
+
+    def open(self, request: gr.Request) -> None:
+        """Create the session's folder (``demo.load``)."""
+        self._session_dir(request.session_hash).mkdir(parents=True, exist_ok=True)
+
+    def close(self, request: gr.Request) -> None:
+        """Delete the session's folder and everything in it (``demo.unload``)."""
+        shutil.rmtree(self._session_dir(request.session_hash), ignore_errors=True)
+
+    def new_run(self, request: gr.Request | None) -> Path:
+        """A fresh, empty folder for one request (a new name each time: browsers cache files by URL)."""
+        self.prune()
+        run = (
+            self._session_dir(request.session_hash if request else None)
+            / f"{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        )
+        run.mkdir(parents=True)
+        return run
+
+    def prune(self) -> None:
+        """Delete session folders not touched for ``ttl_s`` seconds (sessions that never closed)."""
+        if not self.root.is_dir():
+            return
+        now = time.time()
+        for folder in self.root.iterdir():
+            try:
+                if now - folder.stat().st_mtime > self.ttl_s:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:
+                continue
+
+
+_SESSIONS = SessionFolders()
+
+
+# ----------------------------------------------------------------------------------- inputs
+def _raw_upload(payload: Any) -> str | bytes | None:
+    """Preprocessing of the photo input: the uploaded file's path (or an inline data: URL's bytes), undecoded.
+
+    Gradio's own image preprocessing opens the file with PIL and fails with a bare error on files that
+    are not images; here :func:`humansplat.io.images.load_photo` reads every file and explains problems.
+    Gradio has already checked that the file is one the user uploaded (in its upload folder).
+    """
+    if payload is None:
+        return None
+    url = getattr(payload, "url", None)
+    if url and url.startswith("data:"):
+        return base64.b64decode(url.split(",", 1)[1])
+    return payload.path
+
+
+def photo_input(**kwargs: Any) -> gr.Image:
+    """``gr.Image`` (upload, webcam, clipboard) whose value reaches the app as the raw uploaded file.
+
+    (An instance attribute, not a subclass: subclassing a Gradio component writes a ``.pyi`` stub
+    beside this file at import time.)
+    """
+    photo = gr.Image(type="filepath", image_mode=None, **kwargs)
+    photo.preprocess = _raw_upload  # type: ignore[method-assign]
+    return photo
+
+
+def _load_photo(photo: str | bytes | None):
+    """The upload -> :class:`humansplat.io.images.Photo`, or a ``gr.Error`` that says what to do."""
+    from humansplat.errors import InputError
+    from humansplat.io.images import load_photo
+
+    if photo is None:
+        raise gr.Error(
+            "No photo given. Upload a photo of a person (JPEG or PNG), or pick an example.", print_exception=False
+        )
+    try:
+        return load_photo(photo)
+    except InputError as exc:
+        raise gr.Error(str(exc), title="This photo cannot be used", print_exception=False) from None
+
+
+def _check_options(mode: str, frames: float, seed: float, resolution: float) -> tuple[str, int, int, int]:
+    """Validate the options (API callers can send anything) -> (mode, frames, seed, resolution)."""
+    if mode not in MODES:
+        raise gr.Error(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", print_exception=False)
+    try:
+        frames_i, seed_i, res_i = int(frames), int(seed), int(resolution)
+    except (TypeError, ValueError):
+        raise gr.Error(
+            f"Options must be whole numbers; got frames={frames!r}, seed={seed!r}, resolution={resolution!r}.",
+            print_exception=False,
+        ) from None
+    if not MIN_FRAMES <= frames_i <= MAX_FRAMES:
+        raise gr.Error(f"Turntable frames must be {MIN_FRAMES} to {MAX_FRAMES}; got {frames_i}.", print_exception=False)
+    if not 0 <= seed_i <= MAX_SEED:
+        raise gr.Error(f"Seed must be 0 to {MAX_SEED}; got {seed_i}.", print_exception=False)
+    if res_i not in RESOLUTIONS:
+        raise gr.Error(
+            f"Resolution must be one of {', '.join(map(str, RESOLUTIONS))}; got {res_i}.", print_exception=False
+        )
+    return mode, frames_i, seed_i, res_i
+
+
+# ----------------------------------------------------------------------------------- work
+def _gpu(duration: int):
+    """``spaces.GPU(duration=...)`` on ZeroGPU Spaces, the identity elsewhere."""
+    if spaces is None:
+        return lambda fn: fn
+    return spaces.GPU(duration=duration)
+
+
+def _save_png(image, path: Path) -> str:
+    """(H, W, 3) uint8 -> PNG file; returns the path as str."""
+    from PIL import Image
+
+    Image.fromarray(image).save(path)
+    return str(path)
+
+
+def _strip(views) -> Any:
+    """(V, S, S, 3) uint8 views -> one (S, V*S, 3) strip, left to right."""
+    import numpy as np
+
+    return np.concatenate(list(views), axis=1)
+
+
+def _person_overlay(crop) -> Any:
+    """The person mask beside the landmarks, one (S, 2S, 3) uint8 image."""
+    import numpy as np
+
+    from humansplat.prior.overlay import draw_landmarks, draw_mask
+
+    return np.concatenate([draw_mask(crop), draw_landmarks(crop)], axis=1)
+
+
+def _summary_markdown(result, run_s: float) -> str:
+    """The visible summary: mode headline, Result.summary(), notes."""
+    headline = {
+        "prior": "**Prior mode**: Gaussians built from the fitted body and the photo (no trained network weights).",
+        "full": "**Full mode**: multi-view synthesizer + latent reconstruction transformer (trained weights).",
+    }.get(result.mode, f"**Mode: {result.mode}**")
+    notes = "\n".join(f"- {n}" for n in dict.fromkeys([*result.body_fit.crop.notes, *result.notes]))
+    return f"{headline}\n\n`{result.summary()}` (request {run_s:.1f}s)\n\n{notes}".strip()
+
+
+def _centred(result):
+    """The avatar moved so the fitted body's centre is at the origin, which the 3D viewer orbits.
+
+    The downloadable .ply keeps the library's world frame (the input camera at the origin, OpenCV axes,
+    y down), which is also the viewer's convention; only the translation differs.
+    """
+    from dataclasses import replace
+
+    from humansplat.pipeline import orbit_framing
+
+    centre, _, _ = orbit_framing(result.gaussians, result.body_fit)
+    return replace(result.gaussians, means=result.gaussians.means - centre.to(result.gaussians.means))
+
+
+def _write_result(result, run_dir: Path, views_written: bool) -> dict[str, str]:
+    """The final files of a reconstruction: .ply (as is, and centred for the viewer), .glb, .mp4, and the
+    views if not written yet."""
+    from humansplat.io.mesh import save_glb
+    from humansplat.io.ply import save_ply
+    from humansplat.io.video import write_video
+
+    files: dict[str, str] = {}
+    if not views_written:
+        files["views"] = _save_png(_strip(result.views), run_dir / "views.png")
+    save_ply(result.gaussians, run_dir / "humansplat.ply")
+    files["ply"] = str(run_dir / "humansplat.ply")
+    files["model3d"] = str(save_ply(_centred(result), run_dir / "viewer.ply"))
+    files["glb"] = str(save_glb(result.gaussians, run_dir / "humansplat.glb"))
+    if len(result.turntable):
+        fps = min(24.0, max(8.0, len(result.turntable) / 4))  # about 4 s a turn, never a flicker
+        write_video(result.turntable, run_dir / "turntable.mp4", fps=fps)
+        files["video"] = str(run_dir / "turntable.mp4")
+    return files
+
+
+@_gpu(GPU_DURATION_S)
+def _run_stages(
+    photo, mode: str, frames: int, seed: int, resolution: int, run_dir: Path
+) -> Iterator[tuple[str, float, dict]]:
+    """Run the pipeline stage by stage, writing each artefact into ``run_dir`` as soon as it exists.
+
+    Yields ``(stage, fraction, files)`` with ``files`` the new outputs: ``person``, ``body``, ``views``
+    (PNG paths), and at the end ``ply``, ``glb``, ``video`` paths and the ``summary`` Markdown.
+    Only plain values cross this function's boundary (ZeroGPU runs it in another process).
+    """
+    from humansplat.pipeline import iter_reconstruct
+    from humansplat.prior.overlay import draw_body_parts
+
+    start = time.perf_counter()
+    shown: set[str] = set()
+    for update in iter_reconstruct(photo, mode=mode, frames=frames, resolution=resolution, seed=seed):
+        files: dict[str, str] = {}
+        if update.crop is not None and "person" not in shown:
+            files["person"] = _save_png(_person_overlay(update.crop), run_dir / "person.png")
+        if update.body_fit is not None and "body" not in shown:
+            files["body"] = _save_png(draw_body_parts(update.body_fit), run_dir / "body.png")
+        if update.views is not None and "views" not in shown:
+            files["views"] = _save_png(_strip(update.views), run_dir / "views.png")
+        if update.result is not None:
+            yield "writing", 1.0, files
+            files = _write_result(update.result, run_dir, views_written="views" in shown or "views" in files)
+            files["summary"] = _summary_markdown(update.result, time.perf_counter() - start)
+        shown.update(files)
+        yield update.stage, float(update.fraction), files
+
+
+# Output order of /reconstruct (the API returns them in this order).
+RECONSTRUCT_OUTPUTS = ("ply", "glb", "video", "views", "summary", "person", "body", "model3d")
+
+
+def reconstruct_photo(
+    photo: str | bytes | None,
+    mode: str = "auto",
+    frames: float = DEFAULT_FRAMES,
+    seed: float = 0,
+    resolution: float = DEFAULT_RESOLUTION,
+    request: gr.Request | None = None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects the progress tracker by this default)
+) -> Iterator[tuple]:
+    """Reconstruct a person from one photo as 3D Gaussians, streaming each stage's output as it is ready.
+
+    Args:
+        photo: a photo of one person (JPEG, PNG, WebP, ...; up to the app's upload limit).
+        mode: "auto" (full when trained weights are available, else prior), "prior" (fitted body + photo,
+            no network weights) or "full" (network; an error when its weights are not available).
+        frames: number of frames of the 360 degree turntable video (8-72).
+        seed: random seed of the generative stages (0 to 2**31-1); same seed, same result.
+        resolution: side in pixels of the views and the video (256, 384 or 512).
+
+    Returns:
+        - ply: the 3D Gaussians (.ply, standard 3D Gaussian Splatting layout).
+        - glb: a coloured mesh of the avatar (.glb, binary glTF).
+        - video: the turntable video (.mp4, H.264).
+        - views: the front, left, back and right views side by side (PNG).
+        - summary: mode, weights, number of Gaussians, per-stage seconds and notes (Markdown).
+        - person: the person mask beside the detected landmarks (PNG).
+        - body: the fitted body's parts drawn over the photo (PNG).
+        - model3d: the Gaussians centred on the body (.ply), for the 3D viewer.
+    """
+    from humansplat.errors import InputError, WeightsUnavailableError
+
+    mode, frames_i, seed_i, res_i = _check_options(mode, frames, seed, resolution)
+    progress(0.0, desc=NEXT_STAGE["start"])
+    loaded = _load_photo(photo)
+    run_dir = _SESSIONS.new_run(request)
+    deadline = time.monotonic() + TIME_LIMIT_S
+    outputs: dict[str, Any] = {}
+    yield tuple(None for _ in RECONSTRUCT_OUTPUTS)  # clear the previous run's outputs
+    stages = _run_stages(loaded, mode, frames_i, seed_i, res_i, run_dir)
+    finished = False
+    try:
+        for stage, fraction, files in stages:
+            progress(fraction, desc=NEXT_STAGE.get(stage, stage))
+            outputs.update(files)
+            if stage == "done":
+                break
+            if files:  # everything ready so far (API clients see whole tuples, the page keeps what it has)
+                yield tuple(outputs.get(k) for k in RECONSTRUCT_OUTPUTS)
+            if time.monotonic() > deadline:
+                raise gr.Error(
+                    f"The reconstruction took longer than {TIME_LIMIT_S:.0f} s and was stopped "
+                    f"(stopped while: {NEXT_STAGE.get(stage, stage).lower()}). Try fewer turntable frames or a lower "
+                    "resolution, or try again when the app is less busy.",
+                    title="Time limit",
+                )
+        finished = "summary" in outputs
+    except (InputError, WeightsUnavailableError) as exc:
+        raise gr.Error(str(exc), title="Reconstruction not possible", print_exception=False) from None
+    except gr.Error:
+        raise
+    except Exception as exc:  # a bug: say so plainly, keep the traceback in the server log
+        log.exception("reconstruction failed")
+        raise gr.Error(
+            f"The reconstruction failed ({type(exc).__name__}: {exc}). This is a bug; please report it with the photo."
+        ) from None
+    finally:
+        stages.close()
+        if not finished:  # stopped, failed or cancelled: nothing in the folder will be shown
+            shutil.rmtree(run_dir, ignore_errors=True)
+    yield tuple(outputs.get(k) for k in RECONSTRUCT_OUTPUTS)
+
+
+@_gpu(60)
+def _fit(photo):
+    from humansplat.prior.fit import fit_body
+    from humansplat.prior.person import detect_person
+
+    return fit_body(detect_person(photo))
+
+
+def _body_summary(fit, photo_notes: list[str]) -> dict[str, Any]:
+    """The fitted body as JSON-ready values (units: metres, input camera frame, OpenCV axes)."""
+    from humansplat.prior.parts import PART_NAMES
+
+    crop = fit.crop
+    return {
+        "backend": fit.backend,
+        "vertices": int(fit.vertices.shape[0]),
+        "faces": int(fit.faces.shape[0]),
+        "parts": list(PART_NAMES),
+        "joints_m": [[round(float(v), 4) for v in j] for j in fit.joints.detach().cpu().tolist()],
+        "errors": {k: float(v) for k, v in fit.errors.items()},
+        "people_found": int(crop.people_found),
+        "cut_off": list(crop.cut_off),
+        "notes": list(dict.fromkeys([*photo_notes, *crop.notes])),
+    }
+
+
+def fit_body_photo(photo: str | bytes | None, request: gr.Request | None = None) -> tuple[str, dict]:
+    """Fit the 3D body model (the structure prior) to the person in a photo; no Gaussians are built.
+
+    Args:
+        photo: a photo of one person (JPEG, PNG, WebP, ...).
+
+    Returns:
+        - overlay: the fitted body's semantic parts drawn over the person crop (PNG).
+        - body: the fit as JSON: backend, vertex/face counts, joints (metres, camera frame), fit errors, notes.
+    """
+    from humansplat.errors import InputError
+    from humansplat.prior.overlay import draw_body_parts
+
+    loaded = _load_photo(photo)
+    try:
+        fit = _fit(loaded)
+    except InputError as exc:
+        raise gr.Error(str(exc), title="This photo cannot be used", print_exception=False) from None
+    except Exception as exc:  # a bug: say so plainly, keep the traceback in the server log
+        log.exception("body fit failed")
+        raise gr.Error(
+            f"The body fit failed ({type(exc).__name__}: {exc}). This is a bug; please report it with the photo."
+        ) from None
+    run_dir = _SESSIONS.new_run(request)
+    return _save_png(draw_body_parts(fit), run_dir / "body.png"), _body_summary(fit, loaded.notes)
+
+
+# ----------------------------------------------------------------------------------- layout
+def _examples(cache: Path) -> list[str]:
+    """Example photos: the project's own synthetic people (assets/examples) and scikit-image's astronaut
+    (public domain, written from the installed package into the app's cache folder)."""
+    examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.png"))
+    astronaut = cache / "astronaut.png"
+    if not astronaut.exists():
+        from skimage.data import astronaut as load_astronaut
+
+        cache.mkdir(parents=True, exist_ok=True)
+        _save_png(load_astronaut(), astronaut)
+    return examples + [str(astronaut)]
+
+
+def _mode_banner(available: bool, message: str) -> str:
+    """The one line that says which mode this app runs (shown once, under the header)."""
+    if available:
+        return f"**Full mode available**: trained network weights were found; `auto` runs the full model. {message}"
+    return (
+        "**Running in prior mode**: trained HumanSplat network weights are not available here, so results are "
+        "built from the fitted body and the photo, and the `full` mode is not offered.\n"
+        f"<details><summary>Why</summary>{message}</details>"
+    )
+
+
+def build_demo() -> gr.Blocks:
+    """The app's Blocks (not launched, models not loaded). ``serve()`` launches it with the app's limits."""
+    from humansplat.pipeline import network_status
+
+    cache = Path(gr.utils.get_upload_folder())  # read now: GRADIO_TEMP_DIR may have changed since import
+    available, message = network_status()
+    modes = list(MODES) if available else [m for m in MODES if m != "full"]
+
+    with gr.Blocks(title="HumanSplat", delete_cache=(600, 3600)) as demo:
+        gr.Markdown(HEADER)
+        gr.Markdown(_mode_banner(available, message), elem_id="mode-banner")
+        with gr.Row():
+            with gr.Column(scale=1):
+                photo = photo_input(
+                    label="Photo of a person", sources=["upload", "webcam", "clipboard"], height=420, elem_id="photo"
+                )
+                with gr.Accordion("Options", open=False):
+                    mode = gr.Radio(
+                        modes, value="auto", label="Mode", info="auto = full when weights are available, else prior"
+                    )
+                    frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=DEFAULT_FRAMES, step=1, label="Turntable frames")
+                    resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution (pixels)")
+                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+                with gr.Row():
+                    run = gr.Button("Reconstruct", variant="primary", elem_id="run")
+                    fit = gr.Button("Fit body only", elem_id="fit")
+                gr.Examples(_examples(cache / "humansplat-examples"), inputs=[photo], label="Examples")
+            with gr.Column(scale=2):
+                summary = gr.Markdown("Results appear here stage by stage.", label="Summary", elem_id="summary")
+                with gr.Row():
+                    person = gr.Image(label="Person: mask and landmarks", type="filepath", interactive=False)
+                    body = gr.Image(label="Fitted body over the photo", type="filepath", interactive=False)
+                views = gr.Image(label="Views: front, left, back, right", type="filepath", interactive=False)
+                with gr.Row():
+                    video = gr.Video(
+                        label="Turntable",
+                        autoplay=True,
+                        loop=True,
+                        interactive=False,
+                        height=VIEWER_HEIGHT,
+                        elem_id="turntable",
+                    )
+                    model3d = gr.Model3D(
+                        label="3D Gaussians (drag to turn)",
+                        clear_color=(1, 1, 1, 1),
+                        height=VIEWER_HEIGHT,
+                        elem_id="viewer",
+                    )
+                with gr.Row():
+                    ply = gr.File(label="Gaussians (.ply)", interactive=False, height=90)
+                    glb = gr.File(label="Mesh (.glb)", interactive=False, height=90)
+                with gr.Accordion("Fitted body (JSON)", open=False):
+                    body_json = gr.JSON(label="Body")
+
+        components = {
+            "ply": ply,
+            "glb": glb,
+            "video": video,
+            "views": views,
+            "summary": summary,
+            "person": person,
+            "body": body,
+            "model3d": model3d,
+        }
+        run.click(
+            reconstruct_photo,
+            inputs=[photo, mode, frames, seed, resolution],
+            outputs=[components[k] for k in RECONSTRUCT_OUTPUTS],
+            api_name="reconstruct",
+            concurrency_id="work",
+        )
+        fit.click(fit_body_photo, inputs=[photo], outputs=[body, body_json], api_name="fit_body", concurrency_id="work")
+        demo.load(_SESSIONS.open, api_visibility="private")
+        demo.unload(_SESSIONS.close)
+    return demo
+
+
+def serve(demo: gr.Blocks | None = None, **launch_kwargs: Any) -> gr.Blocks:
+    """Queue and launch ``demo`` (default: ``build_demo()``) with the app's limits; ``launch_kwargs``
+    override Gradio's ``launch`` arguments (host and port default to GRADIO_SERVER_NAME / _PORT)."""
+    demo = demo or build_demo()
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    settings: dict[str, Any] = {
+        "max_file_size": f"{MAX_FILE_MB}mb",
+        "allowed_paths": [],  # outputs live in Gradio's cache folder; nothing else is served
+        "show_error": True,
+        "ssr_mode": False,
+        "css": CSS,
+    }
+    settings.update(launch_kwargs)
+    demo.launch(**settings)
+    return demo
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    serve()

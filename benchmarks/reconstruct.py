@@ -1,0 +1,135 @@
+"""Benchmark of prior-mode reconstruction: photo -> Gaussians -> views and turntable.
+
+Per photo: seconds per stage (load, detect, fit, reconstruct, save_ply, views, turntable), input-view
+PSNR (inside the person mask) and alpha IoU, back-view coverage of the fitted body's silhouette,
+Gaussian count. Photos: the synthetic person (always) and the real photos in ../shared/photos when
+present. Views and a turntable contact sheet per photo go to ``--out`` for inspection.
+
+Targets (2 CPU cores, models loaded): photo -> .ply <= 5 s; + 36-frame 512x512 turntable <= 15 s;
+median input-view PSNR >= 30 dB and IoU >= 0.97 on the real photos.
+
+    python benchmarks/reconstruct.py [--photos DIR] [--limit N] [--frames 36] [--resolution 512] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
+
+
+def _contact_sheet(frames: np.ndarray, columns: int = 9, size: int = 128) -> np.ndarray:
+    from PIL import Image
+
+    small = [np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames]
+    while len(small) % columns:
+        small.append(np.full_like(small[0], 255))
+    rows = [np.concatenate(small[i : i + columns], axis=1) for i in range(0, len(small), columns)]
+    return np.concatenate(rows, axis=0)
+
+
+def bench_one(source, name: str, out: Path, frames: int, resolution: int) -> dict:
+    """Run the pipeline on one photo (path or Photo) and time each stage; writes views and a contact sheet."""
+    from PIL import Image
+
+    from humansplat.io.ply import save_ply
+    from humansplat.pipeline import iter_reconstruct
+
+    t0 = time.perf_counter()
+    result = None
+    for update in iter_reconstruct(source, mode="prior", frames=frames, resolution=resolution):
+        if update.stage == "reconstruct":
+            t_ply = time.perf_counter()
+            save_ply(update.gaussians, out / f"{name}.ply")
+            save_s = time.perf_counter() - t_ply
+            to_ply = time.perf_counter() - t0
+        if update.result is not None:
+            result = update.result
+    assert result is not None
+    folder = out / name
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(list(result.views), axis=1)).save(folder / "views.png")
+    if len(result.turntable):
+        Image.fromarray(_contact_sheet(result.turntable)).save(folder / "turntable.png")
+    t = result.timings
+    row = {
+        "photo": name,
+        **{f"t_{k}": round(v, 2) for k, v in t.items()},
+        "t_save_ply": round(save_s, 2),
+        "photo_to_ply_s": round(to_ply, 2),
+        "ply_plus_turntable_s": round(to_ply + t.get("views", 0) + t.get("turntable", 0), 2),
+        "gaussians": len(result.gaussians),
+        **result.quality,
+        "fit_silhouette_iou": round(float(result.body_fit.errors.get("silhouette_iou", float("nan"))), 3),
+        "notes": result.notes,
+    }
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--photos", type=Path, default=SHARED_PHOTOS, help="folder of photos (searched recursively)")
+    p.add_argument("--limit", type=int, default=0, help="at most this many real photos (0 = all)")
+    p.add_argument("--frames", type=int, default=36)
+    p.add_argument("--resolution", type=int, default=512)
+    p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "humansplat_bench_reconstruct")
+    p.add_argument("--json", type=Path, default=None, help="write the rows here as JSON")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    import torch
+
+    from humansplat.io.images import Photo
+    from humansplat.prior.synthetic import make_synthetic_person
+
+    print(f"torch threads: {torch.get_num_threads()}; timings on a shared machine are noisy", file=sys.stderr)
+    # warm-up: load the detector and body model once (targets are for loaded models)
+    person = make_synthetic_person(seed=0, size=512)
+    synthetic = Photo(rgb=person.crop.rgb, source="synthetic_0")
+    bench_one(synthetic, "warmup", args.out, frames=1, resolution=64)
+
+    sources: list[tuple[str, object]] = [("synthetic_0", synthetic)]
+    if args.photos.is_dir():
+        photos = sorted(f for f in args.photos.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+        photos = [f for f in photos if not f.stem.startswith("F22m")]  # a mask, not a photo
+        if args.limit:
+            photos = photos[: args.limit]
+        sources += [(f.stem, f) for f in photos]
+    rows = []
+    for name, src in sources:
+        try:
+            row = bench_one(src, name, args.out, args.frames, args.resolution)
+        except Exception as exc:  # noqa: BLE001 - report and go on
+            row = {"photo": name, "error": f"{type(exc).__name__}: {exc}"}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+
+    real = [r for r in rows if r["photo"] != "synthetic_0" and "error" not in r]
+    cols = ["photo", "t_detect", "t_fit", "t_reconstruct", "photo_to_ply_s", "t_views", "t_turntable",
+            "ply_plus_turntable_s", "gaussians", "input_psnr_db", "alpha_iou", "back_coverage", "fit_silhouette_iou"]
+    print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(str(r.get(c, r.get("error", ""))) for c in cols) + " |")
+    if real:
+        def med(key: str) -> float:
+            return statistics.median(float(r[key]) for r in real)
+
+        print(f"\nreal photos: {len(real)} ok, {len(rows) - 1 - len(real)} failed; median input PSNR {med('input_psnr_db'):.2f} dB, "
+              f"IoU {med('alpha_iou'):.4f}, back coverage {med('back_coverage'):.4f}, photo->ply {med('photo_to_ply_s'):.2f} s, "
+              f"+turntable {med('ply_plus_turntable_s'):.2f} s")
+    print(f"views and turntable sheets: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The app in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Picks an example, presses Reconstruct, waits for the turntable video and the 3D viewer, and checks the
+viewer's canvas shows something (pixel variance of its screenshot). Screenshots go to ``tmp_path``.
+Skipped when /usr/bin/chromium is absent (``apt-get install -y chromium``).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _fixtures_app import running_app
+from PIL import Image
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--enable-unsafe-swiftshader",  # software WebGL for the 3D viewer (no GPU in CI)
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("gradio_tmp")) as (url, sessions):
+        yield url, sessions
+
+
+@pytest.fixture
+def page(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),  # a fresh user-data-dir
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1100},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def test_example_to_video_and_3d_viewer(server, page, tmp_path):
+    url, sessions = server
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_selector("#run", timeout=60_000)
+    assert (
+        "prior mode" in page.inner_text("#mode-banner").lower()
+        or "full mode" in page.inner_text("#mode-banner").lower()
+    )
+
+    # options: few frames, small views (the accordion is closed by default)
+    page.get_by_text("Options").click()
+    page.get_by_label("Turntable frames", exact=False).first.fill("8")
+    page.get_by_label("256").check()
+
+    page.locator(".gallery-item").first.click()  # the first example: a synthetic person
+    page.wait_for_selector("#photo img", timeout=30_000)
+    page.click("#run")
+
+    video = page.wait_for_selector("#turntable video[src]", timeout=600_000)
+    assert video.get_attribute("src")
+    canvas = page.wait_for_selector("#viewer canvas", timeout=60_000)
+    page.wait_for_timeout(4000)  # let the splats load and draw
+    shot = canvas.screenshot()
+    (tmp_path / "viewer.png").write_bytes(shot)
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+
+    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"), dtype=np.float32)
+    h, w = pixels.shape[:2]
+    centre = pixels[h // 5 : 4 * h // 5, w // 4 : 3 * w // 4]  # the avatar is centred; the label sits on top
+    drawn = (np.abs(centre - 255.0).max(axis=-1) > 40).mean()  # share of pixels not the white background
+    assert centre.var() > 100.0 and drawn > 0.02, (
+        f"the 3D viewer looks blank (variance {centre.var():.1f}, {100 * drawn:.1f} % drawn); see {tmp_path}"
+    )
+    summary = page.inner_text("#summary")
+    assert "prior" in summary.lower() or "full" in summary.lower(), summary
+    assert not errors, errors
+    assert any(sessions.iterdir()), "the page's session got an output folder"

@@ -1,0 +1,158 @@
+"""The staged pipeline (humansplat.pipeline): stages, modes, Result, progress, thread safety.
+
+The detector and the body fit are replaced by the synthetic person's crop and true body, so these
+tests take seconds and test the pipeline's own logic; tests/test_cli.py runs the real chain once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from humansplat import pipeline
+from humansplat.errors import InputError, WeightsUnavailableError
+from humansplat.io.images import Photo
+from humansplat.prior.synthetic import make_synthetic_person
+from humansplat.result import Result
+
+SIZE = 128
+FAST = {"frames": 3, "resolution": 64}
+
+
+@pytest.fixture(scope="module")
+def person():
+    return make_synthetic_person(seed=1, size=SIZE)
+
+
+@pytest.fixture
+def stubbed(monkeypatch, person):
+    """detect_person / fit_body return the synthetic crop and true body; records the calls."""
+    import humansplat.prior.fit as fit_mod
+    import humansplat.prior.person as person_mod
+
+    calls = {"detect": 0, "fit": 0}
+
+    def detect(photo, size=512):
+        calls["detect"] += 1
+        return person.crop
+
+    def fit(crop, backend="anny", **kw):
+        calls["fit"] += 1
+        return person.as_body_fit()
+
+    monkeypatch.setattr(person_mod, "detect_person", detect)
+    monkeypatch.setattr(fit_mod, "fit_body", fit)
+    monkeypatch.setattr(pipeline, "network_status", lambda: (False, "no reconstructor weights (test)"))
+    return calls
+
+
+@pytest.fixture
+def photo(person):
+    return Photo(rgb=person.crop.rgb, source="synthetic")
+
+
+def test_stages_in_order_with_growing_fraction_and_a_result(stubbed, photo):
+    updates = list(pipeline.iter_reconstruct(photo, mode="prior", **FAST))
+    stages = [u.stage for u in updates]
+    firsts = list(dict.fromkeys(stages))
+    assert firsts == ["load", "detect", "fit", "reconstruct", "views", "turntable", "done"]
+    fractions = [u.fraction for u in updates]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and 0 < fractions[0] < 0.2
+    assert updates[1].crop is not None and updates[2].body_fit is not None and updates[3].gaussians is not None
+    assert updates[4].views is not None
+    assert all(u.result is None for u in updates[:-1])
+    r = updates[-1].result
+    assert isinstance(r, Result)
+    assert r.mode == "prior" and r.weights == {}
+    assert any("no network weights" in n for n in r.notes)
+    assert "no network weights" in r.summary()
+    assert r.views.shape == (4, 64, 64, 3) and r.views.dtype == np.uint8 and len(r.view_cameras) == 4
+    assert r.turntable.shape == (3, 64, 64, 3) and r.turntable.dtype == np.uint8
+    assert set(r.timings) == {"load", "detect", "fit", "reconstruct", "views", "turntable"}
+    assert all(v >= 0 for v in r.timings.values())
+    assert r.quality["input_psnr_db"] >= 30 and r.quality["alpha_iou"] >= 0.97, r.quality
+    assert r.quality["back_coverage"] >= 0.95, r.quality
+    assert stubbed == {"detect": 1, "fit": 1}
+
+
+def test_views_show_the_person_from_four_sides(stubbed, photo):
+    r = pipeline.reconstruct(photo, mode="prior", frames=0, resolution=64)
+    assert r.turntable.shape[0] == 0
+    for k, name in enumerate(pipeline.VIEW_NAMES):
+        person_px = (r.views[k].astype(int).sum(-1) < 700).mean()  # not white
+        assert 0.03 < person_px < 0.6, f"{name} view: {person_px:.3f} of the pixels show the person"
+    # the orbit cameras look at the body's centre from the right sides: front camera near the input camera
+    centres = r.view_cameras.centers
+    body_c = (r.body_fit.vertices.min(0).values + r.body_fit.vertices.max(0).values) / 2
+    assert float((centres[0] - torch.zeros(3)).norm()) < 0.2 * float(body_c.norm())
+    assert float(centres[1, 0] - body_c[0]) > 0  # azimuth 90: the +x side
+    assert float(centres[2, 2]) > float(body_c[2])  # azimuth 180: behind
+
+
+def test_auto_falls_back_to_prior_with_a_note_and_full_raises(stubbed, photo):
+    r = pipeline.reconstruct(photo, mode="auto", **FAST)
+    assert r.mode == "prior" and r.weights == {}
+    assert any("full mode unavailable" in n and "no reconstructor weights (test)" in n for n in r.notes)
+    with pytest.raises(WeightsUnavailableError, match="full mode cannot run.*prior"):
+        next(pipeline.iter_reconstruct(photo, mode="full", **FAST))
+    assert stubbed["detect"] == 1  # full mode failed before doing any work
+
+
+def test_bad_options_are_refused_with_clear_messages(stubbed, photo):
+    with pytest.raises(InputError, match="unknown mode 'fast'"):
+        pipeline.reconstruct(photo, mode="fast")
+    with pytest.raises(InputError, match="frames"):
+        pipeline.reconstruct(photo, frames=-1)
+    with pytest.raises(InputError, match="resolution"):
+        pipeline.reconstruct(photo, resolution=4)
+    with pytest.raises(InputError, match="device 'nonsense'"):
+        pipeline.reconstruct(photo, device="nonsense", **FAST)
+
+
+def test_progress_callback_gets_every_stage(stubbed, photo):
+    seen: list[tuple[float, str]] = []
+    pipeline.reconstruct(photo, mode="prior", progress=lambda f, s: seen.append((f, s)), **FAST)
+    stages = [s.split(":")[0] for _, s in seen]
+    assert stages[0] == "load" and stages[-1] == "done" and "fit" in stages and "turntable" in stages
+    assert all(0.0 <= f <= 1.0 for f, _ in seen)
+
+
+def test_network_status_never_raises_and_reports_why():
+    ok, message = pipeline.network_status()
+    assert isinstance(ok, bool) and isinstance(message, str) and message
+    if not ok:
+        assert "weights" in message or "network" in message
+
+
+def test_concurrent_reconstructions_agree(stubbed, photo):
+    results: list[Result] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(pipeline.reconstruct(photo, mode="prior", frames=0, resolution=48))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 2
+    torch.testing.assert_close(results[0].gaussians.means, results[1].gaussians.means)
+    np.testing.assert_array_equal(results[0].views, results[1].views)
+
+
+def test_orbit_framing_fits_the_avatar(stubbed, photo):
+    r = pipeline.reconstruct(photo, mode="prior", frames=0, resolution=64)
+    _, radius, fov = pipeline.orbit_framing(r.gaussians, r.body_fit)
+    assert 5.0 < fov < 90.0 and radius > 0
+    # every view leaves a white border: nothing is cut off
+    for v in r.views:
+        border = np.concatenate([v[0], v[-1], v[:, 0], v[:, -1]])
+        assert (border.astype(int).sum(-1) > 740).mean() > 0.97

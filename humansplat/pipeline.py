@@ -156,7 +156,12 @@ def _resolve_mode(mode: str) -> tuple[Mode, list[str]]:
         return "full", []
     if ok:
         return "full", []
-    return "prior", [f"full mode unavailable ({message}); ran prior mode: no network weights ran"]
+    reason = message.split(". ")[0].rstrip(".")
+    note = (
+        f"Prior mode ran (no network weights): full mode unavailable here. {reason}. "
+        "Details: humansplat.pipeline.network_status() and the README section 'Network weights'."
+    )
+    return "prior", [note]
 
 
 # ---------------------------------------------------------------------------------------- cameras

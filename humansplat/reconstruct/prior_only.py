@@ -42,7 +42,7 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians, rgb_to_sh0
 from ..prior.body_fit import BodyFit
 from ..prior.parts import PART_NAMES
-from ..render.projection import _SH_C1
+from ..render.projection import SH_C1
 from .fill import boundary_pixels, harmonic_fill, nearest_fill
 
 __all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "reconstruct_from_prior"]
@@ -303,7 +303,7 @@ def _surface_gaussians(
         side = torch.where(band[:, None], side, colours)
         b = colours - side  # (N, 3)
         shN = torch.stack(
-            [-b * d[:, 1:2] / _SH_C1, b * d[:, 2:3] / _SH_C1, -b * d[:, 0:1] / _SH_C1], dim=1
+            [-b * d[:, 1:2] / SH_C1, b * d[:, 2:3] / SH_C1, -b * d[:, 0:1] / SH_C1], dim=1
         )  # (N, 3 coefficients, 3 channels), the basis of humansplat.render.projection.eval_sh
         colours = side
     return Gaussians.from_activated(p, scales, _rotmat_to_quat(rot), opac, colours, shN=shN)

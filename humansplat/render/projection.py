@@ -12,7 +12,7 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 
-__all__ = ["Projected", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat"]
+__all__ = ["SH_C1", "Projected", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat"]
 
 LOW_PASS = 0.3  # px^2 added to the 2D covariance (gsplat's eps2d)
 ALPHA_MIN = 1.0 / 255.0  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
@@ -65,7 +65,7 @@ def covariances_3d(gaussians: Gaussians) -> torch.Tensor:
     return M @ M.transpose(-1, -2)
 
 
-_SH_C1 = 0.4886025119029199
+SH_C1 = 0.4886025119029199
 _SH_C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396)
 _SH_C3 = (-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
           -0.4570457994644658, 1.445305721320277, -0.5900435899266435)
@@ -86,7 +86,7 @@ def eval_sh(sh: torch.Tensor, dirs: torch.Tensor, degree: int) -> torch.Tensor:
     out = SH_C0 * sh[..., 0, :]
     if degree >= 1:
         x, y, z = dirs[..., 0:1], dirs[..., 1:2], dirs[..., 2:3]
-        out = out - _SH_C1 * y * sh[..., 1, :] + _SH_C1 * z * sh[..., 2, :] - _SH_C1 * x * sh[..., 3, :]
+        out = out - SH_C1 * y * sh[..., 1, :] + SH_C1 * z * sh[..., 2, :] - SH_C1 * x * sh[..., 3, :]
         if degree >= 2:
             xx, yy, zz, xy, yz, xz = x * x, y * y, z * z, x * y, y * z, x * z
             out = (out + _SH_C2[0] * xy * sh[..., 4, :] + _SH_C2[1] * yz * sh[..., 5, :]

@@ -298,6 +298,9 @@ def fetch(
         WeightsUnavailableError: the message says what failed (offline, no network, gated repo,
             missing repo/revision/files) and how to get the weights.
     """
+    root = weights_dir()
+    if root is not None and (root / name).is_dir():
+        return root / name  # a local folder wins, even for a component with no Hub location
     files = _require(name, config)
     local = _local_folder(name, files)
     if local is not None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,7 +38,7 @@ from diffusers import AutoencoderKL, DiffusionPipeline, EulerDiscreteScheduler
 from ..cameras import Cameras, focal_to_fov
 from ..errors import InputError, WeightsUnavailableError
 from ..gaussians import Gaussians
-from ..hub import HubConfig
+from ..hub import HubConfig, fetch
 from ..multiview.pipeline_sv3d import SV3DPipeline
 from ..multiview.unet import SV3DUNet
 from ..prior.body_fit import BodyFit
@@ -98,17 +97,6 @@ def body_orbit_cameras(
     return Cameras.orbit(centre, radius, azimuths_deg, elevations_deg, fov_y_deg=fov, width=width, height=height)
 
 
-def _reconstructor_folder(config: HubConfig, local_files_only: bool | None) -> Path:
-    """``$HUMANSPLAT_WEIGHTS/reconstructor`` when present (even with no Hub location configured),
-    else :func:`humansplat.hub.fetch`."""
-    from ..hub import fetch, weights_dir
-
-    root = weights_dir()
-    if root is not None and (root / "reconstructor").is_dir():
-        return root / "reconstructor"
-    return fetch("reconstructor", config, local_files_only=local_files_only)
-
-
 def network_status(config: HubConfig | None = None) -> tuple[bool, str]:
     """Whether the full network pipeline can run here without downloading anything: (ok, message).
 
@@ -122,7 +110,7 @@ def network_status(config: HubConfig | None = None) -> tuple[bool, str]:
     try:
         config = config or HubConfig.from_env()
         try:
-            folder = _reconstructor_folder(config, local_files_only=True)
+            folder = fetch("reconstructor", config, local_files_only=True)
         except WeightsUnavailableError as exc:
             return False, f"{NO_TRAINED_WEIGHTS} {exc}"
         cfg_file = folder / LatentReconstructionTransformer.config_name
@@ -210,7 +198,7 @@ class HumanSplatPipeline(DiffusionPipeline):
 
         config = config or HubConfig.from_env()
         # the reconstructor first: without it nothing else is worth downloading
-        folder = _reconstructor_folder(config, local_files_only)
+        folder = fetch("reconstructor", config, local_files_only=local_files_only)
         sv3d = load_sv3d_pipeline(config, torch_dtype=torch_dtype, device=None, local_files_only=local_files_only)
         dtype = torch_dtype or sv3d.unet.dtype
         try:

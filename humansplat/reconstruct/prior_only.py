@@ -72,6 +72,8 @@ class PriorOptions:
         smooth_px: Gaussian smoothing (pixels of the geometry grid) of the filled half thickness.
         back_blur_px: blur of the photo's colours before they are used on the back (back grid pixels).
         back_part_mix: weight of the part's median colour vs. the blurred photo on the back.
+        part_row_band: part colours for the back are medians over rows within this fraction of the
+            grid size (garments change down the body), falling back to the whole part.
         outer_band_px: part colours for the back come from pixels this close to the silhouette
             (back-grid pixels), where the outermost garment shows.
         wall_step_px: spacing of side-wall Gaussians along the ray, in pixel footprints.
@@ -101,6 +103,7 @@ class PriorOptions:
     back_blur_px: float = 2.0
     back_part_mix: float = 0.6
     outer_band_px: float = 6.0
+    part_row_band: float = 0.04
     wall_step_px: float = 2.5
     wall_inset_px: float = 0.5
     max_jump_m: float = 0.12
@@ -518,19 +521,36 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
     # over a shirt) shows there, and it is what covers the back
     outer = distance_transform_edt(mask) <= opt.outer_band_px
     medians = {}
+    sels = {}
     for k in range(len(PART_NAMES)):
         sel = mask & (front_part == k)
         if (sel & outer).sum() >= 8:
             sel = sel & outer
         if sel.sum() >= 8:
             medians[k] = np.median(rgb[sel], axis=0)
+            sels[k] = sel
     fallback = np.median(rgb[mask], axis=0) if mask.any() else np.full(3, 0.5)
     head, face = PART_NAMES.index("head"), PART_NAMES.index("face")
     hair = medians.get(head, 0.6 * medians[face] if face in medians else fallback)
-    med = np.stack([medians.get(k, fallback) for k in range(len(PART_NAMES))])
+    # a part's colour per image row band: garments change down the body (a dress over the legs,
+    # shoes below trousers), so the legs' back at dress height takes the dress's colour
+    size = mask.shape[0]
+    band = max(1, int(round(opt.part_row_band * size)))
+    med = np.empty((len(PART_NAMES), size, 3))
+    for k in range(len(PART_NAMES)):
+        med[k] = medians.get(k, fallback)
+        if k not in sels:
+            continue
+        rows_with = np.nonzero(sels[k].any(axis=1) | (back_part == k).any(axis=1))[0]
+        for y in rows_with:
+            y0, y1 = max(0, y - band), min(size, y + band + 1)
+            vals = rgb[y0:y1][sels[k][y0:y1]]
+            if len(vals) >= 8:
+                med[k, y] = np.median(vals, axis=0)
+    rows = np.broadcast_to(np.arange(size)[:, None], back_part.shape)
     # where something else is in front (an arm over the torso), the photo says nothing about the back
     mix = np.where(front_part != back_part, 1.0, opt.back_part_mix)[..., None]
-    out = (1 - mix) * blurred + mix * med[back_part]
+    out = (1 - mix) * blurred + mix * med[back_part, rows]
     is_head = (front_part == head) | (front_part == face) | (back_part == head) | (back_part == face)
     out[is_head] = hair
     return np.clip(out, 0.0, 1.0)

@@ -40,7 +40,7 @@ class Gaussians:
         means: (N, 3) float32, metres, world frame.
         log_scales: (N, 3) float32, log of the standard deviations along the local axes (metres).
         quats: (N, 4) float32, rotation as a quaternion (w, x, y, z); need not be normalised
-            (renderers normalise), ``normalized()`` returns unit quaternions.
+            (renderers normalise), ``normalized_quats()`` returns unit quaternions.
         logit_opacities: (N,) float32, logit of the opacity in (0, 1).
         sh0: (N, 3) float32, SH DC band (``rgb = 0.5 + SH_C0 * sh0``).
         shN: (N, K, 3) float32, higher SH bands, K in {0, 3, 8, 15}.

@@ -86,7 +86,8 @@ class StageUpdate:
         crop: the person crop (from ``detect`` on).
         body_fit: the fitted body (from ``fit`` on).
         gaussians: the avatar (from ``reconstruct`` on).
-        views: (V, S, S, 3) uint8 orthogonal views (from ``views`` on).
+        views: (V, S, S, 3) uint8 orthogonal views (from ``views`` on): in full mode the synthesizer's
+            generated views (their size is the synthesizer's), else the avatar rendered; see ``Result.views``.
         result: the :class:`Result` (only on ``done``).
     """
 
@@ -108,13 +109,8 @@ def network_status() -> tuple[bool, str]:
     downloading anything; never raises.
     """
     try:
-        from .reconstruct import pipeline_humansplat as net
-    except ImportError as exc:
-        return False, f"the network pipeline is not part of this installation ({exc}); prior mode runs without weights"
-    probe = getattr(net, "network_status", None) or getattr(net, "weights_status", None)
-    if probe is None:
-        return False, "the network pipeline cannot report whether its weights are available; prior mode runs without weights"
-    try:
+        from .reconstruct.pipeline_humansplat import network_status as probe
+
         ok, message = probe()
     except Exception as exc:  # noqa: BLE001 - a probe must not break the app
         return False, f"checking the network weights failed: {exc}"
@@ -133,11 +129,7 @@ def _network_pipeline(device: torch.device) -> Any:
                     f"full mode needs the network pipeline (humansplat.reconstruct.pipeline_humansplat), "
                     f"which is not available here ({exc}); use mode='prior' or 'auto'"
                 ) from exc
-            loader = getattr(HumanSplatPipeline, "from_pretrained", None)
-            pipe = loader() if loader is not None else HumanSplatPipeline()
-            if hasattr(pipe, "to"):
-                pipe = pipe.to(device)
-            _NETWORK_CACHE[key] = pipe
+            _NETWORK_CACHE[key] = HumanSplatPipeline.from_pretrained().to(device)
         return _NETWORK_CACHE[key]
 
 

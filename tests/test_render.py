@@ -347,3 +347,14 @@ def test_gsplat_agrees_with_torch_backend():
         assert diff.mean() <= 1e-3, (name, diff.mean())
     both = (ours.alpha > 0.5) & (theirs.alpha.cpu() > 0.5)
     assert (ours.depth - theirs.depth.cpu()).abs()[both].mean() <= 1e-3
+
+
+def test_rotmat_to_quat_inverts_quat_to_rotmat():
+    from humansplat.render.projection import quat_to_rotmat, rotmat_to_quat
+
+    gen = torch.Generator().manual_seed(3)
+    q = torch.nn.functional.normalize(torch.randn(500, 4, generator=gen, dtype=torch.float64), dim=-1)
+    q[:4] = torch.eye(4, dtype=torch.float64)  # identity and the 180 deg turns about x, y, z
+    back = rotmat_to_quat(quat_to_rotmat(q))
+    sign = torch.sign((back * q).sum(-1, keepdim=True))  # q and -q are the same rotation
+    assert torch.allclose(back * sign, q, atol=1e-9)

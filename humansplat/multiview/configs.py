@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from humansplat.multiview.pipeline_sv3d import SV3DPipeline
-
 __all__ = [
     "CLIP_PREPROCESSOR_CONFIG",
     "FULL_IMAGE_ENCODER_CONFIG",
@@ -191,9 +189,3 @@ def full_size_parameter_counts() -> dict[str, int]:
         for name, module in (("unet", unet), ("vae", vae), ("image_encoder", image_encoder))
     }
 
-
-def build_pipeline(components: dict[str, Any]) -> SV3DPipeline:
-    """An :class:`SV3DPipeline` from a components dict (e.g. :func:`full_size_sv3d_components`)."""
-    from humansplat.multiview.pipeline_sv3d import SV3DPipeline
-
-    return SV3DPipeline(**components)

@@ -276,7 +276,8 @@ def _initialise(model: BodyModel, crop: PersonCrop, cam: Cameras, w: np.ndarray,
     else:
         ys, xs = np.nonzero(crop.mask > 0.5)
         root_px = np.array([xs.mean(), ys.mean()]) if xs.size else c.copy()
-    translation = torch.tensor([(root_px[0] - c[0]) / K[0, 0] * depth, (root_px[1] - c[1]) / K[1, 1] * depth, depth])
+    origin, direction = cam.rays(torch.tensor(root_px, dtype=torch.float32)[None])  # (1, 1, 3) each
+    translation = (origin[0, 0] + direction[0, 0] / direction[0, 0, 2] * depth).float()  # the root at z = depth
 
     # Yaw hypotheses (rotation about the body's vertical axis, before the roll).
     world = getattr(crop.landmarks, "body_world", None)

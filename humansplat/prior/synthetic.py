@@ -174,8 +174,7 @@ def _make_cached(
     pts = verts_local[shown]
     t = torch.tensor([0.0, 0.0, f * float(pts[:, 1].max() - pts[:, 1].min()) / (fill * size)])
     for _ in range(4):  # perspective makes framing slightly iterative: fit the height, centre the box
-        p = pts + t
-        uv = p[:, :2] / p[:, 2:] * f  # relative to the principal point
+        uv = camera.project(pts + t)[0][0] - camera.Ks[0, :2, 2]  # relative to the principal point
         lo, hi = uv.min(0).values, uv.max(0).values
         t[2] = t[2] * float(hi[1] - lo[1]) / (fill * size)
         t[:2] = t[:2] - 0.5 * (lo + hi) / f * t[2]

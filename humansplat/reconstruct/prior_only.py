@@ -42,7 +42,7 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians, rgb_to_sh0
 from ..prior.body_fit import BodyFit
 from ..prior.parts import PART_NAMES
-from ..render.projection import SH_C1
+from ..render.projection import SH_C1, rotmat_to_quat
 from .fill import boundary_pixels, harmonic_fill, nearest_fill
 
 __all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "reconstruct_from_prior"]
@@ -202,25 +202,6 @@ def _blur_masked(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarr
     return np.where(den > 1e-6, num / np.maximum(den, 1e-6), values)
 
 
-def _rotmat_to_quat(R: torch.Tensor) -> torch.Tensor:
-    """(N, 3, 3) proper rotations -> (N, 4) unit quaternions (w, x, y, z)."""
-    m = R
-    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
-    cands = torch.stack(
-        [
-            torch.stack([1 + tr, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], -1),
-            torch.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], -1),
-            torch.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2], m[:, 1, 2] + m[:, 2, 1]], -1),
-            torch.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1], 1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]], -1),
-        ],
-        dim=1,
-    )  # (N, 4 candidates, 4); candidate k is 4 * q * q_k, best conditioned where q_k is largest
-    diag = torch.stack([tr, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], -1)
-    best = diag.argmax(dim=-1)
-    q = cands[torch.arange(R.shape[0]), best]
-    return torch.nn.functional.normalize(q, dim=-1)
-
-
 def _ray_points(camera: Cameras, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Points at camera depth ``depth`` (S, S) on each pixel's ray -> (points (S, S, 3), unit dirs (S, S, 3))."""
     origins, dirs = camera.rays()
@@ -309,7 +290,7 @@ def _surface_gaussians(
             [-b * d[:, 1:2] / SH_C1, b * d[:, 2:3] / SH_C1, -b * d[:, 0:1] / SH_C1], dim=1
         )  # (N, 3 coefficients, 3 channels), the basis of humansplat.render.projection.eval_sh
         colours = side
-    return Gaussians.from_activated(p, scales, _rotmat_to_quat(rot), opac, colours, shN=shN)
+    return Gaussians.from_activated(p, scales, rotmat_to_quat(rot), opac, colours, shN=shN)
 
 
 def _wall_gaussians(
@@ -368,7 +349,7 @@ def _wall_gaussians(
     w = frac[:, None]
     colours = (1 - w) * torch.as_tensor(c0, dtype=torch.float32)[col] + w * torch.as_tensor(c1, dtype=torch.float32)[col]
     opac = torch.full((len(col),), opt.opacity)
-    return Gaussians.from_activated(means, scales, _rotmat_to_quat(rot), opac, colours.clamp(0, 1))
+    return Gaussians.from_activated(means, scales, rotmat_to_quat(rot), opac, colours.clamp(0, 1))
 
 
 def _edge_normals(mask: np.ndarray, pix: np.ndarray) -> np.ndarray:

@@ -11,11 +11,11 @@ import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
+from .rasterize import ALPHA_MIN  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
 
-__all__ = ["SH_C1", "Projected", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat"]
+__all__ = ["SH_C1", "Projected", "rotmat_to_quat", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat"]
 
 LOW_PASS = 0.3  # px^2 added to the 2D covariance (gsplat's eps2d)
-ALPHA_MIN = 1.0 / 255.0  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
 EXTEND_MAX = 3.33  # footprint half extent cap, in standard deviations (gsplat)
 
 
@@ -57,6 +57,25 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
         ],
         dim=-1,
     ).reshape(-1, 3, 3)
+
+
+def rotmat_to_quat(R: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 3) proper rotations -> (N, 4) unit quaternions (w, x, y, z)."""
+    m = R
+    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
+    cands = torch.stack(
+        [
+            torch.stack([1 + tr, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], -1),
+            torch.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], -1),
+            torch.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2], m[:, 1, 2] + m[:, 2, 1]], -1),
+            torch.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1], 1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]], -1),
+        ],
+        dim=1,
+    )  # (N, 4 candidates, 4); candidate k is 4 * q * q_k, best conditioned where q_k is largest
+    diag = torch.stack([tr, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], -1)
+    best = diag.argmax(dim=-1)
+    q = cands[torch.arange(R.shape[0]), best]
+    return torch.nn.functional.normalize(q, dim=-1)
 
 
 def covariances_3d(gaussians: Gaussians) -> torch.Tensor:

@@ -35,7 +35,7 @@ from .binning import TileBins
 __all__ = ["RasterOptions", "rasterize_tiles", "tiles_to_images"]
 
 ALPHA_MAX = 0.999
-ALPHA_MIN = 1.0 / 255.0
+ALPHA_MIN = 1.0 / 255.0  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
 T_MIN = 1e-4
 _LOG_ALPHA_MAX = math.log(ALPHA_MAX)
 _NEG = -1.0e4  # log-opacity of the padding Gaussian: exp(-1e4) == 0

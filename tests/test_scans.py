@@ -122,15 +122,15 @@ def test_glb_with_embedded_texture(tmp_path):
 
 def test_ply_vertex_colours_in_mm(tmp_path):
     verts, faces, _ = _box(scale=1000.0)
-    colours = np.where(verts[:, 1:2] > 850.0, [255, 0, 0, 255], [0, 0, 255, 255]).astype(np.uint8)  # red top, blue bottom
+    colours = np.where(verts[:, :1] > 0, [255, 0, 0, 255], [0, 0, 255, 255]).astype(np.uint8)  # left red, right blue
     trimesh.Trimesh(verts, faces, vertex_colors=colours, process=False).export(tmp_path / "scan_0001.ply")
     scan = load_scan(tmp_path / "scan_0001.ply", up="y")
     _check_person(scan, "mm", "+y")
     assert scan.color_source == "vertex colours"
-    rgb = _render(scan, views=1)[0]
-    rows = np.where(rgb.sum(-1).min(1) < 2.9)[0]  # rows the person covers
-    top, bottom = rgb[rows[1], 16], rgb[rows[-2], 16]
-    assert top[0] > 0.9 and top[2] < 0.1 and bottom[2] > 0.9 and bottom[0] < 0.1
+    front = _render(scan, views=1)[0]
+    cols = np.where(front.sum(-1).min(0) < 2.9)[0]  # columns the person covers
+    left, right = front[16, cols[-2]], front[16, cols[1]]  # facing the camera: the person's left is on the image's right
+    assert left[0] > left[2] + 0.4 and right[2] > right[0] + 0.4
 
 
 def test_thuman_folder_layout_and_find_scans(tmp_path):
@@ -154,8 +154,22 @@ def test_missing_texture_falls_back_with_a_note(tmp_path):
     verts, faces, front = _box()
     scan = load_scan(_write_obj(tmp_path, "person", verts, faces, front, texture_name="gone.png", write_texture=False))
     assert scan.color_source == "grey"
-    assert any("missing" in n for n in scan.notes)
+    assert any("gone.png named in person.mtl" in n and "grey" in n for n in scan.notes)
     np.testing.assert_allclose(_front_back_colours(scan)[0], 0.5, atol=1e-5)
+    # the same OBJ with vertex colours: those are used instead of grey
+    obj = (tmp_path / "person.obj").read_text()
+    coloured = "\n".join(line + " 0 0 1" if line.startswith("v ") else line for line in obj.splitlines())
+    (tmp_path / "coloured.obj").write_text(coloured + "\n")
+    scan = load_scan(tmp_path / "coloured.obj")
+    assert scan.color_source == "vertex colours" and any("vertex colours" in n for n in scan.notes)
+    np.testing.assert_allclose(_front_back_colours(scan)[1], (0, 0, 1), atol=1e-5)
+    # a glTF material with a colour and no texture: that colour
+    verts, faces, _ = _box()
+    material = trimesh.visual.material.PBRMaterial(baseColorFactor=[0, 255, 0, 255])
+    trimesh.Trimesh(verts, faces, visual=trimesh.visual.TextureVisuals(material=material), process=False).export(
+        tmp_path / "solid.glb"
+    )
+    np.testing.assert_allclose(_front_back_colours(load_scan(tmp_path / "solid.glb"))[0], GREEN, atol=1e-5)
 
 
 def test_bad_files_name_the_file(tmp_path):
@@ -260,6 +274,11 @@ def test_render_cli_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main([str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--fov", "0"])
     assert exc.value.code == 2
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "humansplat.data.render_scans", "--help"], capture_output=True, text=True)
+    assert run.returncode == 0 and "humansplat-render-scans" in run.stdout and "--views" in run.stdout
 
 
 def test_folder_dataset_reads_the_renders(rendered):

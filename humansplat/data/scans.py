@@ -109,8 +109,8 @@ class Scan:
         path: the mesh file.
         to_scan: (4, 4) float64, file frame (file units) -> scan frame (metres), ``s * R`` and ``t``.
         units: the file's units ("m", "cm", "mm", or "x<scale>" for an explicit scale).
-        up: the file's axis that became +Y (e.g. "y", "z", "-y").
-        facing: the file's axis that became +Z.
+        up: the file's axis that became +Y ("+y", "+z", "-y", ...).
+        facing: the file's axis that became +Z ("+z", "-y", ...).
         height_m: extent along +Y in metres.
         body: a fitted body, or None.
         notes: things a person should know (fallback colours, detected units).
@@ -164,6 +164,11 @@ def _axis_name(axis: str, what: str) -> str:
     if name not in _AXES:
         raise ValueError(f"{what} must be one of x, y, z, -x, -y, -z, got {axis!r}")
     return name
+
+
+def _signed(name: str) -> str:
+    """"y" -> "+y", "-z" -> "-z"."""
+    return name if name.startswith("-") else "+" + name
 
 
 def _detect_scale(height: float, path: Path) -> tuple[float, str]:
@@ -225,13 +230,18 @@ def _colours(mesh, path: Path, notes: list[str]) -> dict:
             if factor is not None and not np.allclose(factor, 1.0):
                 tex = tex * factor  # glTF: base colour = factor x texture
             return {"uvs": np.asarray(visual.uv, dtype=np.float32), "texture": tex}
+        main = getattr(material, "main_color", None)
+        if visual.uv is None and main is not None:  # no texture coordinates: a plain material colour
+            notes.append(f"{path.name}: no texture; coloured with its material's colour")
+            return {"vertex_colors": np.tile(np.asarray(main, dtype=np.float32)[:3] / 255.0, (V, 1))}
+        what = _missing_texture(path) or "its texture image (map_Kd / baseColorTexture) is missing or unreadable"
         attrs = getattr(mesh, "vertex_attributes", {}) or {}
         color = attrs.get("color") if hasattr(attrs, "get") else None
         if color is not None and len(color) == V:
-            notes.append(f"{path.name}: its texture image is missing or unreadable; using its vertex colours")
+            notes.append(f"{path.name}: {what}; using its vertex colours")
             col = np.asarray(color, dtype=np.float32)[:, :3]
             return {"vertex_colors": col / 255.0 if col.max() > 1.0 else col}
-        notes.append(f"{path.name}: its texture image (map_Kd / baseColorTexture) is missing or unreadable; rendered grey")
+        notes.append(f"{path.name}: {what}; rendered grey")
         return {}
     if kind == "vertex":
         return {"vertex_colors": np.asarray(visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0}
@@ -239,6 +249,24 @@ def _colours(mesh, path: Path, notes: list[str]) -> dict:
         return {"face_colors": np.asarray(visual.face_colors, dtype=np.float32)[:, :3] / 255.0}
     notes.append(f"{path.name}: has no texture or colours; rendered grey")
     return {}
+
+
+def _missing_texture(path: Path, head_lines: int = 200) -> str | None:
+    """For an OBJ: which ``map_Kd`` texture named in its MTL file(s) is not on disk (for notes)."""
+    if path.suffix.lower() != ".obj":
+        return None
+    with open(path, errors="replace") as fh:  # mtllib comes first in the files people have
+        libs = [line.split(maxsplit=1)[1].strip() for _, line in zip(range(head_lines), fh) if line.startswith("mtllib ")]
+    for lib in libs:
+        mtl = path.parent / lib
+        if not mtl.is_file():
+            return f"its material file {lib} is not there"
+        for line in mtl.read_text(errors="replace").splitlines():
+            if line.strip().startswith("map_Kd") and len(line.split()) > 1:
+                name = line.split()[-1]
+                if not (mtl.parent / name).is_file():
+                    return f"the texture {name} named in {lib} (map_Kd) is not there"
+    return None
 
 
 def find_body(mesh_path: str | Path) -> Path | None:
@@ -286,7 +314,7 @@ def load_scan(
     """Read a textured scan into the scan frame (metres, +Y up, facing +Z; module docstring).
 
     Args:
-        path: the mesh file (``MESH_SUFFIXES``) or a subject folder (its mesh: :func:`find_scans`).
+        path: the mesh file (``MESH_SUFFIXES``) or a subject folder (its mesh as in :func:`find_scans`).
         units: "auto", "m", "cm", "mm", or metres per file unit (a number).
         up: "auto" (the longer of +y / +z) or an axis "x", "y", "z", "-x", "-y", "-z".
         facing: the file's axis the person faces (default: module docstring).
@@ -299,10 +327,10 @@ def load_scan(
     """
     path = Path(path)
     if path.is_dir():
-        entries = find_scans(path)
-        if len(entries) != 1:
-            raise ScanError(f"{path}: expected one scan in the folder, found {len(entries)}; pass the mesh file")
-        return load_scan(entries[0].path, units=units, up=up, facing=facing, center=center, body=body, name=entries[0].name)
+        mesh_path = _subject_mesh(path)
+        if mesh_path is None:
+            raise ScanError(f"{path}: no mesh file ({', '.join(MESH_SUFFIXES)}) in this subject folder")
+        return load_scan(mesh_path, units=units, up=up, facing=facing, center=center, body=body, name=name or path.name)
     if not path.is_file():
         raise ScanError(f"{path}: no such file")
     if path.suffix.lower() not in MESH_SUFFIXES:
@@ -355,9 +383,10 @@ def load_scan(
     mesh = TexturedMesh(vertices=torch.from_numpy(scanned.astype(np.float32)), faces=torch.from_numpy(faces), name=str(path), **{
         k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in colours.items()
     })
+    facing_name = _DEFAULT_FACING[up_name] if facing is None else _axis_name(facing, "facing")
     return Scan(
-        mesh=mesh, name=name, path=path, to_scan=to_scan, units=unit, up=("+" if not up_name.startswith("-") else "") + up_name,
-        facing=facing or _DEFAULT_FACING[up_name], height_m=height_m, body=scan_body, notes=notes,
+        mesh=mesh, name=name, path=path, to_scan=to_scan, units=unit, up=_signed(up_name), facing=_signed(facing_name),
+        height_m=height_m, body=scan_body, notes=notes,
     )  # fmt: skip
 
 
@@ -369,6 +398,15 @@ def _mesh_files(folder: Path, depth: int = 2) -> list[Path]:
         for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
             found += _mesh_files(sub, depth - 1)
     return found
+
+
+def _subject_mesh(folder: Path) -> Path | None:
+    """The scan of a subject folder: the mesh file named like the folder, else the only one, else the largest."""
+    meshes = _mesh_files(folder)
+    if not meshes:
+        return None
+    named = [p for p in meshes if p.stem == folder.name]
+    return named[0] if named else max(meshes, key=lambda p: (p.stat().st_size, str(p)))
 
 
 def find_scans(folder: str | Path) -> list[ScanEntry]:
@@ -391,10 +429,7 @@ def find_scans(folder: str | Path) -> list[ScanEntry]:
         raise ScanError(f"{folder}: no such folder or file")
     entries = [ScanEntry(p.stem, p) for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in MESH_SUFFIXES]
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        meshes = _mesh_files(sub)
-        if not meshes:
-            continue
-        named = [p for p in meshes if p.stem == sub.name]
-        mesh = named[0] if named else max(meshes, key=lambda p: (p.stat().st_size, str(p)))
-        entries.append(ScanEntry(sub.name, mesh))
+        mesh = _subject_mesh(sub)
+        if mesh is not None:
+            entries.append(ScanEntry(sub.name, mesh))
     return sorted(entries, key=lambda e: e.name)

@@ -14,7 +14,7 @@ import trimesh
 from PIL import Image
 
 from humansplat.data import ScanError, find_scans, load_scan, scan_rotation
-from humansplat.data.render_scans import RenderSettings, main, render_scan, scan_cameras
+from humansplat.data.render_scans import RenderSettings, main, render_scan, scan_cameras, scan_world_mesh
 from humansplat.render.mesh import render_mesh
 
 RED, GREEN = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)
@@ -56,10 +56,8 @@ def _write_obj(folder, stem, verts, faces, front, texture_name="tex.png", mtl_na
 
 def _render(scan, size: int = 32, views: int = 2) -> np.ndarray:
     """(views, size, size, 3) colours of the scan seen from the orbit (azimuth 0 first) on white."""
-    from humansplat.data.render_scans import _world_mesh
-
-    cams, _, _ = scan_cameras(scan, RenderSettings(size=size, views=views, input_azimuths=()))
-    return render_mesh(_world_mesh(scan)[0], cams, supersample=1).rgb.numpy()
+    cams = scan_cameras(scan, RenderSettings(size=size, views=views, input_azimuths=())).cameras
+    return render_mesh(scan_world_mesh(scan)[0], cams, supersample=1).rgb.numpy()
 
 
 def _front_back_colours(scan, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +127,7 @@ def test_ply_vertex_colours_in_mm(tmp_path):
     assert scan.color_source == "vertex colours"
     front = _render(scan, views=1)[0]
     cols = np.where(front.sum(-1).min(0) < 2.9)[0]  # columns the person covers
-    left, right = front[16, cols[-2]], front[16, cols[1]]  # facing the camera: the person's left is on the image's right
+    left, right = front[16, cols[-2]], front[16, cols[1]]  # facing the camera: the person's left is on the right
     assert left[0] > left[2] + 0.4 and right[2] > right[0] + 0.4
 
 
@@ -201,7 +199,8 @@ def rendered(tmp_path_factory):
     # a "fitted body": a thinner box inside the scan; upper vertices head (0), lower legs (5), in cm
     body = trimesh.creation.box(extents=(30.0, 160.0, 20.0))
     bverts = np.asarray(body.vertices) + [0.0, 85.0, 0.0]
-    np.savez(subject / "body.npz", vertices=bverts, faces=np.asarray(body.faces), parts=np.where(bverts[:, 1] > 85, 0, 5))
+    parts = np.where(bverts[:, 1] > 85, 0, 5)
+    np.savez(subject / "body.npz", vertices=bverts, faces=np.asarray(body.faces), parts=parts)
     (root / "scans" / "broken.obj").write_text("not a mesh\n")
     out = root / "out"
     code = main([str(root / "scans"), "-o", str(out), "--size", "64", "--views", "4", "-q"])
@@ -277,7 +276,8 @@ def test_render_cli_usage_errors(tmp_path, capsys):
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "humansplat.data.render_scans", "--help"], capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "humansplat.data.render_scans", "--help"]
+    run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 0 and "humansplat-render-scans" in run.stdout and "--views" in run.stdout
 
 
@@ -297,3 +297,26 @@ def test_folder_dataset_reads_the_renders(rendered):
     px = uv[0].long().clamp(0, 63)
     assert bool((z > 0).all()) and float(s.masks[0][px[:, 1], px[:, 0]].min()) > 0.5
     assert set(s.parts.tolist()) == {0, 5} and float(s.part_masks[:, 0].sum()) > 0
+
+
+def test_folder_dataset_one_sample_per_input_frame(rendered, tmp_path):
+    import shutil
+
+    from humansplat.train.data import FolderDataset
+
+    _, out, _, _ = rendered
+    folder = shutil.copytree(out / "0001", tmp_path / "data" / "0001")
+    meta = json.loads((folder / "cameras.json").read_text())
+    meta["inputs"] = [0, 2]  # the orbit frame at azimuth 90 also plays the photo
+    (folder / "cameras.json").write_text(json.dumps(meta))
+    data = FolderDataset(tmp_path / "data")
+    assert len(data) == 2 and "1 subjects, 2 samples" in data.describe()
+    s = data[1]  # frames: old 2 (az 90), old 0 (input), old 1 (az 0), old 3 (az 180), old 4 (az 270)
+    torch.testing.assert_close(s.azimuths_deg, torch.tensor([0.0, -90.0, -90.0, 90.0, 180.0]))
+    assert s.context.tolist() == [0, 0, 3, 4, 2]  # relative 0/90/180/270 among orbit frames (old 0 is an input)
+    torch.testing.assert_close(s.cameras.viewmats[0], torch.eye(4), atol=1e-5, rtol=0)
+    with pytest.raises(IndexError):
+        data[2]
+    (folder / "body.npz").unlink()
+    with pytest.raises(ValueError, match="no body.npz"):
+        FolderDataset(tmp_path / "data")[0]

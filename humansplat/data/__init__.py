@@ -3,4 +3,14 @@ renders in the training layout (:mod:`.render_scans`, ``humansplat-render-scans`
 
 from .scans import MESH_SUFFIXES, Scan, ScanBody, ScanEntry, ScanError, find_body, find_scans, load_scan, scan_rotation
 
-__all__ = ["MESH_SUFFIXES", "Scan", "ScanBody", "ScanEntry", "ScanError", "find_body", "find_scans", "load_scan", "scan_rotation"]
+__all__ = [
+    "MESH_SUFFIXES",
+    "Scan",
+    "ScanBody",
+    "ScanEntry",
+    "ScanError",
+    "find_body",
+    "find_scans",
+    "load_scan",
+    "scan_rotation",
+]

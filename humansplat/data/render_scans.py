@@ -46,9 +46,19 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..render.mesh import TexturedMesh
 from .scans import MESH_SUFFIXES, Scan, ScanError, find_scans, load_scan
 
-__all__ = ["SCAN_TO_WORLD", "RenderSettings", "build_parser", "main", "render_scan", "scan_cameras"]
+__all__ = [
+    "SCAN_TO_WORLD",
+    "RenderSettings",
+    "ScanViews",
+    "build_parser",
+    "main",
+    "render_scan",
+    "scan_cameras",
+    "scan_world_mesh",
+]
 
 SCAN_TO_WORLD = np.diag([1.0, -1.0, -1.0, 1.0])
 """(4, 4) scan frame (+Y up, facing +Z) -> render world (up = -y, facing -z): 180 deg about x."""
@@ -93,20 +103,37 @@ class RenderSettings:
             raise ValueError(f"fill must be in [0.05, 1.5], got {self.fill}")
         if int(self.views) < 0 or (int(self.views) == 0 and not self.input_azimuths):
             raise ValueError(f"need at least one view: views = {self.views}, input_azimuths = {self.input_azimuths}")
+        if int(self.supersample) < 1:
+            raise ValueError(f"supersample must be >= 1, got {self.supersample}")
         if self.depth_format not in ("png", "npy"):
             raise ValueError(f"depth_format must be 'png' or 'npy', got {self.depth_format!r}")
         self.input_azimuths = tuple(float(a) for a in self.input_azimuths)
         self.background = tuple(float(c) for c in np.broadcast_to(np.asarray(self.background, dtype=float), 3))
 
 
-def scan_cameras(scan: Scan, settings: RenderSettings) -> tuple[Cameras, list[dict[str, Any]], dict[str, Any]]:
-    """The cameras of one scan in the render world (module docstring).
+@dataclass
+class ScanViews:
+    """The cameras of one scan (render world, module docstring) and how each was placed.
 
-    Returns:
-        cameras: C = len(input_azimuths) + views cameras, inputs first.
-        frames: per camera ``{"kind", "azimuth_deg", "elevation_deg"}``.
-        orbit: ``{"center": [x, y, z] world metres, "radius": metres, "fov_y_deg"}``.
+    Attributes:
+        cameras: C = len(input_azimuths) + views cameras, the input views first.
+        kinds: (C,) "input" or "orbit".
+        azimuths_deg: (C,) orbit azimuth of each camera, degrees.
+        elevations_deg: (C,) elevation of each camera, degrees (> 0 looks down).
+        center: (3,) the point every camera looks at (the scan's bounding-box centre), world metres.
+        radius: the cameras' distance from ``center``, metres.
     """
+
+    cameras: Cameras
+    kinds: list[str]
+    azimuths_deg: list[float]
+    elevations_deg: list[float]
+    center: tuple[float, float, float]
+    radius: float
+
+
+def scan_cameras(scan: Scan, settings: RenderSettings) -> ScanViews:
+    """The cameras of one scan in the render world (module docstring), built by :meth:`Cameras.orbit`."""
     verts = scan.mesh.vertices.double().numpy() @ SCAN_TO_WORLD[:3, :3].T
     lo, hi = verts.min(0), verts.max(0)
     centre = (lo + hi) / 2
@@ -116,20 +143,22 @@ def scan_cameras(scan: Scan, settings: RenderSettings) -> tuple[Cameras, list[di
     r = np.linalg.norm(verts[:, [0, 2]] - centre[[0, 2]], axis=1)
     reach = settings.fill * math.tan(math.radians(settings.fov_deg) / 2.0)
     radius = float((r + np.abs(verts[:, 1] - centre[1]) / reach).max())
-    frames = [{"kind": "input", "azimuth_deg": a, "elevation_deg": settings.input_elevation} for a in settings.input_azimuths]
-    frames += [
-        {"kind": "orbit", "azimuth_deg": 360.0 * k / settings.views, "elevation_deg": settings.elevation}
-        for k in range(settings.views)
-    ]
+    n_in = len(settings.input_azimuths)
+    azimuths = list(settings.input_azimuths) + [360.0 * k / settings.views for k in range(settings.views)]
+    elevations = [settings.input_elevation] * n_in + [settings.elevation] * settings.views
     cams = Cameras.orbit(
-        centre, radius, [f["azimuth_deg"] for f in frames], [f["elevation_deg"] for f in frames],
-        fov_y_deg=settings.fov_deg, width=settings.size, height=settings.size,
-    )  # fmt: skip
-    return cams, frames, {"center": centre.tolist(), "radius": radius, "fov_y_deg": settings.fov_deg}
+        centre, radius, azimuths, elevations, fov_y_deg=settings.fov_deg, width=settings.size, height=settings.size
+    )
+    kinds = ["input"] * n_in + ["orbit"] * settings.views
+    center = (float(centre[0]), float(centre[1]), float(centre[2]))
+    return ScanViews(cams, kinds, azimuths, elevations, center, radius)
 
 
-def _world_mesh(scan: Scan):
-    """The scan's mesh in the render world, with part labels from the body (nearest vertex) when present."""
+def scan_world_mesh(scan: Scan) -> tuple[TexturedMesh, torch.Tensor | None]:
+    """The scan's mesh in the render world, and the body's (M, 3) vertices there (or None).
+
+    With a body, each scan vertex takes the part label (``TexturedMesh.parts``) of the nearest body vertex.
+    """
     from dataclasses import replace
 
     from scipy.spatial import cKDTree
@@ -172,8 +201,13 @@ def render_scan(
     settings = settings or RenderSettings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cams, frames, orbit = scan_cameras(scan, settings)
-    mesh, body_verts = _world_mesh(scan)
+    views = scan_cameras(scan, settings)
+    cams = views.cameras
+    frames: list[dict[str, Any]] = [
+        {"kind": k, "azimuth_deg": a, "elevation_deg": e}
+        for k, a, e in zip(views.kinds, views.azimuths_deg, views.elevations_deg)
+    ]
+    mesh, body_verts = scan_world_mesh(scan)
     bg = np.asarray(settings.background, dtype=np.float32)
     for i, frame in enumerate(frames):
         r = render_mesh(mesh, cams[i], supersample=settings.supersample, background=0.0)
@@ -213,7 +247,7 @@ def render_scan(
         "(towards the azimuth-0 camera), +x = the person's left, origin on the floor under the scan's centre",
         "input": 0,
         "inputs": [i for i, f in enumerate(frames) if f["kind"] == "input"],
-        "orbit": orbit,
+        "orbit": {"center": list(views.center), "radius": views.radius, "fov_y_deg": settings.fov_deg},
         "background": list(settings.background),
         "depth": {"format": settings.depth_format, "units": "mm" if settings.depth_format == "png" else "m",
                   "value": "camera z (not ray length)", "empty": 0},
@@ -227,7 +261,8 @@ def render_scan(
         "settings": asdict(settings),
     }  # fmt: skip
     if scan.body is not None and body_verts is not None:
-        np.savez(out / "body.npz", vertices=body_verts.numpy(), faces=scan.body.faces.numpy(), parts=scan.body.parts.numpy())
+        body = scan.body
+        np.savez(out / "body.npz", vertices=body_verts.numpy(), faces=body.faces.numpy(), parts=body.parts.numpy())
         meta["body"] = "body.npz"
         meta["parts"] = {
             "names": list(PART_NAMES),
@@ -266,18 +301,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render textured human scans (THuman2.0, 2K2K, CustomHumans, RenderPeople, glTF...) into "
         "HumanSplat's multi-view dataset layout (docs/data.md).",
     )
-    p.add_argument("scans", nargs="+", metavar="SCANS", help="a folder of subjects (one sub-folder or file each) or mesh files")
+    p.add_argument(
+        "scans", nargs="+", metavar="SCANS", help="a folder of subjects (one sub-folder or file each) or mesh files"
+    )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="dataset folder (one sub-folder per subject)")
     p.add_argument("--size", type=int, default=512, help="image side in pixels (default 512)")
     p.add_argument("--fov", type=float, default=45.0, help="vertical field of view in degrees (default 45)")
     p.add_argument("--fill", type=float, default=0.85, help="share of the image height the person fills (default 0.85)")
     p.add_argument("--views", type=int, default=36, help="orbit views, evenly spaced from azimuth 0 (default 36)")
     p.add_argument("--elevation", type=float, default=0.0, help="orbit elevation in degrees (default 0)")
-    p.add_argument("--input-azimuths", type=_floats, default=(0.0,), help="input view azimuths, comma-separated (default 0)")
+    p.add_argument(
+        "--input-azimuths", type=_floats, default=(0.0,), help="input view azimuths, comma-separated (default 0)"
+    )
     p.add_argument("--input-elevation", type=float, default=0.0, help="input view elevation in degrees (default 0)")
-    p.add_argument("--background", type=_background, default=(1.0, 1.0, 1.0), help="white (default), black, grey or r,g,b")
+    p.add_argument(
+        "--background", type=_background, default=(1.0, 1.0, 1.0), help="white (default), black, grey or r,g,b"
+    )
     p.add_argument("--supersample", type=int, default=2, help="samples per pixel side (default 2)")
-    p.add_argument("--depth", choices=("png", "npy"), default="png", help="png: 16-bit millimetres (default); npy: float32 metres")
+    p.add_argument(
+        "--depth", choices=("png", "npy"), default="png", help="png: 16-bit millimetres (default); npy: float32 metres"
+    )
     p.add_argument("--units", default="auto", help="auto (from the height), m, cm, mm, or metres per file unit")
     p.add_argument("--up", default="auto", help="the files' up axis: auto (longer of y/z), y, z, -y, -z, x, -x")
     p.add_argument("--facing", default=None, help="the files' axis the person faces (default: +z; -y for z-up files)")
@@ -298,8 +341,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             input_elevation=args.input_elevation, views=args.views, elevation=args.elevation,
             background=args.background, supersample=args.supersample, depth_format=args.depth,
         )  # fmt: skip
-        if args.supersample < 1:
-            raise ValueError(f"--supersample must be >= 1, got {args.supersample}")
         units: str | float = args.units if args.units in ("auto", "m", "cm", "mm") else float(args.units)
     except ValueError as exc:
         parser.error(str(exc))  # exits 2
@@ -345,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.write(f"humansplat-render-scans: {entry.path}: failed: {exc}", file=sys.stderr)
             bar.update(per_subject - (bar.n - done))
     bar.close()
-    (out / "summary.json").write_text(json.dumps({"ok": ok, "failed": failed, "skipped": skipped, "subjects": summary}, indent=1))
+    totals = {"ok": ok, "failed": failed, "skipped": skipped, "subjects": summary}
+    (out / "summary.json").write_text(json.dumps(totals, indent=1))
     print(
         f"humansplat-render-scans: {ok} rendered, {failed} failed, {skipped} already there "
         f"({per_subject} views of {settings.size} px each) -> {out}",

@@ -256,7 +256,8 @@ def _missing_texture(path: Path, head_lines: int = 200) -> str | None:
     if path.suffix.lower() != ".obj":
         return None
     with open(path, errors="replace") as fh:  # mtllib comes first in the files people have
-        libs = [line.split(maxsplit=1)[1].strip() for _, line in zip(range(head_lines), fh) if line.startswith("mtllib ")]
+        head = [line for _, line in zip(range(head_lines), fh)]
+    libs = [line.split(maxsplit=1)[1].strip() for line in head if line.startswith("mtllib ")]
     for lib in libs:
         mtl = path.parent / lib
         if not mtl.is_file():
@@ -288,10 +289,13 @@ def _read_body(path: Path, to_scan: np.ndarray) -> ScanBody:
         raise ScanError(f"{path}: expected an .npz with vertices (M, 3), faces (F, 3), parts (M,) ({exc})") from exc
     if verts.ndim != 2 or verts.shape[1] != 3 or parts.shape != (len(verts),) or faces.ndim != 2 or faces.shape[1] != 3:
         raise ScanError(
-            f"{path}: expected vertices (M, 3), faces (F, 3), parts (M,), got {verts.shape}, {faces.shape}, {parts.shape}"
+            f"{path}: expected vertices (M, 3), faces (F, 3), parts (M,), "
+            f"got {verts.shape}, {faces.shape}, {parts.shape}"
         )
     if len(parts) and (parts.min() < 0 or parts.max() >= len(PART_NAMES)):
-        raise ScanError(f"{path}: part labels must lie in [0, {len(PART_NAMES)}) (PART_NAMES), got [{parts.min()}, {parts.max()}]")
+        raise ScanError(
+            f"{path}: part labels must lie in [0, {len(PART_NAMES)}) (PART_NAMES), got [{parts.min()}, {parts.max()}]"
+        )
     v = verts.astype(np.float64) @ to_scan[:3, :3].T + to_scan[:3, 3]
     return ScanBody(
         vertices=torch.from_numpy(v.astype(np.float32)),
@@ -334,7 +338,9 @@ def load_scan(
     if not path.is_file():
         raise ScanError(f"{path}: no such file")
     if path.suffix.lower() not in MESH_SUFFIXES:
-        raise ScanError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; expected one of {', '.join(MESH_SUFFIXES)}")
+        raise ScanError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r}; expected one of {', '.join(MESH_SUFFIXES)}"
+        )
     notes: list[str] = []
     tm = _load_trimesh(path)
     colours = _colours(tm, path, notes)
@@ -380,9 +386,8 @@ def load_scan(
         name = path.parent.name if path.parent.name == path.stem else path.stem
     body_path = find_body(path) if body == "auto" else (Path(body) if body is not None else None)
     scan_body = _read_body(body_path, to_scan) if body_path is not None else None
-    mesh = TexturedMesh(vertices=torch.from_numpy(scanned.astype(np.float32)), faces=torch.from_numpy(faces), name=str(path), **{
-        k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in colours.items()
-    })
+    fields = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in colours.items()}
+    mesh = TexturedMesh(torch.from_numpy(scanned.astype(np.float32)), torch.from_numpy(faces), name=str(path), **fields)
     facing_name = _DEFAULT_FACING[up_name] if facing is None else _axis_name(facing, "facing")
     return Scan(
         mesh=mesh, name=name, path=path, to_scan=to_scan, units=unit, up=_signed(up_name), facing=_signed(facing_name),
@@ -427,7 +432,8 @@ def find_scans(folder: str | Path) -> list[ScanEntry]:
         return [ScanEntry(folder.stem, folder)]
     if not folder.is_dir():
         raise ScanError(f"{folder}: no such folder or file")
-    entries = [ScanEntry(p.stem, p) for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in MESH_SUFFIXES]
+    loose = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in MESH_SUFFIXES]
+    entries = [ScanEntry(p.stem, p) for p in loose]
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         mesh = _subject_mesh(sub)
         if mesh is not None:

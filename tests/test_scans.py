@@ -177,6 +177,9 @@ def test_bad_files_name_the_file(tmp_path):
     (tmp_path / "junk.obj").write_text("hello, not a mesh\n")
     with pytest.raises(ScanError, match=r"junk\.obj.*no triangle"):
         load_scan(tmp_path / "junk.obj")
+    (tmp_path / "empty.glb").write_bytes(b"")
+    with pytest.raises(ScanError, match=r"empty\.glb.*cannot be read"):
+        load_scan(tmp_path / "empty.glb")
     verts, faces, _ = _box(scale=20.0)  # 34 units: no unit makes it a person
     trimesh.Trimesh(verts, faces, process=False).export(tmp_path / "giant.ply")
     with pytest.raises(ScanError, match=r"giant\.ply.*34 file units.*units="):

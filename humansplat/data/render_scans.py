@@ -7,7 +7,8 @@ exact formats: ``docs/data.md``):
   where alpha is 0;
 * ``depth/000.png ...``    camera depth z in **millimetres**, 16-bit PNG (0 = empty), or ``.npy``
   float32 metres (0 = empty) with ``--depth npy``;
-* ``normals/000.png ...``  world-frame unit normals as RGBA 8-bit ``(n + 1) / 2 * 255``, alpha = coverage;
+* ``normals/000.png ...``  world-frame unit normals (turned towards the camera) as RGBA 8-bit
+  ``(n + 1) / 2 * 255``, alpha = coverage;
 * ``parts/000.png ...``    8-bit labels, 0 = background, ``k + 1`` = ``PART_NAMES[k]``; only when a
   body fitted to the scan lies beside it (``body.npz``, see :mod:`humansplat.data.scans`); each
   scan vertex takes the part of the nearest body vertex;

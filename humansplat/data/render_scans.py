@@ -23,9 +23,8 @@ meaning: azimuth 0 sees the front, 90 the person's left side, 180 the back.
 
 Frames: the input view(s) first (``--input-azimuths``), then the orbit (``--views`` every
 360 / views deg at ``--elevation``), all looking at the scan's bounding-box centre from one distance:
-the nearest at which no vertex, seen from any azimuth at elevation 0, lies further than ``--fill`` of
-the half image height from the centre (the person fills ``fill`` of the height from the azimuth that
-sees it largest; a little less from the others).
+the one at which the person's larger image extent (its height, standing) is ``--fill`` of the image
+side in the view that sees it largest (a little less in the others).
 """
 
 from __future__ import annotations
@@ -74,7 +73,7 @@ class RenderSettings:
     Attributes:
         size: S, square images of S x S pixels.
         fov_deg: vertical field of view of every camera, degrees.
-        fill: share of the image height the person fills at most (from the azimuth that sees it largest).
+        fill: share of the image side the person's larger extent fills, in the view where it is largest.
         input_azimuths: azimuths (degrees) of the input views, rendered first.
         input_elevation: elevation (degrees) of the input views (> 0 looks down).
         views: orbit views, evenly spaced over 360 deg from azimuth 0 (0 = none).
@@ -134,25 +133,47 @@ class ScanViews:
 
 
 def scan_cameras(scan: Scan, settings: RenderSettings) -> ScanViews:
-    """The cameras of one scan in the render world (module docstring), built by :meth:`Cameras.orbit`."""
+    """The cameras of one scan in the render world (module docstring), built by :meth:`Cameras.orbit`.
+
+    All cameras look at the scan's bounding-box centre from one distance: the one at which the
+    person's larger image extent (its height, for a standing person) is ``settings.fill`` of the
+    image side in the view where it is largest (found by bisection on the convex hull's vertices,
+    whose projections hold every extreme of the silhouette).
+    """
+    from scipy.spatial import ConvexHull, QhullError
+
     verts = scan.mesh.vertices.double().numpy() @ SCAN_TO_WORLD[:3, :3].T
     lo, hi = verts.min(0), verts.max(0)
     centre = (lo + hi) / 2
-    # a vertex at horizontal distance r from the orbit axis and height y from the centre is seen, from
-    # any azimuth at elevation 0, at most at |y| / (radius - r) of the focal length: the smallest radius
-    # that keeps every vertex within `fill` of the image height is max(r + |y| / (fill tan(fov / 2)))
-    r = np.linalg.norm(verts[:, [0, 2]] - centre[[0, 2]], axis=1)
-    reach = settings.fill * math.tan(math.radians(settings.fov_deg) / 2.0)
-    radius = float((r + np.abs(verts[:, 1] - centre[1]) / reach).max())
+    try:
+        points = verts[ConvexHull(verts).vertices]
+    except (QhullError, ValueError):  # flat or degenerate meshes: every vertex
+        points = verts
+    points_t = torch.from_numpy(points).float()
     n_in = len(settings.input_azimuths)
     azimuths = list(settings.input_azimuths) + [360.0 * k / settings.views for k in range(settings.views)]
     elevations = [settings.input_elevation] * n_in + [settings.elevation] * settings.views
-    cams = Cameras.orbit(
-        centre, radius, azimuths, elevations, fov_y_deg=settings.fov_deg, width=settings.size, height=settings.size
-    )
+    S = settings.size
+
+    def orbit(radius: float) -> Cameras:
+        return Cameras.orbit(centre, radius, azimuths, elevations, settings.fov_deg, S, S)
+
+    def extent(radius: float) -> float:
+        uv, _ = orbit(radius).project(points_t)  # (C, N, 2) pixels
+        return float((uv.amax(1) - uv.amin(1)).max()) / S
+
+    near = float(np.linalg.norm(points - centre, axis=1).max()) + 0.05  # every point in front of every camera
+    low, high = near, 2.0 * near
+    while extent(high) > settings.fill:
+        low, high = high, 2.0 * high
+    if extent(low) > settings.fill:
+        for _ in range(40):  # extent falls as the radius grows
+            mid = 0.5 * (low + high)
+            low, high = (mid, high) if extent(mid) > settings.fill else (low, mid)
+    radius = high if extent(low) > settings.fill else low
     kinds = ["input"] * n_in + ["orbit"] * settings.views
     center = (float(centre[0]), float(centre[1]), float(centre[2]))
-    return ScanViews(cams, kinds, azimuths, elevations, center, radius)
+    return ScanViews(orbit(radius), kinds, azimuths, elevations, center, radius)
 
 
 def scan_world_mesh(scan: Scan) -> tuple[TexturedMesh, torch.Tensor | None]:

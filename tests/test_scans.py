@@ -118,6 +118,24 @@ def test_glb_with_embedded_texture(tmp_path):
     np.testing.assert_allclose(back_rgb, GREEN, atol=1e-5)
 
 
+def test_obj_with_two_materials_and_textures(tmp_path):
+    """RenderPeople-style OBJ with one texture per material: trimesh packs them into one atlas."""
+    verts, faces, front = _box()
+    for name, colour in (("front", (255, 0, 0)), ("rest", (0, 255, 0))):
+        Image.fromarray(np.full((4, 4, 3), colour, np.uint8)).save(tmp_path / f"{name}.png")
+    (tmp_path / "two.mtl").write_text("newmtl front\nmap_Kd front.png\nnewmtl rest\nmap_Kd rest.png\n")
+    lines = ["mtllib two.mtl"] + [f"v {x} {y} {z}" for x, y, z in verts] + ["vt 0.5 0.5"]
+    for material, keep in (("front", front), ("rest", ~front)):
+        lines.append(f"usemtl {material}")
+        lines += ["f " + " ".join(f"{i + 1}/1" for i in f) for f in faces[keep]]
+    (tmp_path / "two.obj").write_text("\n".join(lines) + "\n")
+    scan = load_scan(tmp_path / "two.obj")
+    assert scan.color_source == "texture"
+    front_rgb, back_rgb = _front_back_colours(scan)
+    np.testing.assert_allclose(front_rgb, RED, atol=0.02)
+    np.testing.assert_allclose(back_rgb, GREEN, atol=0.02)
+
+
 def test_ply_vertex_colours_in_mm(tmp_path):
     verts, faces, _ = _box(scale=1000.0)
     colours = np.where(verts[:, :1] > 0, [255, 0, 0, 255], [0, 0, 255, 255]).astype(np.uint8)  # left red, right blue

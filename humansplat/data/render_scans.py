@@ -163,6 +163,11 @@ def scan_cameras(scan: Scan, settings: RenderSettings) -> ScanViews:
         return float((uv.amax(1) - uv.amin(1)).max()) / S
 
     near = float(np.linalg.norm(points - centre, axis=1).max()) + 0.05  # every point in front of every camera
+    if len(points_t) > 256:  # keep the points near an edge of some view (the extremes move little with the radius)
+        uv, _ = orbit(2.0 * near).project(points_t)
+        k = 32
+        edges = torch.cat([uv.topk(k, dim=1).indices, (-uv).topk(k, dim=1).indices], dim=1)  # (C, 2k, 2)
+        points_t = points_t[torch.unique(edges)]
     low, high = near, 2.0 * near
     while extent(high) > settings.fill:
         low, high = high, 2.0 * high

@@ -259,7 +259,8 @@ class SyntheticPeople(Dataset):
 class FolderDataset(Dataset):
     """Renders of scanned people, one folder per subject, in our camera convention.
 
-    Layout::
+    Layout (written by ``humansplat-render-scans``, :mod:`humansplat.data.render_scans`, and by
+    :func:`save_sample`; docs/data.md)::
 
         root/
           <subject>/                      any name; every sub-folder with a cameras.json is a subject
@@ -268,6 +269,7 @@ class FolderDataset(Dataset):
             masks/000.png ...             optional 8-bit person masks (else the images' alpha)
             body.npz                      vertices (M, 3) float32 metres, faces (F, 3) int,
                                           parts (M,) int labels into humansplat.prior.parts.PART_NAMES
+            depth/, normals/, parts/      written by the renderer, not read here
 
     ``cameras.json``::
 
@@ -277,14 +279,20 @@ class FolderDataset(Dataset):
                      "viewmat": [[...], [...], [...], [0, 0, 0, 1]],      # world-to-camera, OpenCV axes
                      "azimuth_deg": 0.0}, ...],
          "input": 0,                  # the frame playing the photo (default 0)
+         "inputs": [0],               # optional: several input frames, one sample each
          "context": [0, 0, 9, 18, 27]}  # optional: frames the reconstructor sees, the input first
+
+    A frame may say ``"kind": "input"`` or ``"orbit"``; when kinds are given, the context views are
+    chosen among the orbit frames only.
 
     The world frame of ``viewmat`` and ``vertices`` may be any (e.g. the scan's); the loader
     re-expresses everything in the input camera's frame (our world) and puts the input frame first.
     Without ``"context"``, the context is the input frame followed by the frames whose
     ``azimuth_deg`` (relative to the input view) is nearest each of ``context_azimuths``.
     Every frame is supervised. Body vertices in the paper's data come from SMPL-X fits of the
-    scans; any body model whose vertices carry our part labels works.
+    scans; any body model whose vertices carry our part labels works. A subject without
+    ``body.npz`` cannot be loaded (the reconstructor's prior tokens and the part loss need it).
+    One sample per subject and input frame (``"inputs"``, else ``"input"``).
 
     Args:
         root: the folder of subject folders.
@@ -310,31 +318,41 @@ class FolderDataset(Dataset):
             raise FileNotFoundError(
                 f"no <subject>/cameras.json under {self.root}; see FolderDataset's docstring for the layout"
             )
+        self.items: list[tuple[Path, int]] = [(f, i) for f in self.subjects for i in _input_frames(f)]
         self.image_size = image_size
         self.context_azimuths = tuple(float(a) for a in context_azimuths)
         self.supersample = int(supersample)
         self._cache: dict[int, MultiViewSample] = {}
 
     def __len__(self) -> int:
-        return len(self.subjects)
+        return len(self.items)
 
     def describe(self) -> str:
-        return f"folder dataset {self.root} ({len(self)} subjects, image size {self.image_size or 'as stored'})"
+        return (
+            f"folder dataset {self.root} ({len(self.subjects)} subjects, {len(self)} samples, "
+            f"image size {self.image_size or 'as stored'})"
+        )
 
     def __getitem__(self, index: int) -> MultiViewSample:
         index = int(index)
+        if not 0 <= index < len(self.items):
+            raise IndexError(f"sample {index} of a dataset of {len(self.items)}")
         if index not in self._cache:
-            self._cache[index] = self._load(self.subjects[index])
+            self._cache[index] = self._load(*self.items[index])
         return self._cache[index]
 
-    def _load(self, folder: Path) -> MultiViewSample:
+    def _load(self, folder: Path, first: int) -> MultiViewSample:
         from .losses import part_masks
 
         meta = json.loads((folder / "cameras.json").read_text())
         frames = meta.get("frames") or []
         if not frames:
             raise ValueError(f"{folder / 'cameras.json'} lists no frames")
-        first = int(meta.get("input", 0))
+        if not (folder / "body.npz").is_file():
+            raise ValueError(
+                f"{folder} has no body.npz: training needs a body fitted to each scan (prior tokens, part loss); "
+                "put body.npz beside the scan and render again (docs/data.md)"
+            )
         if not 0 <= first < len(frames):
             raise ValueError(f"{folder / 'cameras.json'}: input frame {first} is not one of the {len(frames)} frames")
         order = [first] + [i for i in range(len(frames)) if i != first]
@@ -362,8 +380,11 @@ class FolderDataset(Dataset):
             if bool(torch.isnan(azimuths).any()):
                 raise ValueError(f'{folder / "cameras.json"}: give "context" or an "azimuth_deg" for every frame')
             rel = azimuths - azimuths[0]
+            # frames marked "input" (other input views) are not context candidates when kinds are given
+            unfit = torch.tensor([f.get("kind", "orbit") != "orbit" for f in frames]) & any("kind" in f for f in frames)
             context = [0] + [
-                int(torch.remainder(rel - a + 180.0, 360.0).sub(180.0).abs().argmin()) for a in self.context_azimuths
+                int(torch.remainder(rel - a + 180.0, 360.0).sub(180.0).abs().masked_fill(unfit, float("inf")).argmin())
+                for a in self.context_azimuths
             ]
         faces = torch.as_tensor(body["faces"], dtype=torch.long)
         parts = torch.as_tensor(body["parts"], dtype=torch.long)
@@ -380,6 +401,13 @@ class FolderDataset(Dataset):
             background=1.0,
             name=str(folder),
         )
+
+
+def _input_frames(folder: Path) -> list[int]:
+    """The input frame indices of a subject's cameras.json (``"inputs"``, else ``[input]``, default [0])."""
+    meta = json.loads((folder / "cameras.json").read_text())
+    inputs = meta.get("inputs") or [meta.get("input", 0)]
+    return [int(i) for i in inputs]
 
 
 def _read_view(folder: Path, frame: dict, meta: dict) -> tuple[np.ndarray, np.ndarray]:

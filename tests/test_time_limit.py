@@ -89,7 +89,10 @@ def test_the_pipeline_checks_each_stage_and_each_turntable_chunk(stubbed, person
     assert rec.stages.count("the body fit") > 100  # every fit iteration
 
 
-def test_the_pipeline_stops_inside_the_turntable(stubbed, person):
+def test_the_pipeline_stops_inside_the_turntable(stubbed, person, monkeypatch):
+    import humansplat.prior.fit as fit_mod
+
+    monkeypatch.setattr(fit_mod, "fit_body", lambda crop, **kw: person.as_body_fit())  # the true body: fast
     probe = _Recorder()
     photo = Photo(rgb=person.crop.rgb, source="synthetic")
     pipeline.reconstruct(photo, mode="prior", frames=9, resolution=32, deadline=probe)
@@ -125,3 +128,14 @@ def test_the_app_answers_a_request_past_its_limit_with_a_message(stubbed, person
     assert "longer than 1 s and was stopped (stopped during the body fit)" in exc.value.message
     assert elapsed < 4.0, f"the request took {elapsed:.1f} s"
     assert not any((tmp_path / "sessions").rglob("*.ply"))  # nothing half-made is left
+
+
+def test_the_network_pipeline_checks_every_sampler_step():
+    from test_network_pipeline import _body_fit, _pipeline, _run
+
+    pipe, fit = _pipeline(), _body_fit()
+    rec = _Recorder()
+    _run(pipe, fit, allow_untrained=True, deadline=rec)
+    assert rec.stages == ["multi-view sampling"] * 2 + ["decoding the generated views", "the latent reconstruction"]
+    with pytest.raises(TimeLimitError, match="multi-view sampling"):
+        _run(pipe, fit, allow_untrained=True, deadline=_Recorder(after=1))

@@ -15,11 +15,13 @@ hinges) and a few shape values. Objective, all terms normalised by the person's 
 * **Priors**: soft joint-angle limits, L2 to the neutral pose (much stronger for bones whose landmarks
   are unseen, so a half-body photo gets standing legs), a Gaussian prior on the shape values.
 
-Schedule: (1) initialise depth from the torso's length in pixels vs. the model's, the image position
-from the hips (or shoulders), the roll from the torso axis and the yaw from MediaPipe's 3D landmarks
-(or both signs of the shoulder-width ratio, fitted in parallel as a batch for a few steps);
-(2) landmarks only, skinning no vertex at all (landmarks are skinned exactly from per-bone moments);
-(3) landmarks + silhouette. Adam throughout, on one intra-op thread (the ops are tiny). The body
+Schedule: (1) ``_initialise``: depth from the torso's length in pixels vs. the model's, the image
+position from the hips (or shoulders), the roll from the torso axis and the yaw from MediaPipe's 3D
+landmarks (or both signs of the shoulder-width ratio, fitted in parallel as a batch for a few steps);
+(2) ``_landmark_phase``: landmarks only, skinning no vertex at all (landmarks are skinned exactly
+from per-bone moments); (3) ``_silhouette_phase``: landmarks + silhouette; (4) ``_to_body_fit``.
+``_FitProblem`` holds what stays fixed (targets, weights) and the terms; its ``optimise`` is the one
+Adam loop, which checks the ``deadline`` at every iteration. Adam throughout, on one intra-op thread (the ops are tiny). The body
 model's shape dependence is linearised and refreshed every few steps (``BodyModel.rest_state``).
 Quality goes to ``BodyFit.errors``: ``landmark_error_pct`` (mean 2D error over landmarks with
 confidence >= 0.5, % of the person's height in pixels: the larger of the mask's height and the
@@ -31,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -606,7 +608,15 @@ class _FitProblem:
         return self.opts.w_landmarks * self.landmark_loss(lm3) + self.prior(var)
 
     # ------------------------------------------------------------------ optimisation
-    def optimise(self, var: _Variables, iters: int, lr0: float, lr1: float, vertex_index: torch.Tensor, loss_fn) -> None:
+    def optimise(
+        self,
+        var: _Variables,
+        iters: int,
+        lr0: float,
+        lr1: float,
+        vertex_index: torch.Tensor,
+        loss_fn: Callable[[_Variables, object | None], torch.Tensor],
+    ) -> None:
         """``iters`` Adam steps from ``lr0`` (cosine) down to ``lr1`` on ``loss_fn(var, rest).sum()``,
         relinearising the shape every few steps (on ``vertex_index``) and clamping it to its bounds."""
         if iters <= 0:

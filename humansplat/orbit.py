@@ -20,7 +20,7 @@ from .cameras import Cameras, focal_to_fov
 if TYPE_CHECKING:  # pragma: no cover
     from .prior.body_fit import BodyFit
 
-__all__ = ["BodyOrbit", "body_orbit", "body_orbit_cameras", "body_up_axis"]
+__all__ = ["BodyOrbit", "body_center", "body_orbit", "body_orbit_cameras", "body_up_axis"]
 
 _MODEL_UP = (0.0, -1.0, 0.0)
 """The body models' up direction in their model frame (y down: :mod:`humansplat.prior.body_models.base`)."""
@@ -83,10 +83,15 @@ def body_up_axis(body_fit: BodyFit) -> torch.Tensor:
     return up
 
 
+def body_center(vertices: torch.Tensor) -> torch.Tensor:
+    """(..., M, 3) -> (..., 3): centre of the vertices' bounding box (metres), the body's reference point
+    (independent of how densely each part is meshed)."""
+    return (vertices.amin(dim=-2) + vertices.amax(dim=-2)) / 2
+
+
 def body_orbit(body_fit: BodyFit) -> BodyOrbit:
     """The orbit around ``body_fit``: its centre, its up axis and the input camera's distance."""
-    verts = torch.as_tensor(body_fit.vertices).detach().float().cpu()
-    centre = (verts.amin(dim=0) + verts.amax(dim=0)) / 2
+    centre = body_center(torch.as_tensor(body_fit.vertices).detach().float().cpu())
     input_centre = body_fit.camera.centers[0].detach().float().cpu()
     return BodyOrbit(centre=centre, up=body_up_axis(body_fit), radius=float((centre - input_centre).norm()))
 

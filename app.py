@@ -11,7 +11,8 @@ Run locally::
 Endpoints (see the app's "Use via API" page): ``/reconstruct`` and ``/fit_body``.
 
 Settings (environment variables, all optional):
-    HUMANSPLAT_APP_TIME_LIMIT   seconds one reconstruction may take before it is stopped (default 600).
+    HUMANSPLAT_APP_TIME_LIMIT   seconds one reconstruction may take before it is stopped, checked inside
+                                the long stages too (default 600; 0 = no limit).
     HUMANSPLAT_APP_CONCURRENCY  reconstructions run at once (default 2 on CPU, 1 with ZeroGPU).
     HUMANSPLAT_APP_QUEUE_SIZE   requests that may wait in the queue (default 32).
     HUMANSPLAT_APP_MAX_FILE_MB  largest upload in megabytes (default 20).
@@ -53,6 +54,8 @@ DEFAULT_RESOLUTION = 512
 DEFAULT_FRAMES = 24
 MIN_FRAMES, MAX_FRAMES = 8, 72
 MAX_SEED = 2**31 - 1
+"""The app's option ranges: the library's (humansplat.pipeline.LIMITS) narrowed for a shared server;
+checked by humansplat.pipeline.check_options with APP_LIMITS, shown by the sliders."""
 TIME_LIMIT_S = float(os.environ.get("HUMANSPLAT_APP_TIME_LIMIT", "600"))
 CONCURRENCY = int(os.environ.get("HUMANSPLAT_APP_CONCURRENCY", "1" if spaces is not None else "2"))
 QUEUE_SIZE = int(os.environ.get("HUMANSPLAT_APP_QUEUE_SIZE", "32"))
@@ -194,26 +197,37 @@ def _load_photo(photo: str | bytes | None):
         raise gr.Error(str(exc), title="This photo cannot be used", print_exception=False) from None
 
 
+def _app_limits():
+    """:class:`humansplat.pipeline.OptionLimits` of the app (the module's MIN/MAX constants)."""
+    from humansplat.pipeline import OptionLimits
+
+    return OptionLimits(frames=(MIN_FRAMES, MAX_FRAMES), resolution=(min(RESOLUTIONS), max(RESOLUTIONS)), seed=(0, MAX_SEED))
+
+
 def _check_options(mode: str, frames: float, seed: float, resolution: float) -> tuple[str, int, int, int]:
-    """Validate the options (API callers can send anything) -> (mode, frames, seed, resolution)."""
-    if mode not in MODES:
-        raise gr.Error(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}.", print_exception=False)
+    """Validate the options (API callers can send anything) with the pipeline's one check
+    -> (mode, frames, seed, resolution); a ``gr.Error`` quoting the bad value otherwise."""
+    from humansplat.errors import InputError, WeightsUnavailableError
+    from humansplat.pipeline import check_options
+
     try:
-        frames_i, seed_i, res_i = int(frames), int(seed), int(resolution)
-    except (TypeError, ValueError):
+        opts = check_options(mode, frames, resolution, seed, limits=_app_limits())
+    except (InputError, WeightsUnavailableError) as exc:
+        raise gr.Error(str(exc), title="Options", print_exception=False) from None
+    if opts.resolution not in RESOLUTIONS:
         raise gr.Error(
-            f"Options must be whole numbers; got frames={frames!r}, seed={seed!r}, resolution={resolution!r}.",
+            f"Resolution {opts.resolution} is not offered; use one of {', '.join(map(str, RESOLUTIONS))}.",
             print_exception=False,
-        ) from None
-    if not MIN_FRAMES <= frames_i <= MAX_FRAMES:
-        raise gr.Error(f"Turntable frames must be {MIN_FRAMES} to {MAX_FRAMES}; got {frames_i}.", print_exception=False)
-    if not 0 <= seed_i <= MAX_SEED:
-        raise gr.Error(f"Seed must be 0 to {MAX_SEED}; got {seed_i}.", print_exception=False)
-    if res_i not in RESOLUTIONS:
-        raise gr.Error(
-            f"Resolution must be one of {', '.join(map(str, RESOLUTIONS))}; got {res_i}.", print_exception=False
         )
-    return mode, frames_i, seed_i, res_i
+    return mode, opts.frames, opts.seed, opts.resolution
+
+
+def _time_limit_message(exc) -> str:
+    """The message people see for a :class:`humansplat.errors.TimeLimitError`."""
+    return (
+        f"The reconstruction took longer than {exc.limit_s:.0f} s and was stopped (stopped during {exc.stage}). "
+        "Try fewer turntable frames or a lower resolution, or try again when the app is less busy."
+    )
 
 
 # ----------------------------------------------------------------------------------- work
@@ -295,20 +309,23 @@ def _write_result(result, run_dir: Path, views_written: bool) -> dict[str, str]:
 
 @_gpu(GPU_DURATION_S)
 def _run_stages(
-    photo, mode: str, frames: int, seed: int, resolution: int, run_dir: Path
+    photo, mode: str, frames: int, seed: int, resolution: int, run_dir: Path, deadline=None
 ) -> Iterator[tuple[str, float, dict]]:
     """Run the pipeline stage by stage, writing each artefact into ``run_dir`` as soon as it exists.
 
     Yields ``(stage, fraction, files)`` with ``files`` the new outputs: ``person``, ``body``, ``views``
     (PNG paths), and at the end ``ply``, ``glb``, ``video`` paths and the ``summary`` Markdown.
     Only plain values cross this function's boundary (ZeroGPU runs it in another process).
+    ``deadline`` (:class:`humansplat.errors.Deadline`) is checked inside the long stages.
     """
     from humansplat.pipeline import iter_reconstruct
     from humansplat.prior.overlay import draw_body_parts
 
     start = time.perf_counter()
     shown: set[str] = set()
-    for update in iter_reconstruct(photo, mode=mode, frames=frames, resolution=resolution, seed=seed):
+    for update in iter_reconstruct(
+        photo, mode=mode, frames=frames, resolution=resolution, seed=seed, deadline=deadline
+    ):
         files: dict[str, str] = {}
         if update.crop is not None and "person" not in shown:
             files["person"] = _save_png(_person_overlay(update.crop), run_dir / "person.png")
@@ -357,16 +374,16 @@ def reconstruct_photo(
         - body: the fitted body's parts drawn over the photo (PNG).
         - model3d: the Gaussians centred on the body (.ply), for the 3D viewer.
     """
-    from humansplat.errors import InputError, WeightsUnavailableError
+    from humansplat.errors import Deadline, InputError, TimeLimitError, WeightsUnavailableError
 
     mode, frames_i, seed_i, res_i = _check_options(mode, frames, seed, resolution)
     progress(0.0, desc=NEXT_STAGE["start"])
     loaded = _load_photo(photo)
     run_dir = _SESSIONS.new_run(request)
-    deadline = time.monotonic() + TIME_LIMIT_S
+    deadline = Deadline.after(TIME_LIMIT_S) if TIME_LIMIT_S > 0 else None
     outputs: dict[str, Any] = {}
     yield tuple(None for _ in RECONSTRUCT_OUTPUTS)  # clear the previous run's outputs
-    stages = _run_stages(loaded, mode, frames_i, seed_i, res_i, run_dir)
+    stages = _run_stages(loaded, mode, frames_i, seed_i, res_i, run_dir, deadline)
     finished = False
     try:
         for stage, fraction, files in stages:
@@ -376,14 +393,9 @@ def reconstruct_photo(
                 break
             if files:  # everything ready so far (API clients see whole tuples, the page keeps what it has)
                 yield tuple(outputs.get(k) for k in RECONSTRUCT_OUTPUTS)
-            if time.monotonic() > deadline:
-                raise gr.Error(
-                    f"The reconstruction took longer than {TIME_LIMIT_S:.0f} s and was stopped "
-                    f"(stopped while: {NEXT_STAGE.get(stage, stage).lower()}). Try fewer turntable frames or a lower "
-                    "resolution, or try again when the app is less busy.",
-                    title="Time limit",
-                )
         finished = "summary" in outputs
+    except TimeLimitError as exc:  # raised inside the stage that ran past the limit
+        raise gr.Error(_time_limit_message(exc), title="Time limit", print_exception=False) from None
     except (InputError, WeightsUnavailableError) as exc:
         raise gr.Error(str(exc), title="Reconstruction not possible", print_exception=False) from None
     except gr.Error:

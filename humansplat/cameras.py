@@ -13,11 +13,16 @@ Convention (used everywhere in the project; nothing else builds a projection mat
 * **World frame of a reconstruction: the input camera's frame.** The fitted body, the Gaussians and
   every generated view live in the frame of the input photo's camera (x right, y down, z forward),
   so "up" in the world is **-y**.
-* **Orbits** (:meth:`Cameras.orbit`) turn around a centre about the world's up axis (-y).
-  Azimuth 0 deg, elevation 0 deg is the input camera's side (camera at ``centre - radius * z``);
-  azimuth 90 deg puts the camera on the +x side (the subject's left when the subject faces the
-  input camera); 180 deg sees the back; elevation > 0 raises the camera (towards -y) so it looks
-  down. Angles are in degrees in this API.
+* **Orbits** (:meth:`Cameras.orbit`) turn around a centre about an **up axis** ``up`` (default the
+  world's up, -y; reconstructions use the fitted body's up axis, :mod:`humansplat.orbit`, so a photo
+  taken from above or below still gives a level turntable). With ``f0`` = the world's -z made
+  perpendicular to ``up`` (towards the input camera) and ``r = up x f0`` (the world's +x for
+  ``up = -y``), the camera of azimuth ``a``, elevation ``e`` sits at
+  ``centre + radius * (cos e (cos a f0 + sin a r) + sin e up)``, looks at the centre, and its image
+  "up" is ``up``. So azimuth 0, elevation 0 is the input camera's side (``centre - radius * z`` when
+  ``up = -y``); azimuth 90 deg the +x side (the subject's left when the subject faces the input
+  camera); 180 deg sees the back; elevation > 0 raises the camera along ``up`` so it looks down.
+  Angles are in degrees in this API.
 
 Shape glossary (project-wide): C cameras/views, N points or Gaussians, H, W image height and width.
 Units: metres in the world, pixels on the image.
@@ -142,21 +147,29 @@ class Cameras:
         fov_y_deg: float = 30.0,
         width: int = 512,
         height: int = 512,
+        up: Sequence[float] | torch.Tensor = (0.0, -1.0, 0.0),
     ) -> "Cameras":
-        """Cameras on an orbit of ``radius`` metres around ``center`` (3,), looking at it.
+        """Cameras on an orbit of ``radius`` metres around ``center`` (3,) about the axis ``up`` (3,)
+        through it, looking at it (formula in the module docstring).
 
         Azimuth 0 / elevation 0 is the input camera's side; azimuth 90 the subject's left (+x);
-        elevation > 0 looks down (see the module docstring). ``elevations_deg`` broadcasts.
+        elevation > 0 looks down. ``elevations_deg`` broadcasts. ``up`` need not be unit length but
+        must not be parallel to the world's z (the input camera's viewing axis).
         """
         az = torch.as_tensor(azimuths_deg, dtype=torch.float32).reshape(-1)
         el = torch.as_tensor(elevations_deg, dtype=torch.float32).reshape(-1).expand_as(az)
         centre = torch.as_tensor(center, dtype=torch.float32).reshape(3)
-        a, e = torch.deg2rad(az), torch.deg2rad(el)
-        offset = torch.stack(
-            [torch.cos(e) * torch.sin(a), -torch.sin(e), -torch.cos(e) * torch.cos(a)], dim=-1
-        )
+        u = torch.as_tensor(up, dtype=torch.float32).reshape(3)
+        u = u / u.norm().clamp_min(1e-12)
+        f0 = torch.tensor([0.0, 0.0, -1.0]) - (-u[2]) * u  # -z made perpendicular to up
+        if float(f0.norm()) < 1e-3:
+            raise ValueError(f"orbit up axis {u.tolist()} is parallel to the input camera's viewing axis (z)")
+        f0 = f0 / f0.norm()
+        r = torch.linalg.cross(u, f0, dim=-1)
+        a, e = torch.deg2rad(az)[:, None], torch.deg2rad(el)[:, None]
+        offset = torch.cos(e) * (torch.cos(a) * f0 + torch.sin(a) * r) + torch.sin(e) * u
         eyes = centre + radius * offset
-        return cls.from_fov(fov_y_deg, width, height, viewmats=look_at(eyes, centre))
+        return cls.from_fov(fov_y_deg, width, height, viewmats=look_at(eyes, centre, up=u))
 
     @classmethod
     def turntable(
@@ -168,10 +181,11 @@ class Cameras:
         fov_y_deg: float = 30.0,
         width: int = 512,
         height: int = 512,
+        up: Sequence[float] | torch.Tensor = (0.0, -1.0, 0.0),
     ) -> "Cameras":
-        """``frames`` cameras evenly spaced in azimuth over 360 deg, starting at the input view."""
+        """``frames`` cameras evenly spaced in azimuth over 360 deg about ``up``, starting at the input side."""
         az = torch.arange(frames, dtype=torch.float32) * (360.0 / frames)
-        return cls.orbit(center, radius, az, elevation_deg, fov_y_deg, width, height)
+        return cls.orbit(center, radius, az, elevation_deg, fov_y_deg, width, height, up=up)
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:

@@ -11,8 +11,10 @@ For each photo, a folder ``OUTDIR/<photo name>/`` gets:
   input-view quality, Gaussian count, notes
 
 A photo that cannot be used is reported and skipped; the batch goes on. ``OUTDIR/summary.json``
-lists every input with its status. Exit code: 0 when at least one photo was reconstructed, 1 when
-all failed, 2 for bad arguments.
+lists every input with its status. Options are checked once, before any photo
+(:func:`humansplat.pipeline.check_options`). Exit status (:data:`EXIT_STATUS`, the same rule as
+``python -m humansplat.prior``): 0 every photo was done, 1 some failed (the others were written),
+2 usage error (a bad option, or ``--mode full`` without weights: nothing was processed).
 """
 
 from __future__ import annotations
@@ -32,16 +34,24 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 
-__all__ = ["IMAGE_SUFFIXES", "build_parser", "collect_inputs", "main", "write_outputs"]
+__all__ = ["EXIT_STATUS", "IMAGE_SUFFIXES", "build_parser", "collect_inputs", "main", "write_outputs"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 """File endings taken from a folder (other files in it are reported as skipped)."""
+
+EXIT_STATUS = (
+    "exit status: 0 every photo was done; 1 some photos failed or were missing (the others were "
+    "written); 2 usage error (a bad option, an unavailable body model, or --mode full without network "
+    "weights): nothing was processed"
+)
+"""The exit-status rule of both command lines (``humansplat`` and ``python -m humansplat.prior``)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="humansplat",
         description="Single-image human Gaussian Splatting: photo(s) of a person -> 3D Gaussian avatar.",
+        epilog=EXIT_STATUS[0].upper() + EXIT_STATUS[1:] + ".",
     )
     p.add_argument("inputs", nargs="+", metavar="PHOTO", help="photo files and/or folders of photos")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results")
@@ -176,32 +186,34 @@ def write_outputs(result: Any, folder: Path, source: str, fps: int = 12, mesh_re
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``humansplat`` console script; returns the exit code."""
+    """Entry point of the ``humansplat`` console script; returns the exit status (:data:`EXIT_STATUS`).
+
+    Usage errors (bad options, full mode without weights) exit with status 2 through
+    ``parser.error`` before any photo is processed.
+    """
+    from .errors import InputError, WeightsUnavailableError
+    from .pipeline import check_options, reconstruct
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.frames < 0 or args.resolution < 16 or args.fps < 1 or args.mesh_resolution < 8:
-        parser.error(
-            f"need --frames >= 0, --resolution >= 16, --fps >= 1, --mesh-resolution >= 8; got "
-            f"{args.frames}, {args.resolution}, {args.fps}, {args.mesh_resolution}"
-        )
+    if args.fps < 1 or args.mesh_resolution < 8:
+        parser.error(f"need --fps >= 1 and --mesh-resolution >= 8; got {args.fps} and {args.mesh_resolution}")
+    try:
+        opts = check_options(args.mode, args.frames, args.resolution, args.seed, args.device)
+    except (InputError, WeightsUnavailableError) as exc:
+        parser.error(str(exc))
     from tqdm import tqdm
-
-    from .errors import InputError, WeightsUnavailableError
-    from .pipeline import reconstruct
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     photos, skipped = collect_inputs(args.inputs)
+    missing = sum(not p.exists() for p, _ in skipped)  # named inputs that do not exist count as failed
     entries: list[dict[str, Any]] = [{"input": str(p), "status": "skipped", "error": why} for p, why in skipped]
     for p, why in skipped:
         print(f"humansplat: {p}: {why}", file=sys.stderr)
-    if not photos:
-        print("humansplat: no photos to process", file=sys.stderr)
-        (out / "summary.json").write_text(json.dumps({"ok": 0, "failed": 0, "entries": entries}, indent=1))
-        return 1
     used: set[str] = set()
     ok = failed = 0
-    bar = tqdm(total=len(photos), unit="photo", disable=args.quiet, dynamic_ncols=True)
+    bar = tqdm(total=len(photos), unit="photo", disable=args.quiet or not photos, dynamic_ncols=True)
     for path in photos:
         folder = _unique_dir(out, path.stem, used)
         bar.set_description(path.name)
@@ -211,8 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             result = reconstruct(
-                path, mode=args.mode, frames=args.frames, resolution=args.resolution, seed=args.seed,
-                device=args.device, progress=progress,
+                path, mode=args.mode, frames=opts.frames, resolution=opts.resolution, seed=opts.seed,
+                device=opts.device, progress=progress,
             )
             report = write_outputs(result, folder, str(path), fps=args.fps, mesh_resolution=args.mesh_resolution)
             ok += 1
@@ -230,8 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         bar.update(1)
     bar.close()
     (out / "summary.json").write_text(json.dumps({"ok": ok, "failed": failed, "entries": entries}, indent=1))
+    if not photos:
+        print("humansplat: no photos to process", file=sys.stderr)
     print(f"humansplat: {ok} reconstructed, {failed} failed, {len(skipped)} skipped -> {out}", file=sys.stderr)
-    return 0 if ok > 0 else 1
+    return 0 if ok > 0 and failed == 0 and missing == 0 else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

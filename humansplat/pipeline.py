@@ -15,25 +15,34 @@ synthesizer and the latent reconstruction transformer (:mod:`humansplat.reconstr
 and raises :class:`~humansplat.errors.WeightsUnavailableError` when their weights cannot be loaded.
 ``"auto"`` runs full when :func:`network_status` says it can, else prior with a note saying why.
 
-Renders use a white background; the orbit turns around the fitted body's centre
-(see :meth:`humansplat.cameras.Cameras.orbit`). Models are loaded lazily, once per process, under a lock.
+Options are checked once, before any work, by :func:`check_options` (the limits are
+:data:`LIMITS`; the app narrows them with its own :class:`OptionLimits`). A
+:class:`~humansplat.errors.Deadline` passed as ``deadline=`` is checked between stages and inside
+the long loops (fit iterations, sampler steps, render chunks): past it the run stops with
+:class:`~humansplat.errors.TimeLimitError` naming the stage.
+
+Renders use a white background; views and turntables orbit about the fitted body's up axis through
+its centre (:mod:`humansplat.orbit`), so a photo from above or below still gives a level turntable.
+Models are loaded lazily, once per process, under a lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
 from .cameras import Cameras
-from .errors import InputError, WeightsUnavailableError
+from .errors import Deadline, InputError, WeightsUnavailableError, check_deadline
 from .gaussians import Gaussians
+from .orbit import BodyOrbit, body_orbit
 from .result import Mode, ProgressCallback, Result
 
 if TYPE_CHECKING:
@@ -42,12 +51,18 @@ if TYPE_CHECKING:
     from .reconstruct.prior_only import PriorOptions
 
 __all__ = [
+    "LIMITS",
+    "MODES",
     "VIEW_AZIMUTHS",
     "VIEW_NAMES",
+    "OptionLimits",
+    "RunOptions",
     "StageUpdate",
+    "check_options",
     "input_view_quality",
     "iter_reconstruct",
     "network_status",
+    "orbit_cameras",
     "orbit_framing",
     "reconstruct",
     "render_turntable",
@@ -55,6 +70,8 @@ __all__ = [
 ]
 
 RequestedMode = Literal["auto", "prior", "full"]
+MODES: tuple[str, ...] = ("auto", "prior", "full")
+"""The modes a run can ask for (module docstring)."""
 
 VIEW_AZIMUTHS: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)
 """Azimuths (degrees) of the 4 orthogonal views: front, the subject's left, back, the subject's right."""
@@ -70,6 +87,16 @@ STAGE_FRACTIONS: dict[str, float] = {
     "done": 1.0,
 }
 """Fraction of the work done when each stage ends (used for progress bars)."""
+
+STAGE_LABELS: dict[str, str] = {
+    "load": "reading the photo",
+    "detect": "finding the person",
+    "fit": "the body fit",
+    "reconstruct": "building the Gaussians",
+    "views": "rendering the views",
+    "turntable": "rendering the turntable",
+}
+"""What each stage does, for people (time-limit messages)."""
 
 _NETWORK_LOCK = threading.Lock()
 _NETWORK_CACHE: dict[str, Any] = {}
@@ -99,6 +126,100 @@ class StageUpdate:
     views: np.ndarray | None = None
     result: Result | None = None
     message: str = ""
+
+
+# ---------------------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class OptionLimits:
+    """Inclusive ranges of the run options (whole numbers).
+
+    Attributes:
+        frames: turntable frames (0 = no turntable).
+        resolution: side of the views and turntable frames, pixels.
+        seed: seed of the network's sampling.
+    """
+
+    frames: tuple[int, int] = (0, 720)
+    resolution: tuple[int, int] = (16, 2048)
+    seed: tuple[int, int] = (0, 2**31 - 1)
+
+
+LIMITS = OptionLimits()
+"""The library's limits (the CLI's); the app passes narrower ones."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Checked options of one run (:func:`check_options`).
+
+    Attributes:
+        mode: the mode that will run (``"prior"`` or ``"full"``; ``"auto"`` resolved).
+        frames, resolution, seed: whole numbers within the limits.
+        device: where Gaussians are rendered and networks run.
+        notes: notes for the Result (e.g. why auto ran prior mode).
+    """
+
+    mode: Mode
+    frames: int
+    resolution: int
+    seed: int
+    device: torch.device
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _whole(name: str, value: Any, limits: tuple[int, int], unit: str = "") -> int:
+    """``value`` as an int within ``limits`` (inclusive); InputError quoting it otherwise."""
+    lo, hi = limits
+    number: float | None
+    try:
+        number = None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not number.is_integer() or not lo <= number <= hi:
+        raise InputError(f"{name} {value!r} is out of range: use a whole number{unit} from {lo} to {hi}")
+    return int(number)
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if device is not None:
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise InputError(f"unknown device {device!r}; use e.g. 'cpu' or 'cuda:0'") from exc
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def check_options(
+    mode: str = "auto",
+    frames: Any = 36,
+    resolution: Any = 512,
+    seed: Any = 0,
+    device: str | torch.device | None = None,
+    limits: OptionLimits = LIMITS,
+) -> RunOptions:
+    """Check a run's options once, before any work (the one check: :func:`iter_reconstruct`, the CLI
+    and the app call it).
+
+    Args:
+        mode: ``"auto"``, ``"prior"`` or ``"full"``.
+        frames, resolution, seed: whole numbers (ints, or floats/strings holding one) within ``limits``.
+        device: a torch device name (default CUDA when available, else CPU).
+        limits: the allowed ranges (default :data:`LIMITS`).
+
+    Raises:
+        InputError: an option is unknown, not a whole number or out of range (the message quotes it).
+        WeightsUnavailableError: ``mode="full"`` and the network weights are not available here.
+    """
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}; use {', '.join(repr(m) for m in MODES)}")
+    checked = dict(
+        frames=_whole("frames", frames, limits.frames),
+        resolution=_whole("resolution", resolution, limits.resolution, " of pixels"),
+        seed=_whole("seed", seed, limits.seed),
+        device=_device(device),
+    )
+    run_mode, notes = _resolve_mode(mode)
+    return RunOptions(mode=run_mode, notes=tuple(notes), **checked)
 
 
 # ---------------------------------------------------------------------------------------- network
@@ -134,16 +255,14 @@ def _network_pipeline(device: torch.device) -> Any:
 
 
 def _resolve_mode(mode: str) -> tuple[Mode, list[str]]:
-    """Requested mode -> (mode to run, notes). Raises InputError / WeightsUnavailableError."""
-    if mode not in ("auto", "prior", "full"):
-        raise InputError(f"unknown mode {mode!r}; use 'auto', 'prior' or 'full'")
+    """Requested mode (one of MODES) -> (mode to run, notes). Raises WeightsUnavailableError."""
     if mode == "prior":
         return "prior", ["prior mode: Gaussians from the fitted body and the photo; no network weights ran"]
     ok, message = network_status()
     if mode == "full":
         if not ok:
             raise WeightsUnavailableError(
-                f"full mode cannot run: {message}. Use mode='prior' (no weights needed) or 'auto'."
+                f"full mode cannot run: {message}. Use mode='prior' (no weights needed) or 'auto' instead of 'full'."
             )
         return "full", []
     if ok:
@@ -157,70 +276,96 @@ def _resolve_mode(mode: str) -> tuple[Mode, list[str]]:
 
 
 # ---------------------------------------------------------------------------------------- cameras
-def orbit_framing(gaussians: Gaussians, body_fit: BodyFit, margin: float = 1.08) -> tuple[torch.Tensor, float, float]:
-    """Centre, radius and vertical field of view of orbit cameras that frame the avatar in every view.
-
-    The centre is the fitted body's bounding-box centre; the radius is the input camera's distance
-    to it (so azimuth 0 looks like the photo); the field of view fits a sphere around the centre
-    holding 99.5 % of the Gaussians' means (plus ``margin``).
-
-    Returns:
-        centre (3,) metres, radius (metres), fov_y (degrees).
-    """
-    verts = body_fit.vertices.detach().float().cpu()
-    centre = (verts.min(dim=0).values + verts.max(dim=0).values) / 2
-    input_centre = body_fit.camera.centers[0].detach().float().cpu()
-    radius = float((centre - input_centre).norm())
+def _framing(orbit: BodyOrbit, gaussians: Gaussians, body_fit: BodyFit, margin: float) -> tuple[float, float]:
+    """(radius metres, vertical fov degrees) of orbit cameras that frame the avatar (:func:`orbit_framing`)."""
+    centre = orbit.centre
     means = gaussians.means.detach().float().cpu()
     if len(means):
         dist = (means - centre).norm(dim=-1)
         extent = float(torch.quantile(dist, 0.995)) if len(dist) < 16_000_000 else float(dist.max())
     else:
-        extent = float((verts - centre).norm(dim=-1).max())
+        extent = float((body_fit.vertices.detach().float().cpu() - centre).norm(dim=-1).max())
     extent = max(extent, 1e-3)
-    radius = max(radius, 2.0 * extent)
+    radius = max(orbit.radius, 2.0 * extent)
     fov = 2.0 * math.degrees(math.atan(margin * extent / math.sqrt(max(radius**2 - extent**2, 1e-12))))
-    return centre, radius, fov
+    return radius, fov
+
+
+def orbit_framing(gaussians: Gaussians, body_fit: BodyFit, margin: float = 1.08) -> tuple[torch.Tensor, float, float]:
+    """Centre, radius and vertical field of view of orbit cameras that frame the avatar in every view.
+
+    The centre and the input camera's distance come from :func:`humansplat.orbit.body_orbit` (so
+    azimuth 0 is as far as the photo); the field of view fits a sphere around the centre holding
+    99.5 % of the Gaussians' means (plus ``margin``), the radius grows when that sphere needs it.
+
+    Returns:
+        centre (3,) metres, radius (metres), fov_y (degrees).
+    """
+    orbit = body_orbit(body_fit)
+    radius, fov = _framing(orbit, gaussians, body_fit, margin)
+    return orbit.centre, radius, fov
+
+
+def orbit_cameras(
+    gaussians: Gaussians, body_fit: BodyFit, azimuths_deg: Any, resolution: int, margin: float = 1.08
+) -> Cameras:
+    """Square cameras at ``azimuths_deg`` (elevation 0) about the fitted body's up axis through its
+    centre, framing the avatar (:func:`orbit_framing`), on the Gaussians' device."""
+    orbit = body_orbit(body_fit)
+    radius, fov = _framing(orbit, gaussians, body_fit, margin)
+    return orbit.cameras(azimuths_deg, 0.0, fov, resolution, resolution, radius=radius).to(gaussians.device)
 
 
 def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
     return (rgb.detach().clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy())
 
 
-def _render_rgb(gaussians: Gaussians, cameras: Cameras, chunk: int = 4) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Render on white in chunks of cameras; yields (start index, rgb uint8 (c, H, W, 3), alpha (c, H, W))."""
+def _render_rgb(
+    gaussians: Gaussians, cameras: Cameras, chunk: int = 4, deadline: Deadline | None = None, stage: str = "rendering"
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Render on white in chunks of cameras; yields (start index, rgb uint8 (c, H, W, 3), alpha (c, H, W)).
+    ``deadline`` is checked before each chunk."""
     from .render import render
 
     for start in range(0, len(cameras), chunk):
+        check_deadline(deadline, stage)
         with torch.no_grad():
             out = render(gaussians, cameras[start : start + chunk], background=1.0)
         yield start, _to_uint8(out.rgb), out.alpha[..., 0].detach().cpu().numpy()
 
 
 def render_views(
-    gaussians: Gaussians, body_fit: BodyFit, resolution: int = 512, azimuths: tuple[float, ...] = VIEW_AZIMUTHS
+    gaussians: Gaussians,
+    body_fit: BodyFit,
+    resolution: int = 512,
+    azimuths: tuple[float, ...] = VIEW_AZIMUTHS,
+    deadline: Deadline | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Cameras]:
-    """The avatar from orbit views around the body's centre (default front/left/back/right).
+    """The avatar from orbit views about the body's up axis (default front/left/back/right).
 
     Returns:
         rgb (V, S, S, 3) uint8 on white, alpha (V, S, S) float32, the V cameras.
     """
-    centre, radius, fov = orbit_framing(gaussians, body_fit)
-    cams = Cameras.orbit(centre, radius, list(azimuths), 0.0, fov, resolution, resolution).to(gaussians.device)
+    cams = orbit_cameras(gaussians, body_fit, list(azimuths), resolution)
     rgbs, alphas = [], []
-    for _, rgb, alpha in _render_rgb(gaussians, cams):
+    for _, rgb, alpha in _render_rgb(gaussians, cams, deadline=deadline, stage=STAGE_LABELS["views"]):
         rgbs.append(rgb)
         alphas.append(alpha)
     return np.concatenate(rgbs), np.concatenate(alphas), cams
 
 
 def render_turntable(
-    gaussians: Gaussians, body_fit: BodyFit, frames: int = 36, resolution: int = 512, chunk: int = 4
+    gaussians: Gaussians,
+    body_fit: BodyFit,
+    frames: int = 36,
+    resolution: int = 512,
+    chunk: int = 4,
+    deadline: Deadline | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Frames of a 360 deg orbit starting at the input view; yields (start index, (c, S, S, 3) uint8)."""
-    centre, radius, fov = orbit_framing(gaussians, body_fit)
-    cams = Cameras.turntable(centre, radius, frames, 0.0, fov, resolution, resolution).to(gaussians.device)
-    for start, rgb, _ in _render_rgb(gaussians, cams, chunk):
+    """Frames of a 360 deg orbit about the body's up axis, starting at the input side; yields
+    (start index, (c, S, S, 3) uint8). ``deadline`` is checked before each chunk."""
+    cams = orbit_cameras(gaussians, body_fit, torch.arange(frames, dtype=torch.float32) * (360.0 / frames), resolution)
+    for start, rgb, _ in _render_rgb(gaussians, cams, chunk, deadline, STAGE_LABELS["turntable"]):
         yield start, rgb
 
 
@@ -274,20 +419,88 @@ def back_coverage(alpha_back: np.ndarray, body_fit: BodyFit, camera: Cameras, th
 
 
 # ---------------------------------------------------------------------------------------- stages
-def _default_device(device: str | torch.device | None) -> torch.device:
-    if device is not None:
+class _StageRun:
+    """The bookkeeping shared by every stage of :func:`iter_reconstruct`: the deadline checked as a
+    stage starts, its seconds, and the artefacts so far that each :class:`StageUpdate` carries."""
+
+    def __init__(self, deadline: Deadline | None) -> None:
+        self.deadline = deadline
+        self.timings: dict[str, float] = {}
+        self.artefacts: dict[str, Any] = {"crop": None, "body_fit": None, "gaussians": None, "views": None}
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Check the deadline, then time the block into ``timings[stage]``."""
+        check_deadline(self.deadline, STAGE_LABELS.get(stage, stage))
+        start = time.perf_counter()
         try:
-            return torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise InputError(f"unknown device {device!r}; use e.g. 'cpu' or 'cuda:0'") from exc
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    def update(self, stage: str, message: str, fraction: float | None = None, **artefacts: Any) -> StageUpdate:
+        """A StageUpdate with every artefact so far (plus ``artefacts``, remembered for later stages)."""
+        result = artefacts.pop("result", None)
+        self.artefacts.update(artefacts)
+        frac = STAGE_FRACTIONS[stage] if fraction is None else fraction
+        return StageUpdate(stage, frac, message=message, result=result, **self.artefacts)
 
 
-def _check_options(frames: int, resolution: int) -> None:
-    if not isinstance(frames, int) or frames < 0 or frames > 720:
-        raise InputError(f"frames must be an integer in [0, 720], got {frames!r}")
-    if not isinstance(resolution, int) or resolution < 16 or resolution > 2048:
-        raise InputError(f"resolution must be an integer in [16, 2048] pixels, got {resolution!r}")
+@dataclass
+class _Reconstruction:
+    """What the ``reconstruct`` stage made: the Gaussians, the weights that ran, and in full mode the
+    synthesizer's views and their cameras (else None)."""
+
+    gaussians: Gaussians
+    weights: dict[str, str]
+    views: np.ndarray | None = None
+    view_cameras: Cameras | None = None
+
+
+def _reconstruct_gaussians(
+    fit: BodyFit, opts: RunOptions, prior_options: PriorOptions | None, deadline: Deadline | None
+) -> _Reconstruction:
+    """The ``reconstruct`` stage: the network in full mode, else prior mode."""
+    if opts.mode == "full":
+        pipe = _network_pipeline(opts.device)
+        generator = torch.Generator(device=opts.device).manual_seed(opts.seed)
+        out = pipe(fit, generator=generator, deadline=deadline)
+        views = np.asarray(out.views) if getattr(out, "views", None) is not None else None
+        return _Reconstruction(
+            out.gaussians.to(opts.device), dict(getattr(out, "weights", {}) or {}), views, getattr(out, "view_cameras", None)
+        )
+    from .reconstruct.prior_only import reconstruct_from_prior
+
+    return _Reconstruction(reconstruct_from_prior(fit, prior_options).to(opts.device), {})
+
+
+def _views_and_quality(
+    recon: _Reconstruction, fit: BodyFit, resolution: int, deadline: Deadline | None
+) -> tuple[np.ndarray, Cameras, dict[str, float]]:
+    """The ``views`` stage: the 4 orthogonal views (the synthesizer's in full mode), their cameras and
+    the quality numbers (input view, back coverage of the rendered back view)."""
+    views, alphas, view_cams = render_views(recon.gaussians, fit, resolution, deadline=deadline)
+    quality = input_view_quality(recon.gaussians, fit)
+    quality["back_coverage"] = round(back_coverage(alphas[2], fit, view_cams[2]), 4)
+    if recon.views is not None and len(recon.views) and recon.view_cameras is not None:
+        views, view_cams = recon.views, recon.view_cameras
+    return views, view_cams, quality
+
+
+def _turntable(run: _StageRun, gaussians: Gaussians, fit: BodyFit, opts: RunOptions) -> Iterator[StageUpdate]:
+    """The ``turntable`` stage: yields an update after each chunk but the last; returns the frames
+    (F, S, S, 3) uint8 (F = 0 without a turntable)."""
+    S = opts.resolution
+    if opts.frames == 0:
+        return np.zeros((0, S, S, 3), dtype=np.uint8)
+    chunks = []
+    lo, hi = STAGE_FRACTIONS["views"], STAGE_FRACTIONS["turntable"]
+    for start, rgb in render_turntable(gaussians, fit, opts.frames, S, deadline=run.deadline):
+        chunks.append(rgb)
+        done = start + len(rgb)
+        if done < opts.frames:
+            yield run.update("turntable", f"turntable frame {done}/{opts.frames}", lo + (hi - lo) * done / opts.frames)
+    return np.concatenate(chunks)
 
 
 def iter_reconstruct(
@@ -299,6 +512,7 @@ def iter_reconstruct(
     device: str | torch.device | None = None,
     body_backend: str = "anny",
     prior_options: PriorOptions | None = None,
+    deadline: Deadline | None = None,
 ) -> Iterator[StageUpdate]:
     """Reconstruct a person stage by stage (module docstring); the last update carries the Result.
 
@@ -311,106 +525,60 @@ def iter_reconstruct(
         device: where Gaussians are rendered and networks run (default CUDA when available, else CPU).
         body_backend: body model of the structure prior (``"anny"``; ``"smplx"`` with its model files).
         prior_options: options of prior mode (:class:`~humansplat.reconstruct.prior_only.PriorOptions`).
+        deadline: the run's time limit (:class:`~humansplat.errors.Deadline`; None: no limit).
 
     Raises:
         InputError: the photo or an option cannot be used (no person, bad file, ...).
         WeightsUnavailableError: ``mode="full"`` and the network weights cannot be loaded.
+        TimeLimitError: ``deadline`` passed; the message names the stage that was stopped.
     """
     from .io.images import Photo, load_photo
     from .prior.fit import fit_body
     from .prior.person import detect_person
 
-    _check_options(frames, resolution)
-    run_mode, notes = _resolve_mode(mode)  # fail before any work when full mode cannot run
-    dev = _default_device(device)
-    timings: dict[str, float] = {}
+    opts = check_options(mode, frames, resolution, seed, device)  # fails before any work
+    run = _StageRun(deadline)
 
-    t = time.perf_counter()
-    ph = photo if isinstance(photo, Photo) else load_photo(photo)
-    timings["load"] = time.perf_counter() - t
-    notes = list(ph.notes) + notes
-    yield StageUpdate("load", STAGE_FRACTIONS["load"], message=f"loaded {ph.source} ({ph.width}x{ph.height})")
+    with run.timed("load"):
+        ph = photo if isinstance(photo, Photo) else load_photo(photo)
+    notes = list(ph.notes) + list(opts.notes)
+    yield run.update("load", f"loaded {ph.source} ({ph.width}x{ph.height})")
 
-    t = time.perf_counter()
-    crop = detect_person(ph)
-    timings["detect"] = time.perf_counter() - t
+    with run.timed("detect"):
+        crop = detect_person(ph)
     notes += [n for n in crop.notes if n not in notes]
-    yield StageUpdate("detect", STAGE_FRACTIONS["detect"], crop=crop, message="found the person")
+    yield run.update("detect", "found the person", crop=crop)
 
-    t = time.perf_counter()
-    fit = fit_body(crop, backend=body_backend)
-    timings["fit"] = time.perf_counter() - t
-    yield StageUpdate("fit", STAGE_FRACTIONS["fit"], crop=crop, body_fit=fit, message=f"fitted the {fit.backend} body")
+    with run.timed("fit"):
+        fit = fit_body(crop, backend=body_backend, deadline=deadline)
+    yield run.update("fit", f"fitted the {fit.backend} body", body_fit=fit)
 
-    t = time.perf_counter()
-    weights: dict[str, str] = {}
-    net_views: np.ndarray | None = None
-    net_cameras: Cameras | None = None
-    if run_mode == "full":
-        pipe = _network_pipeline(dev)
-        generator = torch.Generator(device=dev).manual_seed(int(seed))
-        out = pipe(fit, generator=generator)
-        gaussians = out.gaussians.to(dev)
-        weights = dict(getattr(out, "weights", {}) or {})
-        net_views = np.asarray(out.views) if getattr(out, "views", None) is not None else None
-        net_cameras = getattr(out, "view_cameras", None)
-    else:
-        from .reconstruct.prior_only import reconstruct_from_prior
+    with run.timed("reconstruct"):
+        recon = _reconstruct_gaussians(fit, opts, prior_options, deadline)
+    yield run.update("reconstruct", f"{len(recon.gaussians):,} Gaussians ({opts.mode} mode)", gaussians=recon.gaussians)
 
-        gaussians = reconstruct_from_prior(fit, prior_options).to(dev)
-    timings["reconstruct"] = time.perf_counter() - t
-    yield StageUpdate(
-        "reconstruct", STAGE_FRACTIONS["reconstruct"], crop=crop, body_fit=fit, gaussians=gaussians,
-        message=f"{len(gaussians):,} Gaussians ({run_mode} mode)",
-    )
+    with run.timed("views"):
+        views, view_cams, quality = _views_and_quality(recon, fit, opts.resolution, deadline)
+    message = f"input view PSNR {quality['input_psnr_db']:.1f} dB, alpha IoU {quality['alpha_iou']:.3f}"
+    yield run.update("views", message, views=views)
 
-    t = time.perf_counter()
-    views, alphas, view_cams = render_views(gaussians, fit, resolution)
-    quality = input_view_quality(gaussians, fit)
-    quality["back_coverage"] = round(back_coverage(alphas[2], fit, view_cams[2]), 4)
-    if net_views is not None and len(net_views) and net_cameras is not None:  # the synthesizer's views
-        views, view_cams = net_views, net_cameras
-    timings["views"] = time.perf_counter() - t
-    yield StageUpdate(
-        "views", STAGE_FRACTIONS["views"], crop=crop, body_fit=fit, gaussians=gaussians, views=views,
-        message=f"input view PSNR {quality['input_psnr_db']:.1f} dB, alpha IoU {quality['alpha_iou']:.3f}",
-    )
-
-    t = time.perf_counter()
-    turntable = np.zeros((0, resolution, resolution, 3), dtype=np.uint8)
-    if frames > 0:
-        chunks = []
-        lo, hi = STAGE_FRACTIONS["views"], STAGE_FRACTIONS["turntable"]
-        for start, rgb in render_turntable(gaussians, fit, frames, resolution):
-            chunks.append(rgb)
-            done = start + len(rgb)
-            if done < frames:
-                yield StageUpdate(
-                    "turntable", lo + (hi - lo) * done / frames, crop=crop, body_fit=fit, gaussians=gaussians,
-                    views=views, message=f"turntable frame {done}/{frames}",
-                )
-        turntable = np.concatenate(chunks)
-    timings["turntable"] = time.perf_counter() - t
-    yield StageUpdate(
-        "turntable", STAGE_FRACTIONS["turntable"], crop=crop, body_fit=fit, gaussians=gaussians, views=views,
-        message=f"turntable: {frames} frames",
-    )
+    with run.timed("turntable"):
+        turntable = yield from _turntable(run, recon.gaussians, fit, opts)
+    yield run.update("turntable", f"turntable: {opts.frames} frames")
 
     result = Result(
-        gaussians=gaussians,
+        gaussians=recon.gaussians,
         body_fit=fit,
         views=views,
         view_cameras=view_cams,
         turntable=turntable,
-        mode=run_mode,
-        weights=weights,
-        timings={k: round(v, 3) for k, v in timings.items()},
+        mode=opts.mode,
+        weights=recon.weights,
+        timings={k: round(v, 3) for k, v in run.timings.items()},
         quality=quality,
         notes=notes,
     )
-    yield StageUpdate(
-        "done", 1.0, crop=crop, body_fit=fit, gaussians=gaussians, views=views, result=result, message=result.summary()
-    )
+    yield run.update("done", result.summary(), result=result)
 
 
 def reconstruct(
@@ -426,7 +594,7 @@ def reconstruct(
     """Run every stage of :func:`iter_reconstruct` and return the Result.
 
     ``progress(fraction, stage)`` is called after each stage (and during the turntable);
-    ``kwargs`` go to :func:`iter_reconstruct` (``body_backend``, ``prior_options``).
+    ``kwargs`` go to :func:`iter_reconstruct` (``body_backend``, ``prior_options``, ``deadline``).
     """
     result: Result | None = None
     for update in iter_reconstruct(photo, mode, frames, resolution, seed, device, **kwargs):

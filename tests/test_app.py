@@ -238,7 +238,7 @@ def test_bad_options_are_refused(client):
 
 def test_time_limit_stops_the_request_with_a_message(client, monkeypatch):
     app = sys.modules["app"]
-    monkeypatch.setattr(app, "TIME_LIMIT_S", 0.001)  # checked between stages: stops after the first one
+    monkeypatch.setattr(app, "TIME_LIMIT_S", 0.001)  # past at once: stopped in the first stage
     with pytest.raises(AppError, match=r"longer than 0 s and was stopped"):
         _reconstruct(client, PERSON_PNG)
 

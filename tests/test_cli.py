@@ -36,7 +36,7 @@ def run(tmp_path_factory):
 
 def test_exit_code_and_summary(run):
     code, out, _ = run
-    assert code == 0
+    assert code == 1  # broken.png failed (person.png was written)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ok"] == 1 and summary["failed"] == 1
     by_name = {Path(e["input"]).name: e for e in summary["entries"]}
@@ -111,13 +111,67 @@ def test_all_bad_inputs_exit_non_zero(tmp_path, capsys):
     assert summary["ok"] == 0 and {e["status"] for e in summary["entries"]} == {"failed", "skipped"}
 
 
-def test_bad_arguments_exit_2(tmp_path):
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--frames", "-2"], "frames -2 is out of range"),
+        (["--resolution", "4000"], "resolution 4000 is out of range"),
+        (["--mode", "fast"], "invalid choice: 'fast'"),
+        (["--mode", "full"], "full mode cannot run: no weights here"),
+        (["--device", "nonsense"], "unknown device 'nonsense'"),
+        (["--fps", "0"], "--fps >= 1"),
+    ],
+)
+def test_bad_arguments_exit_2_before_any_photo(tmp_path, monkeypatch, capsys, options, message):
+    """An option wrong for every photo is one usage error (status 2), not one failure per photo."""
+    import humansplat.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "network_status", lambda: (False, "no weights here"))
+    monkeypatch.setattr(pipeline, "reconstruct", _must_not_run)
+    (tmp_path / "a.png").write_bytes(b"x")
     with pytest.raises(SystemExit) as exc:
-        main([str(tmp_path), "-o", str(tmp_path / "o"), "--frames", "-2"])
+        main([str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), *options])
     assert exc.value.code == 2
-    with pytest.raises(SystemExit) as exc:
-        main([str(tmp_path), "-o", str(tmp_path / "o"), "--mode", "fast"])
-    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("a photo was processed despite a usage error")
+
+
+def test_exit_status_0_all_done_1_some_failed(tmp_path, monkeypatch):
+    import humansplat.cli as cli
+    import humansplat.pipeline as pipeline
+    from humansplat.errors import InputError
+
+    class _Result:
+        timings = {"fit": 0.1}
+
+        def summary(self) -> str:
+            return "ok"
+
+    def fake_reconstruct(path, **kwargs):
+        if "bad" in Path(path).name:
+            raise InputError("no person in this photo")
+        return _Result()
+
+    monkeypatch.setattr(pipeline, "reconstruct", fake_reconstruct)
+    monkeypatch.setattr(cli, "write_outputs", lambda *a, **k: {"mode": "prior", "quality": {}})
+    for name in ("good1.png", "good2.png", "bad.png"):
+        (tmp_path / name).write_bytes(b"x")
+    args = ["-o", str(tmp_path / "o"), "-q", "--frames", "0"]
+    assert main([str(tmp_path / "good1.png"), str(tmp_path / "good2.png"), *args]) == 0
+    assert main([str(tmp_path / "good1.png"), str(tmp_path / "bad.png"), *args]) == 1
+    assert main([str(tmp_path / "good1.png"), str(tmp_path / "missing.png"), *args]) == 1
+
+
+def test_help_states_the_exit_status_rule():
+    from humansplat.cli import EXIT_STATUS, build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "0 every photo was done; 1 some photos failed" in text and "2 usage error" in text
+    assert EXIT_STATUS.startswith("exit status: 0")
 
 
 def test_collect_inputs_sorts_folders_and_reports_others(tmp_path):

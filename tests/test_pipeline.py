@@ -158,3 +158,36 @@ def test_orbit_framing_fits_the_avatar(stubbed, photo):
     for v in r.views:
         border = np.concatenate([v[0], v[-1], v[:, 0], v[:, -1]])
         assert (border.astype(int).sum(-1) > 740).mean() > 0.97
+
+
+def test_check_options_is_the_one_check(monkeypatch):
+    monkeypatch.setattr(pipeline, "network_status", lambda: (False, "no weights (test)"))
+    opts = pipeline.check_options("prior", 24.0, "256", 7, "cpu")  # API clients send floats and strings
+    assert (opts.mode, opts.frames, opts.resolution, opts.seed, opts.device) == ("prior", 24, 256, 7, torch.device("cpu"))
+    auto = pipeline.check_options("auto")
+    assert auto.mode == "prior" and any("no weights (test)" in n for n in auto.notes)
+    lo, hi = pipeline.LIMITS.resolution
+    assert pipeline.check_options("prior", resolution=hi).resolution == hi
+    for kwargs, message in [
+        ({"resolution": hi + 1}, f"resolution {hi + 1} is out of range: use a whole number of pixels from {lo} to {hi}"),
+        ({"frames": 2.5}, "frames 2.5 is out of range"),
+        ({"frames": True}, "frames True is out of range"),
+        ({"seed": "x"}, "seed 'x' is out of range"),
+        ({"mode": "fast"}, "unknown mode 'fast'"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            pipeline.check_options(**{"mode": "prior", **kwargs})
+    narrow = pipeline.OptionLimits(frames=(8, 72))
+    with pytest.raises(InputError, match="frames 100 is out of range: use a whole number from 8 to 72"):
+        pipeline.check_options("prior", frames=100, limits=narrow)
+    with pytest.raises(WeightsUnavailableError, match="full mode cannot run: no weights"):
+        pipeline.check_options("full")
+
+
+def test_views_turn_about_the_body_up_axis(stubbed, photo):
+    from humansplat.orbit import body_orbit
+
+    r = pipeline.reconstruct(photo, mode="prior", frames=0, resolution=48)
+    orbit = body_orbit(r.body_fit)
+    up_in_cams = r.view_cameras.viewmats[:, :3, :3] @ orbit.up  # the body's up in each view camera's frame
+    torch.testing.assert_close(up_in_cams, torch.tensor([0.0, -1.0, 0.0]).expand(4, 3), atol=1e-5, rtol=0)

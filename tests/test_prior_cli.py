@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from humansplat.prior.__main__ import main
@@ -44,7 +45,15 @@ def test_cli_writes_overlays_json_and_meshes(tmp_path, capsys):
     assert np.allclose(np.sort(obj.vertices[:, 0]), np.sort(glb.vertices[:, 0]), atol=1e-5)
 
 
-def test_cli_usage(tmp_path):
-    assert main(["-o", str(tmp_path)]) == 2
+def test_cli_usage(tmp_path, capsys):
+    for argv in (["-o", str(tmp_path)], ["--synthetic", "1", "--backend", "nonsense", "-o", str(tmp_path / "o")],
+                 ["--synthetic", "1", "--size", "8", "-o", str(tmp_path / "o")]):
+        with pytest.raises(SystemExit) as exc:  # usage errors: status 2 before any photo
+            main(argv)
+        assert exc.value.code == 2, argv
+    err = capsys.readouterr().err
+    assert "nothing to do" in err and "'nonsense'" in err and "--size" in err
+    assert not (tmp_path / "o").exists()
     done = subprocess.run([sys.executable, "-m", "humansplat.prior", "--help"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and "--synthetic" in done.stdout and "PHOTO" not in done.stderr
+    assert "0 every photo was done; 1 some photos failed" in " ".join(done.stdout.split())

@@ -34,9 +34,12 @@ def test_synthetic_sample_views_and_masks(dataset):
     extra = s.azimuths_deg[5:]
     assert all(float(a) % 10 == 0 and float(a) not in (0.0, 90.0, 180.0, 270.0) for a in extra)
     assert torch.equal(s.cameras.viewmats[0], torch.eye(4))  # view 0: the photo's camera = the world frame
-    # the orbit turns around the body centre at elevation 0: camera centres at the centre's height
+    # the orbit turns about the body's up axis through its centre at elevation 0: every orbit camera
+    # shares one image "up" and sits level with the centre along it (humansplat.orbit)
     centre = (s.vertices.amin(0) + s.vertices.amax(0)) / 2
-    torch.testing.assert_close(s.cameras.centers[1:, 1], centre[1].expand(V - 1), atol=1e-4, rtol=0)
+    up = -s.cameras.camtoworlds[1:, :3, 1]
+    torch.testing.assert_close(up, up[0].expand_as(up), atol=1e-5, rtol=0)
+    torch.testing.assert_close((s.cameras.centers[1:] - centre) @ up[0], torch.zeros(V - 1), atol=1e-4, rtol=0)
     torch.testing.assert_close(s.masks, s.part_masks.sum(1))
     bg = s.masks == 0
     assert bool((s.images[bg] == 1.0).all())  # white background

@@ -44,6 +44,7 @@ from diffusers import AutoencoderKL, DiffusionPipeline, EulerDiscreteScheduler
 from diffusers.utils.torch_utils import randn_tensor
 
 from humansplat.cameras import Cameras
+from humansplat.errors import Deadline, check_deadline
 from humansplat.multiview.unet import SV3DUNet
 
 __all__ = [
@@ -337,6 +338,7 @@ class SV3DPipeline(DiffusionPipeline):
         camera_distance: float = DEFAULT_CAMERA_DISTANCE,
         fov_y_deg: float = DEFAULT_FOV_Y_DEG,
         callback_on_step_end: Callable[[SV3DPipeline, int, torch.Tensor, dict], dict] | None = None,
+        deadline: Deadline | None = None,
     ) -> MultiviewOutput:
         """Generate F views of an orbit around the person in ``image``.
 
@@ -362,6 +364,8 @@ class SV3DPipeline(DiffusionPipeline):
             fov_y_deg: vertical field of view of the returned cameras.
             callback_on_step_end: ``f(pipe, step, t, {"latents": ...}) -> dict`` after each step
                 (may return a replacement ``"latents"``).
+            deadline: checked before every step; past it sampling stops with
+                :class:`~humansplat.errors.TimeLimitError` (None: no limit).
 
         Returns:
             :class:`MultiviewOutput`.
@@ -425,6 +429,7 @@ class SV3DPipeline(DiffusionPipeline):
         self._num_timesteps = len(timesteps)
         with self.progress_bar(total=len(timesteps)) as progress_bar:
             for i, t in enumerate(timesteps):
+                check_deadline(deadline, "multi-view sampling")
                 model_input = torch.cat([latents] * 2) if do_cfg else latents
                 model_input = self.scheduler.scale_model_input(model_input, t)
                 model_input = torch.cat([model_input.to(unet_dtype), cond_latents], dim=2)  # [B', F, 8, h, w]

@@ -9,8 +9,10 @@ For each photo: person detection (mask + landmarks), body fit, and in ``OUT/<pho
   y down, z forward, metres), vertex colours by body part;
 * ``body.glb``: the same mesh in glTF axes (x, -y, -z: y up, facing +z), for viewers.
 
-Photos that cannot be used (not an image, nobody in it, ...) are reported and skipped; the exit
-status is 1 when any photo was skipped. ``--synthetic SEED`` adds the project's synthetic person
+Photos that cannot be used (not an image, nobody in it, ...) are reported and skipped. Options
+(the body model, ``--size``) are checked once, before any photo. Exit status, the same rule as the
+``humansplat`` command (:data:`humansplat.cli.EXIT_STATUS`): 0 every photo was done, 1 some failed,
+2 usage error (nothing was processed). ``--synthetic SEED`` adds the project's synthetic person
 (no detector involved), handy for trying the command without a photo.
 """
 
@@ -98,9 +100,12 @@ def write_outputs(fit, folder: str | Path) -> dict[str, Path]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from ..cli import EXIT_STATUS
+
     p = argparse.ArgumentParser(
         prog="python -m humansplat.prior",
         description="Detect the person, fit a body model, and write overlays, body.json, body.obj and body.glb per photo.",
+        epilog=EXIT_STATUS[0].upper() + EXIT_STATUS[1:] + ".",
     )
     p.add_argument("photos", nargs="*", help="image files (JPEG, PNG, WebP, ...)")
     p.add_argument("-o", "--output", required=True, help="output folder (one sub-folder per photo)")
@@ -112,16 +117,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0: all done, 1: some photos skipped, 2: usage)."""
-    args = _build_parser().parse_args(argv)
+    """Entry point; returns the exit status (:data:`humansplat.cli.EXIT_STATUS`: 0 all done, 1 some
+    photos failed, 2 usage error before any photo, through ``parser.error``)."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
     if not args.photos and not args.synthetic:
-        print("nothing to do: give photos or --synthetic SEED", file=sys.stderr)
-        return 2
+        parser.error("nothing to do: give photos or --synthetic SEED")
+    if args.size < 32:
+        parser.error(f"--size must be at least 32 pixels, got {args.size}")
     from ..errors import InputError, WeightsUnavailableError
+    from .body_models import get_body_model
     from .fit import fit_body
 
+    try:
+        get_body_model(args.backend)  # an unknown or unavailable body model is a usage error
+    except (ValueError, WeightsUnavailableError) as exc:
+        parser.error(str(exc))
+
     out_root = Path(args.output)
-    skipped = 0
+    failed = 0
     jobs: list[tuple[str, object]] = [(Path(p).stem, p) for p in args.photos]
     jobs += [(f"synthetic_{seed}", seed) for seed in args.synthetic]
     for name, source in jobs:
@@ -140,11 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fit = fit_body(crop, backend=args.backend)
             fit.timings["detect_s"] = t_detect
             write_outputs(fit, out_root / name)
-        except WeightsUnavailableError as exc:  # the backend itself is unavailable: stop
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
         except (InputError, OSError) as exc:
-            skipped += 1
+            failed += 1
             print(f"skipped {source}: {exc}", file=sys.stderr)
             continue
         e = fit.errors
@@ -152,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{name}: landmark error {e['landmark_error_pct']:.1f}% of height, silhouette IoU "
             f"{e['silhouette_iou']:.2f}, {time.perf_counter() - t0:.1f}s -> {out_root / name}"
         )
-    return 1 if skipped else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,11 +15,13 @@ hinges) and a few shape values. Objective, all terms normalised by the person's 
 * **Priors**: soft joint-angle limits, L2 to the neutral pose (much stronger for bones whose landmarks
   are unseen, so a half-body photo gets standing legs), a Gaussian prior on the shape values.
 
-Schedule: (1) initialise depth from the torso's length in pixels vs. the model's, the image position
-from the hips (or shoulders), the roll from the torso axis and the yaw from MediaPipe's 3D landmarks
-(or both signs of the shoulder-width ratio, fitted in parallel as a batch for a few steps);
-(2) landmarks only, skinning no vertex at all (landmarks are skinned exactly from per-bone moments);
-(3) landmarks + silhouette. Adam throughout, on one intra-op thread (the ops are tiny). The body
+Schedule: (1) ``_initialise``: depth from the torso's length in pixels vs. the model's, the image
+position from the hips (or shoulders), the roll from the torso axis and the yaw from MediaPipe's 3D
+landmarks (or both signs of the shoulder-width ratio, fitted in parallel as a batch for a few steps);
+(2) ``_landmark_phase``: landmarks only, skinning no vertex at all (landmarks are skinned exactly
+from per-bone moments); (3) ``_silhouette_phase``: landmarks + silhouette; (4) ``_to_body_fit``.
+``_FitProblem`` holds what stays fixed (targets, weights) and the terms; its ``optimise`` is the one
+Adam loop, which checks the ``deadline`` at every iteration. Adam throughout, on one intra-op thread (the ops are tiny). The body
 model's shape dependence is linearised and refreshed every few steps (``BodyModel.rest_state``).
 Quality goes to ``BodyFit.errors``: ``landmark_error_pct`` (mean 2D error over landmarks with
 confidence >= 0.5, % of the person's height in pixels: the larger of the mask's height and the
@@ -31,13 +33,14 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..errors import Deadline, check_deadline
 from .body_fit import BodyFit
 from .body_models import (
     HINGE_GROUPS,
@@ -474,6 +477,8 @@ def fit_body(
     crop: PersonCrop,
     backend: str = "anny",
     options: FitOptions | None = None,
+    *,
+    deadline: Deadline | None = None,
     **overrides: float,
 ) -> BodyFit:
     """Fit the body model ``backend`` to ``crop`` (see the module docstring).
@@ -484,152 +489,221 @@ def fit_body(
         backend: body model name, see :func:`humansplat.prior.body_models.get_body_model`.
         options: :class:`FitOptions`; keyword ``overrides`` replace single fields
             (e.g. ``fit_body(crop, silhouette_iters=0)``).
+        deadline: checked at every iteration; past it the fit stops with
+            :class:`~humansplat.errors.TimeLimitError` (None: no limit).
 
     Returns:
         :class:`BodyFit` in the crop camera's world frame, with ``errors`` filled.
 
     Raises:
         InputError: the crop has fewer than 4 confident body landmarks (nothing to fit to).
+        TimeLimitError: ``deadline`` passed during the fit.
     """
-    with _one_thread():
-        return _fit_body(crop, backend, options, overrides)
-
-
-def _fit_body(crop: PersonCrop, backend: str, options: FitOptions | None, overrides: dict[str, float]) -> BodyFit:
-    from ..errors import InputError
-
-    t_start = time.perf_counter()
-    opts = options or FitOptions()
     unknown = set(overrides) - {f.name for f in fields(FitOptions)}
     if unknown:
         raise TypeError(f"unknown fit option(s) {sorted(unknown)}; see FitOptions")
-    opts = replace(opts, **overrides)
-    model = get_body_model(backend)
-    cam = _local_camera(crop.camera)
-    S = crop.size
-    lm = crop.landmarks
-    target = torch.as_tensor(lm.body, dtype=torch.float32)
-    conf = np.asarray(lm.body_confidence, dtype=np.float32).copy()
-    inside = np.all((lm.body >= 0) & (lm.body <= S), axis=1)
-    conf[~inside] = 0.0
-    w_np = landmark_weights(conf, opts.confidence_min)
-    n_seen = int((w_np > 0).sum())
-    if n_seen < 4:
-        raise InputError(
-            f"Only {n_seen} body landmarks were found with confidence >= {opts.confidence_min}; the body "
-            "cannot be fitted. Use a photo where the person's head, shoulders and hips are visible."
+    opts = replace(options or FitOptions(), **overrides)
+    with _one_thread():
+        t_start = time.perf_counter()
+        problem = _FitProblem.build(crop, get_body_model(backend), opts, deadline)
+        var = _Variables(problem.model, _initialise(problem.model, crop, problem.cam, problem.w.numpy(), problem.h_px))
+        var = _landmark_phase(problem, var)
+        t_landmarks = time.perf_counter() - t_start
+        _silhouette_phase(problem, crop, var)
+        fit = _to_body_fit(problem, crop, var)
+    fit.timings.update(fit_landmarks_s=t_landmarks, fit_total_s=time.perf_counter() - t_start)
+    return fit
+
+
+@dataclass
+class _FitProblem:
+    """What stays fixed during one fit: the model, the camera, the targets and the weights of every term.
+
+    Attributes:
+        model: the body model.
+        cam: the crop's camera with identity extrinsics (the fit works in the camera frame).
+        opts: the fit's options.
+        target: (33, 2) landmark pixels; conf: (33,) their confidence (0 outside the crop).
+        w: (33,) weights of the landmark term (:func:`landmark_weights`).
+        h_px: the person's height in pixels (every term is normalised by it).
+        extra_idx, extra_tgt: (E,) landmark indices and (E, 2) pixels of MediaPipe Hands' knuckles.
+        group_weight: (P,) multiplier of the neutral-pose prior per pose group.
+        deadline: checked at every iteration (None: no limit).
+    """
+
+    model: BodyModel
+    cam: Cameras
+    opts: FitOptions
+    target: torch.Tensor
+    conf: np.ndarray
+    w: torch.Tensor
+    h_px: float
+    extra_idx: torch.Tensor
+    extra_tgt: torch.Tensor
+    group_weight: torch.Tensor
+    deadline: Deadline | None = None
+
+    @classmethod
+    def build(cls, crop: PersonCrop, model: BodyModel, opts: FitOptions, deadline: Deadline | None) -> _FitProblem:
+        """Targets and weights from the crop. Raises InputError with fewer than 4 confident landmarks."""
+        from ..errors import InputError
+
+        S = crop.size
+        lm = crop.landmarks
+        conf = np.asarray(lm.body_confidence, dtype=np.float32).copy()
+        conf[~np.all((lm.body >= 0) & (lm.body <= S), axis=1)] = 0.0
+        w_np = landmark_weights(conf, opts.confidence_min)
+        n_seen = int((w_np > 0).sum())
+        if n_seen < 4:
+            raise InputError(
+                f"Only {n_seen} body landmarks were found with confidence >= {opts.confidence_min}; the body "
+                "cannot be fitted. Use a photo where the person's head, shoulders and hips are visible."
+            )
+        # Hand knuckles from MediaPipe Hands, when present: extra targets on the wrist/index/pinky points.
+        extra_idx, extra_tgt = [], []
+        for pts, (wrist, pinky, index) in ((lm.left_hand, (15, 17, 19)), (lm.right_hand, (16, 18, 20))):
+            if pts is not None and conf[wrist] >= opts.confidence_min:
+                extra_idx += [wrist, index, pinky]
+                extra_tgt += [pts[0], pts[5], pts[17]]
+        return cls(
+            model=model,
+            cam=_local_camera(crop.camera),
+            opts=opts,
+            target=torch.as_tensor(lm.body, dtype=torch.float32),
+            conf=conf,
+            w=torch.as_tensor(w_np),
+            h_px=_person_height_px(crop, lm.body, w_np),
+            extra_idx=torch.tensor(extra_idx, dtype=torch.int64),
+            extra_tgt=torch.as_tensor(np.asarray(extra_tgt, dtype=np.float32).reshape(-1, 2)),
+            group_weight=_group_weights(w_np, opts),
+            deadline=deadline,
         )
-    h_px = _person_height_px(crop, lm.body, w_np)
-    w = torch.as_tensor(w_np)
 
-    # Hand knuckles from MediaPipe Hands, when present: extra targets on the wrist/index/pinky points.
-    extra_idx, extra_tgt = [], []
-    for pts, (wrist, pinky, index) in ((lm.left_hand, (15, 17, 19)), (lm.right_hand, (16, 18, 20))):
-        if pts is not None and conf[wrist] >= opts.confidence_min:
-            extra_idx += [wrist, index, pinky]
-            extra_tgt += [pts[0], pts[5], pts[17]]
-    extra_idx_t = torch.tensor(extra_idx, dtype=torch.int64)
-    extra_tgt_t = torch.as_tensor(np.asarray(extra_tgt, dtype=np.float32).reshape(-1, 2))
-
-    # Unseen bones: every landmark they move has weight 0 -> strong pull to neutral.
-    group_weight = torch.ones(len(POSE_GROUPS))
-    for g, idxs in _GROUP_LANDMARKS.items():
-        if all(w_np[i] == 0 for i in idxs):
-            group_weight[POSE_GROUPS.index(g)] = opts.w_unseen
-    for g in ("spine_lower", "spine_upper", "neck", "head"):
-        group_weight[POSE_GROUPS.index(g)] *= _SPINE_PRIOR
-
-    init = _initialise(model, crop, cam, w_np, h_px)
-    var = _Variables(model, init)
-    shape_lo, shape_hi = model.shape_bounds()
-    u_lo = ((shape_lo - var.shape0) / var.shape_scale).float()
-    u_hi = ((shape_hi - var.shape0) / var.shape_scale).float()
-
-    def landmark_loss(lm3: torch.Tensor) -> torch.Tensor:
-        uv = _project(cam, lm3)  # (B, 33, 2)
-        sq = ((uv - target) ** 2).sum(-1) / h_px**2
-        data = (w * _pseudo_huber(sq, 0.05)).sum(-1) / w.sum()
-        if extra_idx:
-            sq_e = ((uv[:, extra_idx_t] - extra_tgt_t) ** 2).sum(-1) / h_px**2
-            data = data + 0.5 * _pseudo_huber(sq_e, 0.05).sum(-1) / w.sum()
+    # ------------------------------------------------------------------ terms
+    def landmark_loss(self, lm3: torch.Tensor) -> torch.Tensor:
+        """(B, 33, 3) camera-frame landmarks -> (B,) robust reprojection error (person heights)."""
+        uv = _project(self.cam, lm3)  # (B, 33, 2)
+        sq = ((uv - self.target) ** 2).sum(-1) / self.h_px**2
+        data = (self.w * _pseudo_huber(sq, 0.05)).sum(-1) / self.w.sum()
+        if self.extra_idx.numel():
+            sq_e = ((uv[:, self.extra_idx] - self.extra_tgt) ** 2).sum(-1) / self.h_px**2
+            data = data + 0.5 * _pseudo_huber(sq_e, 0.05).sum(-1) / self.w.sum()
         return data
 
-    def posed(v: _Variables, vertex_index: torch.Tensor, rest: object | None) -> tuple[torch.Tensor, torch.Tensor]:
-        out = model(v.model_params(), vertex_index, rest)
-        R, t = v.rotation(), v.translation()
+    def prior(self, var: _Variables) -> torch.Tensor:
+        """(B,) joint limits + neutral pose + shape priors."""
+        return _prior_terms(var, self.model, self.group_weight, self.opts)
+
+    def posed(self, var: _Variables, vertex_index: torch.Tensor, rest: object | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Camera-frame (B, 33, 3) landmarks and (B, n, 3) vertices ``vertex_index`` of the B hypotheses."""
+        out = self.model(var.model_params(), vertex_index, rest)
+        R, t = var.rotation(), var.translation()
         lm3 = out.landmarks @ R.transpose(-1, -2) + t[:, None]
         verts = out.vertices @ R.transpose(-1, -2) + t[:, None]
         return lm3, verts
 
-    def make_optimizer(v: _Variables, lr: float) -> torch.optim.Optimizer:
-        return torch.optim.Adam(
-            [
-                {"params": [v.d_orient, v.ball, v.hinge], "lr": lr},
-                {"params": [v.t_xy], "lr": lr * 0.1},
-                {"params": [v.t_logz], "lr": lr * 0.5},
-                {"params": [v.shape_u], "lr": lr},
-            ]
-        )
+    def landmark_objective(self, var: _Variables, rest: object | None) -> torch.Tensor:
+        """(B,) landmarks + priors (no vertex is skinned)."""
+        lm3, _ = self.posed(var, _NO_VERTICES, rest)
+        return self.opts.w_landmarks * self.landmark_loss(lm3) + self.prior(var)
 
-    def clamp_shape(v: _Variables) -> None:
-        with torch.no_grad():
-            v.shape_u.copy_(torch.maximum(torch.minimum(v.shape_u, u_hi), u_lo))
-
-    # Stage 1: landmarks only. All yaw hypotheses for a few steps, then the best one alone.
-    no_vertices = torch.zeros(0, dtype=torch.int64)
-
-    def landmark_objective(v: _Variables, rest: object | None) -> torch.Tensor:
-        lm3, _ = posed(v, no_vertices, rest)
-        return opts.w_landmarks * landmark_loss(lm3) + _prior_terms(v, model, group_weight, opts)
-
-    def landmark_steps(v: _Variables, iters: int, lr0: float, lr1: float) -> None:
+    # ------------------------------------------------------------------ optimisation
+    def optimise(
+        self,
+        var: _Variables,
+        iters: int,
+        lr0: float,
+        lr1: float,
+        vertex_index: torch.Tensor,
+        loss_fn: Callable[[_Variables, object | None], torch.Tensor],
+    ) -> None:
+        """``iters`` Adam steps from ``lr0`` (cosine) down to ``lr1`` on ``loss_fn(var, rest).sum()``,
+        relinearising the shape every few steps (on ``vertex_index``) and clamping it to its bounds."""
         if iters <= 0:
             return
-        opt = make_optimizer(v, lr0)
+        opt = _make_optimizer(var, lr0)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters, eta_min=lr1)
+        shape_lo, shape_hi = self.model.shape_bounds()
+        u_lo = ((shape_lo - var.shape0) / var.shape_scale).float()
+        u_hi = ((shape_hi - var.shape0) / var.shape_scale).float()
         rest = None
         for it in range(iters):
+            check_deadline(self.deadline, "the body fit")
             if it % _RELINEARISE_EVERY == 0:
-                rest = model.rest_state(v.shape().detach().mean(0), no_vertices)
+                rest = self.model.rest_state(var.shape().detach().mean(0), vertex_index)
             opt.zero_grad(set_to_none=True)
-            landmark_objective(v, rest).sum().backward()
+            loss_fn(var, rest).sum().backward()
             opt.step()
             sched.step()
-            clamp_shape(v)
+            with torch.no_grad():
+                var.shape_u.copy_(torch.maximum(torch.minimum(var.shape_u, u_hi), u_lo))
 
+
+_NO_VERTICES = torch.zeros(0, dtype=torch.int64)
+
+
+def _group_weights(w: np.ndarray, opts: FitOptions) -> torch.Tensor:
+    """(P,) neutral-pose prior multipliers: ``w_unseen`` for bones whose landmarks are all unseen
+    (weight 0), ``_SPINE_PRIOR`` more for the spine, neck and head."""
+    group_weight = torch.ones(len(POSE_GROUPS))
+    for g, idxs in _GROUP_LANDMARKS.items():
+        if all(w[i] == 0 for i in idxs):
+            group_weight[POSE_GROUPS.index(g)] = opts.w_unseen
+    for g in ("spine_lower", "spine_upper", "neck", "head"):
+        group_weight[POSE_GROUPS.index(g)] *= _SPINE_PRIOR
+    return group_weight
+
+
+def _make_optimizer(var: _Variables, lr: float) -> torch.optim.Optimizer:
+    """Adam with translation steps rescaled to match the rotations' (radians)."""
+    return torch.optim.Adam(
+        [
+            {"params": [var.d_orient, var.ball, var.hinge], "lr": lr},
+            {"params": [var.t_xy], "lr": lr * 0.1},
+            {"params": [var.t_logz], "lr": lr * 0.5},
+            {"params": [var.shape_u], "lr": lr},
+        ]
+    )
+
+
+def _landmark_phase(problem: _FitProblem, var: _Variables) -> _Variables:
+    """Landmarks + priors: all yaw hypotheses for a few steps, then the best one alone; returns it."""
+    opts = problem.opts
     n_select = min(opts.landmark_iters, _SELECT_AFTER) if len(var.orient0) > 1 else 0
-    landmark_steps(var, n_select, opts.lr, opts.lr * 0.6)
+    problem.optimise(var, n_select, opts.lr, opts.lr * 0.6, _NO_VERTICES, problem.landmark_objective)
     if len(var.orient0) > 1:
         with torch.no_grad():
-            best = int(torch.argmin(landmark_objective(var, None)))
+            best = int(torch.argmin(problem.landmark_objective(var, None)))
         var = var.select(best)
-    landmark_steps(var, opts.landmark_iters - n_select, opts.lr * (0.6 if n_select else 1.0), opts.lr * 0.2)
-    t_landmarks = time.perf_counter() - t_start
+    lr0 = opts.lr * (0.6 if n_select else 1.0)
+    problem.optimise(var, opts.landmark_iters - n_select, lr0, opts.lr * 0.2, _NO_VERTICES, problem.landmark_objective)
+    return var
 
-    # Stage 2: landmarks + silhouette.
-    if opts.silhouette_iters > 0:
-        points = surface_points(model, opts.surface_spacing)
-        sil = _Silhouette(crop, valid_region(crop), opts.silhouette_resolution, h_px)
-        opt = make_optimizer(var, opts.lr * 0.5)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, opts.silhouette_iters, eta_min=opts.lr * 0.05)
-        for it in range(opts.silhouette_iters):
-            if it % _RELINEARISE_EVERY == 0:
-                rest = model.rest_state(var.shape().detach()[0], points)
-            opt.zero_grad(set_to_none=True)
-            lm3, verts = posed(var, points, rest)
-            outside, coverage = sil.terms(_project(cam, verts))
-            loss = (
-                opts.w_landmarks * landmark_loss(lm3)
-                + opts.w_outside * outside
-                + opts.w_coverage * coverage
-                + _prior_terms(var, model, group_weight, opts)
-            )
-            loss.sum().backward()
-            opt.step()
-            sched.step()
-            clamp_shape(var)
 
-    # Result in the world frame of the crop's camera.
+def _silhouette_phase(problem: _FitProblem, crop: PersonCrop, var: _Variables) -> None:
+    """Landmarks + silhouette + priors on the surface points (one hypothesis), in place."""
+    opts = problem.opts
+    if opts.silhouette_iters <= 0:
+        return
+    points = surface_points(problem.model, opts.surface_spacing)
+    sil = _Silhouette(crop, valid_region(crop), opts.silhouette_resolution, problem.h_px)
+
+    def objective(v: _Variables, rest: object | None) -> torch.Tensor:
+        lm3, verts = problem.posed(v, points, rest)
+        outside, coverage = sil.terms(_project(problem.cam, verts))
+        return (
+            opts.w_landmarks * problem.landmark_loss(lm3)
+            + opts.w_outside * outside
+            + opts.w_coverage * coverage
+            + problem.prior(v)
+        )
+
+    problem.optimise(var, opts.silhouette_iters, opts.lr * 0.5, opts.lr * 0.05, points, objective)
+
+
+def _to_body_fit(problem: _FitProblem, crop: PersonCrop, var: _Variables) -> BodyFit:
+    """The fitted hypothesis as a :class:`BodyFit` in the world frame of the crop's camera, with errors."""
+    model = problem.model
     with torch.no_grad():
         R_cam, t_cam = var.rotation()[0], var.translation()[0]
         c2w = crop.camera.camtoworlds[0].float().cpu()
@@ -643,16 +717,15 @@ def _fit_body(crop: PersonCrop, backend: str, options: FitOptions | None, overri
         )
         out = model(params)
         lm_uv = crop.camera.project(out.landmarks)[0][0].cpu()
-    seen = conf >= 0.5
+    seen = problem.conf >= 0.5
     if seen.any():
-        err = (lm_uv - target).norm(dim=-1).numpy()[seen].mean() / h_px * 100.0
+        err = (lm_uv - problem.target).norm(dim=-1).numpy()[seen].mean() / problem.h_px * 100.0
     else:
         err = float("nan")
     errors = {
         "landmark_error_pct": float(err),
         "silhouette_iou": silhouette_iou(out.vertices, model.faces, crop),
     }
-    timings = {"fit_landmarks_s": t_landmarks, "fit_total_s": time.perf_counter() - t_start}
     return BodyFit(
         backend=model.name,
         pose=params.body_pose,
@@ -666,5 +739,5 @@ def _fit_body(crop: PersonCrop, backend: str, options: FitOptions | None, overri
         errors=errors,
         params=params,
         landmarks3d=out.landmarks.float(),
-        timings=timings,
+        timings={},
     )

@@ -14,10 +14,11 @@ through ``mark_trained()``), and every other network was loaded from a checkpoin
 ``__call__`` raises :class:`~humansplat.errors.WeightsUnavailableError` saying so. Tests and
 benchmarks pass ``allow_untrained=True``; the output's ``weights`` then says ``random (untrained)``.
 
-**Cameras.** The generated views' cameras are an orbit around the fitted body's centre ``c``
-(bounding-box centre of its vertices, input camera frame, metres) at the distance of ``c`` from the
-input camera, with the input crop's vertical field of view: the frame at azimuth 0 is the input
-camera moved sideways so that ``c`` sits at its image centre, which is what SV3D assumes of its
+**Cameras.** The generated views' cameras are an orbit about the fitted body's up axis through its
+centre ``c`` (bounding-box centre of its vertices, input camera frame, metres) at the distance of
+``c`` from the input camera, with the input crop's vertical field of view
+(:func:`humansplat.orbit.body_orbit_cameras`): for an upright body the frame at azimuth 0 is the
+input camera moved sideways so that ``c`` sits at its image centre, which is what SV3D assumes of its
 conditioning view (the person centred in the crop). The photo's own latent uses the crop's exact
 camera. (SV3D's ``MultiviewOutput.cameras`` assume the subject on the optical axis at a nominal
 distance; they are not used here.)
@@ -35,14 +36,15 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, EulerDiscreteScheduler
 
-from ..cameras import Cameras, focal_to_fov
-from ..errors import InputError, WeightsUnavailableError
+from ..cameras import Cameras
+from ..errors import Deadline, InputError, WeightsUnavailableError, check_deadline
 from ..gaussians import Gaussians
 from ..hub import HubConfig, fetch
 from ..multiview.pipeline_sv3d import SV3DPipeline
 from ..multiview.unet import SV3DUNet
+from ..orbit import body_orbit_cameras
 from ..prior.body_fit import BodyFit
-from .transformer import UNTRAINED, LatentReconstructionTransformer, body_center
+from .transformer import UNTRAINED, LatentReconstructionTransformer
 
 __all__ = ["HumanSplatPipeline", "HumanSplatOutput", "body_orbit_cameras", "network_status", "NO_TRAINED_WEIGHTS"]
 
@@ -79,22 +81,6 @@ class HumanSplatOutput:
     latent_cameras: Cameras
     weights: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def body_orbit_cameras(
-    body_fit: BodyFit,
-    azimuths_deg: Sequence[float] | torch.Tensor,
-    elevations_deg: Sequence[float] | torch.Tensor | float,
-    width: int,
-    height: int,
-) -> Cameras:
-    """Cameras of an orbit around the fitted body (see the module docstring), ``width`` x ``height``."""
-    vertices = torch.as_tensor(body_fit.vertices, dtype=torch.float32)
-    centre = body_center(vertices[None])[0]
-    crop_cam = body_fit.camera
-    radius = float((centre - crop_cam.centers[0].to(centre)).norm())
-    fov = focal_to_fov(float(crop_cam.Ks[0, 1, 1]), crop_cam.height)
-    return Cameras.orbit(centre, radius, azimuths_deg, elevations_deg, fov_y_deg=fov, width=width, height=height)
 
 
 def network_status(config: HubConfig | None = None) -> tuple[bool, str]:
@@ -311,6 +297,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         max_guidance_scale: float = 2.5,
         decode_views: bool = True,
         allow_untrained: bool = False,
+        deadline: Deadline | None = None,
         **sv3d_kwargs: Any,
     ) -> HumanSplatOutput:
         """Reconstruct the person of ``body_fit`` (its crop is the photo given to SV3D).
@@ -327,10 +314,13 @@ class HumanSplatPipeline(DiffusionPipeline):
             min_guidance_scale, max_guidance_scale: SV3D's per-frame guidance range.
             decode_views: decode the chosen views to uint8 images for people (reconstruction uses latents).
             allow_untrained: run even with random / untrained weights (tests, benchmarks only).
+            deadline: checked before every sampler step and every later step; past it the call stops
+                with :class:`~humansplat.errors.TimeLimitError` (None: no limit).
             sv3d_kwargs: passed on to :meth:`SV3DPipeline.__call__` (e.g. ``elevation_deg``).
 
         Raises:
             WeightsUnavailableError: untrained or random weights and not ``allow_untrained``.
+            TimeLimitError: ``deadline`` passed.
         """
         # 0. weights first: refuse before spending minutes on the synthesizer
         weights = self.weights_report()
@@ -361,6 +351,7 @@ class HumanSplatPipeline(DiffusionPipeline):
             max_guidance_scale=max_guidance_scale,
             generator=generator,
             output_type="latent",
+            deadline=deadline,
             **sv3d_kwargs,
         )
         timings["synthesize"] = time.perf_counter() - start
@@ -373,6 +364,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         latents = self.prepare_latents(mv.input_latent, mv.latents, frames)
 
         # 4. decode the chosen views for people
+        check_deadline(deadline, "decoding the generated views")
         start = time.perf_counter()
         if decode_views:
             views = synthesizer.decode_latents(mv.latents[frames], len(frames))
@@ -381,6 +373,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         timings["decode"] = time.perf_counter() - start
 
         # 5. latent reconstruction
+        check_deadline(deadline, "the latent reconstruction")
         start = time.perf_counter()
         gaussians = self.reconstruct(latents, latent_cams, body_fit)
         timings["reconstruct"] = time.perf_counter() - start

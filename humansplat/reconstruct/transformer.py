@@ -38,6 +38,7 @@ from torch import nn
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
+from ..orbit import body_center
 from ..prior.parts import PART_NAMES
 from .attention import AttentionBackend, GeometryAwareInterAttention, InterAttentionImpl, SelfAttention, points_to_cells
 from .gaussian_head import GaussianHead, PixelGaussians
@@ -81,12 +82,6 @@ class ReconstructionOutput(BaseOutput):
 
     gaussians: list[Gaussians]
     pixel_gaussians: PixelGaussians
-
-
-def body_center(vertices: torch.Tensor) -> torch.Tensor:
-    """(B, M, 3) -> (B, 3): centre of the vertices' bounding box (metres), the body's reference point
-    (independent of how densely each part is meshed)."""
-    return (vertices.amin(dim=1) + vertices.amax(dim=1)) / 2
 
 
 class _Mlp(nn.Sequential):

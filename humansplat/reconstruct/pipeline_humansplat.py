@@ -9,9 +9,12 @@ synthesizer's (``unet``, ``vae``, ``image_encoder``, ``scheduler``, ``feature_ex
 
 **Weights.** No trained reconstruction weights were ever published (only the human fine-tuned SV3D
 UNet was). The pipeline therefore refuses to present output unless its reconstructor was loaded
-with ``from_pretrained`` from a checkpoint whose config says ``trained: true`` (written by a trainer
-through ``mark_trained()``), and every other network was loaded from a checkpoint too; otherwise
-``__call__`` raises :class:`~humansplat.errors.WeightsUnavailableError` saying so. Tests and
+with ``from_pretrained`` from a checkpoint whose config says ``trained: true`` and records its
+provenance with held-out scores (written by :mod:`humansplat.train` through ``mark_trained()``, see
+:mod:`humansplat.reconstruct.provenance`), and every other network was loaded from a checkpoint too;
+otherwise ``__call__`` raises :class:`~humansplat.errors.WeightsUnavailableError` saying so. Loading
+(and ``__call__``) refuses a reconstructor trained with another VAE, latent size, number of views
+or body model, saying what differs; :func:`network_status` (``mode="auto"``) never picks a smoke run. Tests and
 benchmarks pass ``allow_untrained=True``; the output's ``weights`` then says ``random (untrained)``.
 
 **Cameras.** The generated views' cameras are an orbit about the fitted body's up axis through its
@@ -44,6 +47,7 @@ from ..multiview.pipeline_sv3d import SV3DPipeline
 from ..multiview.unet import SV3DUNet
 from ..orbit import body_orbit_cameras
 from ..prior.body_fit import BodyFit
+from .provenance import Provenance, vae_info
 from .transformer import UNTRAINED, LatentReconstructionTransformer
 
 __all__ = ["HumanSplatPipeline", "HumanSplatOutput", "body_orbit_cameras", "network_status", "NO_TRAINED_WEIGHTS"]
@@ -100,9 +104,17 @@ def network_status(config: HubConfig | None = None) -> tuple[bool, str]:
         except WeightsUnavailableError as exc:
             return False, f"{NO_TRAINED_WEIGHTS} {exc}"
         cfg_file = folder / LatentReconstructionTransformer.config_name
-        trained = cfg_file.is_file() and bool(json.loads(cfg_file.read_text()).get("trained", False))
-        if not trained:
+        cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+        if not cfg.get("trained", False):
             return False, f"the reconstructor checkpoint at {folder} is not marked trained (config.json: trained false)"
+        try:
+            record = Provenance.from_dict(cfg.get("provenance") or {})
+        except (ValueError, TypeError, KeyError) as exc:
+            return False, f"the reconstructor checkpoint at {folder} records no usable provenance ({exc})"
+        if record.smoke:
+            return False, f"the reconstructor checkpoint at {folder} is a smoke run ({record.summary()}); auto never uses it"
+        if not record.is_trained:
+            return False, f"the reconstructor checkpoint at {folder} records no held-out scores: not a finished training run"
         for name in ("unet", "vae", "image_encoder"):
             ok, message = is_available(name, config)
             if not ok:
@@ -162,7 +174,9 @@ class HumanSplatPipeline(DiffusionPipeline):
         if pretrained_model_name_or_path is None:
             allowed = {"config", "torch_dtype", "device", "local_files_only"}
             return cls.from_hub(**{k: v for k, v in kwargs.items() if k in allowed})
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        pipe = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        pipe.check_provenance()
+        return pipe
 
     @classmethod
     def from_hub(
@@ -194,6 +208,7 @@ class HumanSplatPipeline(DiffusionPipeline):
                 f"Could not load the reconstructor from {folder}: {type(exc).__name__}: {str(exc)[:400]}"
             ) from exc
         pipe = cls(reconstructor=reconstructor, **sv3d.components)
+        pipe.check_provenance()
         if device is not None:
             pipe.to(device)
         return pipe
@@ -241,6 +256,32 @@ class HumanSplatPipeline(DiffusionPipeline):
                 "HUMANSPLAT_RECONSTRUCTOR_REPO=owner/name[:subfolder], and load with HumanSplatPipeline.from_hub() "
                 "or from_pretrained(); or reconstruct in mode='prior', which needs no network weights. "
                 "(allow_untrained=True runs random weights for tests and benchmarks only: the output is noise.)"
+            )
+
+    def provenance_differences(
+        self, num_views: int | None = None, latent_size: int | None = None, body_model: str | None = None
+    ) -> list[str]:
+        """What differs between the reconstructor's recorded training (its
+        :class:`~humansplat.reconstruct.provenance.Provenance`) and this pipeline's VAE, the latent
+        size, number of views and body model of a call (None: not checked). Empty without a record."""
+        record = self.reconstructor.provenance_record
+        if record is None:
+            return []
+        source = getattr(self.vae.config, "_name_or_path", "") or "this pipeline's VAE"
+        return record.differences(vae_info(self.vae, source), latent_size, num_views, body_model)
+
+    def check_provenance(
+        self, num_views: int | None = None, latent_size: int | None = None, body_model: str | None = None
+    ) -> None:
+        """Raise :class:`WeightsUnavailableError` saying what differs when the reconstructor was
+        trained with another VAE, latent size, number of views or body model (see
+        :meth:`provenance_differences`); called by ``from_pretrained``/``from_hub`` and ``__call__``."""
+        diffs = self.provenance_differences(num_views, latent_size, body_model)
+        if diffs:
+            raise WeightsUnavailableError(
+                f"The reconstructor ({self.reconstructor.weights_source or 'in memory'}) does not match this "
+                f"pipeline: {'; '.join(diffs)}. Load it with the VAE and settings it was trained with "
+                "(config.json -> provenance), or retrain it for these (python -m humansplat.train)."
             )
 
     # ------------------------------------------------------------------ steps
@@ -335,6 +376,12 @@ class HumanSplatPipeline(DiffusionPipeline):
         orbit_az = torch.as_tensor(orbit_azimuths, dtype=torch.float32).reshape(-1)
         view_az = torch.as_tensor(list(view_azimuths), dtype=torch.float32).reshape(-1)
         self.check_inputs(body_fit, view_az, orbit_az)
+        if not allow_untrained:
+            sv3d = self.synthesizer
+            self.check_provenance(
+                num_views=1 + len(view_az), latent_size=int(height or sv3d._default_size()) // sv3d.vae_scale_factor,
+                body_model=body_fit.backend,
+            )
         frames = torch.stack([_angle_diff(orbit_az, a).argmin() for a in view_az])
         timings: dict[str, float] = {}
 

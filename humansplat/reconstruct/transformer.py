@@ -42,6 +42,7 @@ from ..orbit import body_center
 from ..prior.parts import PART_NAMES
 from .attention import AttentionBackend, GeometryAwareInterAttention, InterAttentionImpl, SelfAttention, points_to_cells
 from .gaussian_head import GaussianHead, PixelGaussians
+from .provenance import Provenance
 from .tokenizer import HumanGeometricTokenizer, subsample_indices
 
 __all__ = ["LatentReconstructionTransformer", "ReconstructionOutput", "PRESETS", "UNTRAINED", "body_center"]
@@ -147,6 +148,9 @@ class LatentReconstructionTransformer(ModelMixin, ConfigMixin):
         trained: written as true by a trainer that saved trained weights; only then (and when the
             weights were actually loaded with ``from_pretrained``) is the model "trained".
         training_note: free text a trainer writes (data, iterations, resolution).
+        provenance: what the weights were trained on (:class:`~humansplat.reconstruct.provenance.Provenance`
+            as a dict: VAE, latent size, views, body model, data, steps, held-out scores, smoke);
+            written by :meth:`mark_trained`, checked by the pipeline at load.
     """
 
     _supports_gradient_checkpointing = True
@@ -174,6 +178,7 @@ class LatentReconstructionTransformer(ModelMixin, ConfigMixin):
         attention_backend: str = "auto",
         trained: bool = False,
         training_note: str = "",
+        provenance: dict | None = None,
     ) -> None:
         super().__init__()
         for name, value in dict(
@@ -234,9 +239,22 @@ class LatentReconstructionTransformer(ModelMixin, ConfigMixin):
         return model
 
     @property
+    def provenance_record(self) -> Provenance | None:
+        """The recorded :class:`~humansplat.reconstruct.provenance.Provenance` (None if none or unreadable)."""
+        data = self.config.get("provenance") if hasattr(self.config, "get") else None
+        if not data:
+            return None
+        try:
+            return Provenance.from_dict(data)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    @property
     def has_trained_weights(self) -> bool:
-        """True only for weights loaded by ``from_pretrained`` from a checkpoint marked ``trained``."""
-        return self.weights_source is not None and bool(self.config.trained)
+        """True only for weights loaded by ``from_pretrained`` from a checkpoint marked ``trained``
+        whose provenance records held-out scores."""
+        record = self.provenance_record
+        return self.weights_source is not None and bool(self.config.trained) and record is not None and record.is_trained
 
     @property
     def weights_status(self) -> str:
@@ -245,12 +263,22 @@ class LatentReconstructionTransformer(ModelMixin, ConfigMixin):
             return UNTRAINED
         if not self.config.trained:
             return f"{UNTRAINED}, loaded from {self.weights_source} (its config says trained: false)"
+        record = self.provenance_record
+        if record is None:
+            return f"{UNTRAINED}, loaded from {self.weights_source} (marked trained but records no provenance)"
         note = f"; {self.config.training_note}" if self.config.training_note else ""
-        return f"trained: {self.weights_source}{note}"
+        if not record.is_trained:
+            return f"{UNTRAINED}, loaded from {self.weights_source} (no held-out scores recorded{note})"
+        return f"trained: {self.weights_source}{note}; {record.summary()}"
 
-    def mark_trained(self, note: str = "") -> None:
-        """For trainers: record in the config (saved by ``save_pretrained``) that the weights are trained."""
-        self.register_to_config(trained=True, training_note=str(note))
+    def mark_trained(self, note: str, provenance: Provenance) -> None:
+        """For trainers: record in the config (saved by ``save_pretrained``) what the weights were
+        trained on. They count as trained only when ``provenance.heldout`` is set."""
+        if not isinstance(provenance, Provenance):
+            raise TypeError(
+                f"mark_trained needs a humansplat.reconstruct.provenance.Provenance, got {type(provenance).__name__}"
+            )
+        self.register_to_config(trained=True, training_note=str(note), provenance=provenance.to_dict())
 
     def compile_blocks(self, **compile_kwargs) -> None:
         """``torch.compile`` the static-shape parts in place (intra blocks, MLPs, head); the window

@@ -176,6 +176,8 @@ class SyntheticPeople(Dataset):
         seed: selects the people and their colours.
     """
 
+    body_model = "anny"  # the body model of the people (recorded in a checkpoint's provenance)
+
     def __init__(
         self,
         num_samples: int = 2,
@@ -326,6 +328,12 @@ class FolderDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @property
+    def body_model(self) -> str:
+        """The body model named by the first subject's body.npz (key ``body_model``), else ``"unknown"``."""
+        with np.load(self.subjects[0] / "body.npz") as body:
+            return str(body["body_model"]) if "body_model" in body.files else "unknown"
 
     def describe(self) -> str:
         return (

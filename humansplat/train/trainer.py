@@ -147,14 +147,14 @@ class TrainConfig:
         self.loss_weights = tuple(float(w) for w in self.loss_weights)  # type: ignore[assignment]
 
     @classmethod
-    def preset(cls, name: str, **overrides: Any) -> TrainConfig:
+    def preset(cls, preset_name: str, /, **overrides: Any) -> TrainConfig:
         """A named preset (:data:`TRAIN_PRESETS`) with fields replaced by ``overrides``."""
-        if name not in TRAIN_PRESETS:
-            raise ValueError(f"unknown training preset {name!r}; choose one of {sorted(TRAIN_PRESETS)}")
-        return replace(TRAIN_PRESETS[name], **overrides)
+        if preset_name not in TRAIN_PRESETS:
+            raise ValueError(f"unknown training preset {preset_name!r}; choose one of {sorted(TRAIN_PRESETS)}")
+        return replace(TRAIN_PRESETS[preset_name], **overrides)
 
     @classmethod
-    def load(cls, spec: str | Path, **overrides: Any) -> TrainConfig:
+    def load(cls, spec: str | Path, /, **overrides: Any) -> TrainConfig:
         """A configuration by name or file: a preset (:data:`TRAIN_PRESETS`), a YAML file shipped in
         :data:`CONFIG_DIR` (``"paper_256"``) or any YAML path. A YAML file holds field: value pairs
         and optionally ``base: <name>`` (a preset or another shipped file) it starts from."""
@@ -245,11 +245,12 @@ class StepLog:
     terms: dict[str, float] = field(default_factory=dict)  # TrainingTerms.as_floats(), batch mean
 
     def line(self, total_steps: int) -> str:
-        rec = self.terms.get("rec/total", float("nan"))
-        hier = self.terms.get("hier/total", float("nan"))
+        shown = {"rec/total": "rec", "hier/total": "hier", "edm": "edm"}
+        terms = "".join(f"  {label} {self.terms[k]:.4f}" for k, label in shown.items() if k in self.terms)
+        psnr = f"  psnr {self.psnr:5.2f} dB" if math.isfinite(self.psnr) else ""
         return (
-            f"step {self.step:>6}/{total_steps}  loss {self.loss:.4f}  rec {rec:.4f}  hier {hier:.4f}  "
-            f"psnr {self.psnr:5.2f} dB  lr {self.lr:.2e}  |g| {self.grad_norm:.3f}  {self.seconds:.2f} s"
+            f"step {self.step:>6}/{total_steps}  loss {self.loss:.4f}{terms}{psnr}  lr {self.lr:.2e}  "
+            f"|g| {self.grad_norm:.3f}  {self.seconds:.2f} s"
         )
 
 

@@ -54,6 +54,15 @@ def _pipeline(seed: int = 0) -> HumanSplatPipeline:
     return pipe
 
 
+def _record(vae, smoke: bool = True):
+    """A training record (provenance with held-out scores) matching the tiny pipeline and ``_body_fit``."""
+    from humansplat.reconstruct.provenance import HeldoutScores, Provenance, vae_info
+
+    info = vae_info(vae, "tiny")
+    scores = HeldoutScores(psnr=20.0, ssim=0.8, iou=0.9, subjects=1, step=0)
+    return Provenance(info, S, S // info.downsample, 5, "test", 200, "unit", 1, 0, "unit", smoke=smoke, heldout=scores)
+
+
 def _run(pipe, fit, seed=0, **kwargs):
     kwargs.setdefault("max_guidance_scale", 1.0)  # no classifier-free guidance: half the UNet work
     return pipe(fit, generator=torch.Generator().manual_seed(seed), num_inference_steps=2, num_frames=4, **kwargs)
@@ -120,7 +129,7 @@ def test_save_load_round_trip_and_trained_flag(reference, tmp_path):
     with pytest.raises(WeightsUnavailableError, match="trained: false"):
         _run(loaded, fit)  # loaded, but the checkpoint is not marked trained (refused before SV3D runs)
 
-    loaded.reconstructor.mark_trained("unit test")
+    loaded.reconstructor.mark_trained("unit test", _record(loaded.vae))
     loaded.save_pretrained(tmp_path / "trained")
     trained = HumanSplatPipeline.from_pretrained(tmp_path / "trained")
     trained.set_progress_bar_config(disable=True)
@@ -155,7 +164,11 @@ def test_network_status_sees_a_local_trained_checkpoint(reference, tmp_path, mon
     ok, message = network_status()
     assert not ok and "not marked trained" in message
     loaded = LatentReconstructionTransformer.from_pretrained(tmp_path / "reconstructor")
-    loaded.mark_trained("unit test")
+    loaded.mark_trained("unit test", _record(pipe.vae, smoke=True))
+    loaded.save_pretrained(tmp_path / "reconstructor")
+    ok, message = network_status()
+    assert not ok and "smoke run" in message  # mode="auto" never picks a smoke run
+    loaded.mark_trained("unit test", _record(pipe.vae, smoke=False))
     loaded.save_pretrained(tmp_path / "reconstructor")
     ok, message = network_status()
     assert ok and str(tmp_path / "reconstructor") in message

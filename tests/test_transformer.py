@@ -87,11 +87,18 @@ def test_save_load_round_trip_and_provenance(tmp_path):
     assert loaded.weights_status.startswith(UNTRAINED) and "trained: false" in loaded.weights_status
     assert not loaded.has_trained_weights
 
-    model.mark_trained("unit test: 0 iterations")
+    from humansplat.reconstruct.provenance import HeldoutScores, Provenance, VaeInfo
+
+    record = Provenance(VaeInfo("unit", None, 0.18215, 4, 8), 64, 8, 2, "anny", 100, "unit", 1, 0, "unit", smoke=True)
+    model.mark_trained("unit test: 0 iterations", record)  # no held-out scores: not trained
+    model.save_pretrained(tmp_path / "unscored")
+    assert not LatentReconstructionTransformer.from_pretrained(tmp_path / "unscored").has_trained_weights
+    record.heldout = HeldoutScores(psnr=20.0, ssim=0.8, iou=0.9, subjects=1, step=0)
+    model.mark_trained("unit test: 0 iterations", record)
     model.save_pretrained(tmp_path / "trained")
     trained = LatentReconstructionTransformer.from_pretrained(tmp_path / "trained")
     assert trained.has_trained_weights
-    assert trained.weights_status == f"trained: {tmp_path / 'trained'}; unit test: 0 iterations"
+    assert trained.weights_status.startswith(f"trained: {tmp_path / 'trained'}; unit test: 0 iterations; SMOKE RUN")
     # a config that says "trained" does not make random weights trained
     fresh = LatentReconstructionTransformer.from_config(trained.config)
     assert fresh.config.trained and not fresh.has_trained_weights and fresh.weights_status == UNTRAINED

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["METRICS", "save_sample_grid", "view_groups", "view_metrics"]
+__all__ = ["METRICS", "sample_grid", "save_sample_grid", "view_groups", "view_metrics"]
 
 METRICS = ("psnr", "ssim", "iou")
 
@@ -63,13 +63,17 @@ def view_metrics(
     return out
 
 
-def save_sample_grid(rgb: torch.Tensor, images: torch.Tensor, path: str | Path) -> Path:
-    """A PNG with the ground-truth views on top and the rendered ones below ((V, H, W, 3) each)."""
-    from PIL import Image
-
+def sample_grid(rgb: torch.Tensor, images: torch.Tensor) -> np.ndarray:
+    """(2 H, V W, 3) uint8: the ground-truth views ((V, H, W, 3) ``images``) on top, the rendered ones below."""
     top = torch.cat(list(images.detach().float().cpu()), dim=1)  # [V, H, W, 3] -> [H, V W, 3]
     bottom = torch.cat(list(rgb.detach().float().clamp(0, 1).cpu()), dim=1)
-    grid = (torch.cat([top, bottom], dim=0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return (torch.cat([top, bottom], dim=0).numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_sample_grid(grid: np.ndarray, path: str | Path) -> Path:
+    """Write :func:`sample_grid`'s image as a PNG (folders made)."""
+    from PIL import Image
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid).save(path)

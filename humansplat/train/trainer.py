@@ -52,7 +52,7 @@ import torch
 from ..reconstruct.provenance import HeldoutScores, Provenance, vae_info
 from .data import DEFAULT_CONTEXT_AZIMUTHS, FolderDataset, MultiViewSample, SyntheticPeople
 from .ema import EMA
-from .evaluation import save_sample_grid, view_groups, view_metrics
+from .evaluation import sample_grid, save_sample_grid, view_groups, view_metrics
 from .losses import PerceptualFn, training_loss
 
 __all__ = [
@@ -630,8 +630,12 @@ class Trainer:
                 if renders:
                     s, r = self.eval_dataset[i], renders[0]
                     rows.append(view_metrics(r.rgb, r.alpha, s.images, s.masks, view_groups(s.num_views, s.context)))
-                    if i == 0 and out_dir is not None and self.is_main:
-                        save_sample_grid(r.rgb, s.images, Path(out_dir) / "samples" / f"step_{self.step:07d}.png")
+                    if i == 0 and self.is_main:
+                        grid = sample_grid(r.rgb, s.images)
+                        if out_dir is not None:
+                            save_sample_grid(grid, Path(out_dir) / "samples" / f"step_{self.step:07d}.png")
+                        if self._writer is not None:
+                            self._writer.add_image("heldout/sample", grid, self.step, dataformats="HWC")
         self.model.train()
         result: dict[str, Any] = {"step": self.step, "loss": sum(losses) / len(losses)}
         for group in dict.fromkeys(g for row in rows for g in row):

@@ -175,6 +175,8 @@ def test_training_lowers_the_loss_and_raises_heldout_psnr(trained):
     assert "perceptual (LPIPS) term skipped: no lpips_fn given" in result.notes
     assert {"rec/rgb", "rec/mask", "hier/total", "part/head"} <= set(result.history[0].terms)
     assert (result.out_dir / "samples" / "step_0000030.png").is_file()
+    assert list((result.out_dir / "logs").glob("events.out.tfevents.*"))  # TensorBoard (installed here)
+    assert [p.name for p in (result.out_dir / "checkpoints").glob("*.pt")] == ["step_0000030.pt"]
 
 
 def test_export_records_provenance_and_loads(trained):

@@ -251,8 +251,8 @@ class HumanSplatPipeline(DiffusionPipeline):
         if problems:
             raise WeightsUnavailableError(
                 " ".join(problems)
-                + " To reconstruct with the network, train the reconstructor (save it with mark_trained() and "
-                "save_pretrained()), put it in $HUMANSPLAT_WEIGHTS/reconstructor/ or name its Hub repo with "
+                + " To reconstruct with the network, train the reconstructor (python -m humansplat.train, which "
+                "records its provenance and held-out scores: docs/training.md), put it in $HUMANSPLAT_WEIGHTS/reconstructor/ or name its Hub repo with "
                 "HUMANSPLAT_RECONSTRUCTOR_REPO=owner/name[:subfolder], and load with HumanSplatPipeline.from_hub() "
                 "or from_pretrained(); or reconstruct in mode='prior', which needs no network weights. "
                 "(allow_untrained=True runs random weights for tests and benchmarks only: the output is noise.)"

@@ -270,7 +270,9 @@ class FolderDataset(Dataset):
             images/000.png ...            RGB on a white background, or RGBA (composited on white here)
             masks/000.png ...             optional 8-bit person masks (else the images' alpha)
             body.npz                      vertices (M, 3) float32 metres, faces (F, 3) int,
-                                          parts (M,) int labels into humansplat.prior.parts.PART_NAMES
+                                          parts (M,) int labels into humansplat.prior.parts.PART_NAMES,
+                                          optional body_model (str: "anny", "smplx"; recorded in
+                                          the checkpoint's provenance, else "unknown")
             depth/, normals/, parts/      written by the renderer, not read here
 
     ``cameras.json``::

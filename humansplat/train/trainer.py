@@ -756,7 +756,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "scaler": scaler.state_dict() if scaler is not None else None,
-                "rng": {"torch": torch.get_rng_state(), "perm": self._perm},
+                "rng": {"perm": list(self._perm)},  # all other randomness is a function of (seed, step)
                 "history": [asdict(h) for h in self.history],
                 "evaluations": self.evaluations,
             }
@@ -779,7 +779,7 @@ class Trainer:
             if not found:
                 raise FileNotFoundError(f"{where} holds no checkpoint to resume (checkpoints/step_*.pt)")
             path = found[-1]
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         self.model.load_state_dict(state["model"])
         if self.ema is not None:
             if state["ema"] is None:
@@ -790,7 +790,8 @@ class Trainer:
         scaler = getattr(self.accelerator, "scaler", None)
         if scaler is not None and state["scaler"] is not None:
             scaler.load_state_dict(state["scaler"])
-        self._perm = tuple(state["rng"]["perm"])  # type: ignore[assignment]
+        epoch, perm = state["rng"]["perm"]
+        self._perm = (int(epoch), list(perm))
         self.step = int(state["step"])
         self.history = [StepLog(**h) for h in state["history"]]
         self.evaluations = list(state.get("evaluations", []))

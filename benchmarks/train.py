@@ -156,6 +156,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed steps per row")
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    parser.add_argument(
+        "--checkpointing", choices=("both", "on", "off"), default="both",
+        help="gradient checkpointing rows (one per process gives clean CPU memory numbers)",
+    )
     parser.add_argument("--run-steps", type=int, default=300, help="steps of the short run (0 = skip)")
     parser.add_argument("--people", type=int, default=8)
     parser.add_argument("--eval-every", type=int, default=25)
@@ -167,7 +171,7 @@ def main() -> None:
     rows = []
     for name in args.configs:
         for precision in ("bf16", "no") if cuda else ("no",):
-            for checkpointing in (False, True):
+            for checkpointing in {"both": (False, True), "on": (True,), "off": (False,)}[args.checkpointing]:
                 for compiled in (False,) if args.no_compile else (False, True):
                     rows.append(bench(name, args.steps, checkpointing, compiled, precision, args.device))
                     r = rows[-1]

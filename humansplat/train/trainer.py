@@ -316,6 +316,22 @@ def _load_vae(spec: str, seed: int):
     return AutoencoderKL.from_pretrained(folder, variant=variant, torch_dtype=torch.float32), source, revision
 
 
+def _make_accelerator(mixed_precision: str, cpu: bool) -> Any:
+    """``accelerate.Accelerator`` for this run. Its state is process-wide: in a single process where an
+    earlier Trainer chose another device or precision (tests, benchmarks), that state is reset
+    (accelerate's own reset); a multi-process launch keeps the launcher's state and fails loudly."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
+
+    try:
+        return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+    except ValueError as exc:
+        if "already been initialized" not in str(exc) or PartialState().num_processes > 1:
+            raise
+        AcceleratorState._reset_state(reset_partial_state=True)
+        return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+
+
 def _tensorboard_writer(log_dir: Path) -> Any | None:
     """A TensorBoard ``SummaryWriter`` on ``log_dir``, or None (one warning) without tensorboard."""
     try:
@@ -353,8 +369,6 @@ class Trainer:
         device: torch.device | str | None = None,
         vae_source: str = "given to the Trainer",
     ) -> None:
-        from accelerate import Accelerator
-
         self.config = config
         self.notes: list[str] = []
         want = torch.device(device) if device is not None else None
@@ -364,7 +378,7 @@ class Trainer:
             self.notes.append(
                 f"mixed_precision={config.mixed_precision!r} ignored on the CPU: autocast runs on CUDA only"
             )
-        self.accelerator = Accelerator(mixed_precision=mixed, cpu=not on_cuda)
+        self.accelerator = _make_accelerator(mixed, cpu=not on_cuda)
         self.device = self.accelerator.device
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mixed)
 

@@ -146,6 +146,25 @@ def test_yaml_configurations(tmp_path):
         TrainConfig.load("nope")
 
 
+def test_view_metrics_by_group():
+    from humansplat.train.evaluation import view_groups, view_metrics
+
+    assert view_groups(5, torch.tensor([0, 1, 2])) == ["input", "context", "context", "novel", "novel"]
+    gt = torch.full((3, 16, 16, 3), 0.5)
+    masks = torch.zeros(3, 16, 16)
+    masks[:, :, :8] = 1.0
+    alpha = torch.zeros(3, 16, 16, 1)  # the renderer's (V, H, W, 1)
+    alpha[:, :, :4] = 1.0  # half of the mask covered
+    alpha[2] = masks[2, ..., None]
+    pred = gt + torch.tensor([0.1, 0.01, 0.0]).view(3, 1, 1, 1)
+    pred[2, 0, 0] = 0.6  # one pixel off by 0.1
+    out = view_metrics(pred, alpha, gt, masks, ["input", "context", "novel"])
+    assert out["input"]["psnr"] == pytest.approx(20.0) and out["context"]["psnr"] == pytest.approx(40.0)
+    assert out["input"]["iou"] == pytest.approx(0.5) and out["novel"]["iou"] == 1.0
+    assert out["context"]["ssim"] > 0.99 and out["all"]["psnr"] == pytest.approx((20 + 40 + out["novel"]["psnr"]) / 3)
+    assert out["novel"]["psnr"] == pytest.approx(-10 * math.log10(0.01 / (16 * 16)))
+
+
 # ---------------------------------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def trained(dataset, tmp_path_factory):

@@ -34,7 +34,7 @@ def view_metrics(
     """Scores of V rendered views against ground truth, by view group and over ``"all"`` views.
 
     Args:
-        rgb: (V, H, W, 3) rendered colours in [0, 1]; alpha: (V, H, W) rendered opacity.
+        rgb: (V, H, W, 3) rendered colours in [0, 1]; alpha: (V, H, W) or (V, H, W, 1) rendered opacity.
         images: (V, H, W, 3) ground-truth colours; masks: (V, H, W) ground-truth person masks.
         groups: V group names (:func:`view_groups`).
 
@@ -45,7 +45,9 @@ def view_metrics(
 
     pred = rgb.detach().float().clamp(0, 1).cpu().numpy()
     gt = images.detach().float().cpu().numpy()
-    a, m = alpha.detach().cpu() > 0.5, masks.detach().cpu() > 0.5
+    if alpha.numel() != masks.numel():
+        raise ValueError(f"alpha {tuple(alpha.shape)} does not match masks {tuple(masks.shape)}")
+    a, m = alpha.detach().cpu().reshape(masks.shape) > 0.5, masks.detach().cpu() > 0.5
     per_view = []
     for v in range(len(pred)):
         union = int((a[v] | m[v]).sum())

@@ -102,9 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     say(f"training {config.name!r} ({config.target}) on {trainer.device} x {procs}: {trainer.describe_data()}", flush=True)
     for note in trainer.notes:
         say(f"note: {note}", flush=True)
-    result = trainer.train(
-        out_dir=args.out, callback=lambda log: say(log.line(config.steps), flush=True), progress=not args.no_progress
-    )
+    from tqdm.auto import tqdm
+
+    def log_line(log) -> None:  # above the progress bar, main process only
+        if trainer.is_main:
+            tqdm.write(log.line(config.steps))
+
+    result = trainer.train(out_dir=args.out, callback=log_line, progress=not args.no_progress)
     what = "unet" if config.target == "synthesizer" else "reconstructor"
     if result.heldout is not None:
         h = result.heldout

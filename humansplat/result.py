@@ -52,6 +52,11 @@ REPORT_SCHEMA = "humansplat.report/1"
 """``schema`` value of ``report.json``."""
 
 
+def views_strip(views: np.ndarray) -> np.ndarray:
+    """(V, S, S, 3) uint8 views -> one (S, V*S, 3) strip, left to right (``views.png``)."""
+    return np.concatenate(list(views), axis=1)
+
+
 def turntable_fps(frames: int) -> float:
     """Default frame rate of a turntable video: about 3 s a turn, 8 to 24 frames per second
     (36 frames -> 12 fps; never a flicker for few frames, never slow motion for many)."""
@@ -135,7 +140,7 @@ class Result:
             timed("video", lambda: write_video(self.turntable, paths["video"], fps=rate))
         else:
             del paths["video"]
-        Image.fromarray(np.concatenate(list(self.views), axis=1)).save(paths["views"])
+        Image.fromarray(views_strip(self.views)).save(paths["views"])
         self.body_fit.write_json(paths["body"])
         report = {
             "schema": REPORT_SCHEMA,

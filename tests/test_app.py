@@ -3,7 +3,8 @@
 Covers: /reconstruct returns files that parse (.ply, .mp4, .glb, PNGs) and a summary naming the mode;
 /fit_body returns its overlay and the body as JSON; every kind of bad input is answered by a clear
 message while the app keeps serving; 8 clients at once all get complete results and their per-session
-folders are deleted when their sessions end; importing app.py has no side effects.
+folders are deleted when their sessions end; clients that never close stay under the disk cap; mode and
+seed are disabled where they change nothing; importing app.py has no side effects.
 """
 
 from __future__ import annotations

@@ -370,11 +370,12 @@ def render_turntable(
 
 
 def input_view_quality(gaussians: Gaussians, body_fit: BodyFit) -> dict[str, float]:
-    """How well the avatar reproduces the photo: render the crop's own camera and compare.
+    """Input-view fidelity: render the crop's own camera (the one view the avatar is built from) and
+    compare with the photo. It says nothing about unseen views.
 
     Returns:
-        ``input_psnr_db``: PSNR (dB, colours in [0, 1]) over pixels with person mask > 0.5;
-        ``alpha_iou``: IoU of rendered alpha > 0.5 with mask > 0.5.
+        ``input_view_psnr_db``: PSNR (dB, colours in [0, 1]) over pixels with person mask > 0.5;
+        ``input_view_alpha_iou``: IoU of rendered alpha > 0.5 with mask > 0.5.
     """
     from .render import render
 
@@ -390,7 +391,7 @@ def input_view_quality(gaussians: Gaussians, body_fit: BodyFit) -> dict[str, flo
     pred = alpha > 0.5
     union = int((pred | mask).sum())
     iou = float((pred & mask).sum() / union) if union else float("nan")
-    return {"input_psnr_db": round(psnr, 3), "alpha_iou": round(iou, 4)}
+    return {"input_view_psnr_db": round(psnr, 3), "input_view_alpha_iou": round(iou, 4)}
 
 
 def back_coverage(alpha_back: np.ndarray, body_fit: BodyFit, camera: Cameras, threshold: float = 0.5) -> float:
@@ -559,7 +560,10 @@ def iter_reconstruct(
 
     with run.timed("views"):
         views, view_cams, quality = _views_and_quality(recon, fit, opts.resolution, deadline)
-    message = f"input view PSNR {quality['input_psnr_db']:.1f} dB, alpha IoU {quality['alpha_iou']:.3f}"
+    message = (
+        f"input-view fidelity: PSNR {quality['input_view_psnr_db']:.1f} dB, "
+        f"alpha IoU {quality['input_view_alpha_iou']:.3f}"
+    )
     yield run.update("views", message, views=views)
 
     with run.timed("turntable"):

@@ -94,5 +94,10 @@ def test_example_to_video_and_3d_viewer(server, page, tmp_path):
     )
     summary = page.inner_text("#summary")
     assert "prior" in summary.lower() or "full" in summary.lower(), summary
+    assert "input-view fidelity" in summary.lower(), summary
+
+    page.click("#fit")  # "Fit body only": the previous result leaves the page
+    page.wait_for_selector("#turntable video[src]", state="detached", timeout=60_000)
+    assert "input-view fidelity" not in page.inner_text("#summary").lower()
     assert not errors, errors
     assert any(sessions.iterdir()), "the page's session got an output folder"

@@ -58,9 +58,11 @@ def test_every_file_exists_and_parses(run):
     report = json.loads((folder / "report.json").read_text())
     assert report["mode"] == "prior" and report["weights"] == {}
     assert "no network weights" in report["network_weights"]
-    assert report["quality"]["alpha_iou"] > 0.9 and report["quality"]["input_psnr_db"] > 25
+    assert report["quality"]["input_view_alpha_iou"] > 0.9 and report["quality"]["input_view_psnr_db"] > 25
     assert {"load", "detect", "fit", "reconstruct", "views", "turntable", "save_ply"} <= set(report["timings_s"])
-    assert set(report["files"]) == {"gaussians.ply", "turntable.mp4", "views.png", "mesh.glb", "body.json", "report.json"}
+    assert set(report["files"]) == {"gaussians.ply", "gaussians.splat", "turntable.mp4", "views.png", "mesh.glb",
+                                    "body.json", "report.json"}
+    assert sorted(p.name for p in folder.iterdir()) == sorted(report["files"])
 
     g = load_ply(folder / "gaussians.ply")
     assert len(g) == report["gaussians"] > 1000
@@ -81,7 +83,7 @@ def test_every_file_exists_and_parses(run):
     assert 1.0 < ext[1] < 2.5 and ext[1] > ext[0]  # a standing person, y-up in glTF
 
     body = json.loads((folder / "body.json").read_text())
-    assert body["backend"] == "anny" and body["vertex_count"] > 1000
+    assert body["schema"] == "humansplat.body/1" and body["backend"] == "anny" and body["mesh"]["vertex_count"] > 1000
     assert np.asarray(body["camera"]["K"]).shape == (3, 3) and "silhouette_iou" in body["errors"]
 
 

@@ -73,7 +73,7 @@ def test_stages_in_order_with_growing_fraction_and_a_result(stubbed, photo):
     assert r.turntable.shape == (3, 64, 64, 3) and r.turntable.dtype == np.uint8
     assert set(r.timings) == {"load", "detect", "fit", "reconstruct", "views", "turntable"}
     assert all(v >= 0 for v in r.timings.values())
-    assert r.quality["input_psnr_db"] >= 30 and r.quality["alpha_iou"] >= 0.97, r.quality
+    assert r.quality["input_view_psnr_db"] >= 30 and r.quality["input_view_alpha_iou"] >= 0.97, r.quality
     assert r.quality["back_coverage"] >= 0.95, r.quality
     assert stubbed == {"detect": 1, "fit": 1}
 

@@ -127,8 +127,8 @@ def test_visible_layer_is_one_gaussian_per_foreground_pixel_on_its_ray(fit, gaus
 # ------------------------------------------------------------------------------------ quality
 def test_input_view_psnr_and_alpha_iou(gaussians, fit):
     q = input_view_quality(gaussians, fit)
-    assert q["input_psnr_db"] >= 30.0, q
-    assert q["alpha_iou"] >= 0.97, q
+    assert q["input_view_psnr_db"] >= 30.0, q
+    assert q["input_view_alpha_iou"] >= 0.97, q
 
 
 def test_back_view_covers_the_body(orbit, fit):
@@ -182,7 +182,7 @@ def test_loose_clothes_beyond_the_body_are_covered_at_plausible_depth(fit):
     loose = replace(fit, crop=replace(fit.crop, mask=wide.astype(np.float32), rgb=rgb))
     g = reconstruct_from_prior(loose)
     q = input_view_quality(g, loose)
-    assert q["alpha_iou"] >= 0.97 and q["input_psnr_db"] >= 30.0, q
+    assert q["input_view_alpha_iou"] >= 0.97 and q["input_view_psnr_db"] >= 30.0, q
     z = fit.camera.project(fit.vertices)[1][0]
     gz = fit.camera.project(g.means)[1][0]
     assert float(gz.min()) > float(z.min()) - 0.15 and float(gz.max()) < float(z.max()) + 0.15
@@ -214,4 +214,4 @@ def test_colour_iterations_improve_the_input_view(fit):
                                  camera=fit.camera.resize(128, 128)))
     q0 = input_view_quality(reconstruct_from_prior(small, replace(opts, colour_iterations=0)), small)
     q1 = input_view_quality(reconstruct_from_prior(small, replace(opts, colour_iterations=2)), small)
-    assert q1["input_psnr_db"] > q0["input_psnr_db"] + 0.5, (q0, q1)
+    assert q1["input_view_psnr_db"] > q0["input_view_psnr_db"] + 0.5, (q0, q1)

@@ -143,15 +143,19 @@ def _must_not_run(*args, **kwargs):
 
 
 def test_exit_status_0_all_done_1_some_failed(tmp_path, monkeypatch):
-    import humansplat.cli as cli
     import humansplat.pipeline as pipeline
     from humansplat.errors import InputError
 
     class _Result:
         timings = {"fit": 0.1}
+        mode = "prior"
+        quality: dict = {}
 
         def summary(self) -> str:
             return "ok"
+
+        def save(self, folder, **kwargs):
+            return {}
 
     def fake_reconstruct(path, **kwargs):
         if "bad" in Path(path).name:
@@ -159,7 +163,6 @@ def test_exit_status_0_all_done_1_some_failed(tmp_path, monkeypatch):
         return _Result()
 
     monkeypatch.setattr(pipeline, "reconstruct", fake_reconstruct)
-    monkeypatch.setattr(cli, "write_outputs", lambda *a, **k: {"mode": "prior", "quality": {}})
     for name in ("good1.png", "good2.png", "bad.png"):
         (tmp_path / name).write_bytes(b"x")
     args = ["-o", str(tmp_path / "o"), "-q", "--frames", "0"]

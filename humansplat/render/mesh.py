@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from ..cameras import Cameras
@@ -37,6 +36,7 @@ __all__ = [
     "MeshRender",
     "TexturedMesh",
     "face_normals",
+    "face_parts",
     "interpolate",
     "rasterize_mesh",
     "render_mesh",
@@ -87,12 +87,22 @@ class TexturedMesh:
                 raise ValueError(f"{self.name}: vertex_colors must be (V, 3) = ({V}, 3), got {tuple(self.vertex_colors.shape)}")
         if self.uvs is not None:
             self.uvs = torch.as_tensor(self.uvs, dtype=torch.float32)
+            if self.uvs.ndim != 2 or self.uvs.shape[1] != 2:
+                raise ValueError(f"{self.name}: uvs must be (T, 2), got {tuple(self.uvs.shape)}")
+            if self.face_uvs is None and len(self.uvs) != V:
+                raise ValueError(
+                    f"{self.name}: per-vertex uvs need T = V = {V} rows, got {len(self.uvs)}; or give face_uvs"
+                )
         if self.face_uvs is not None:
             self.face_uvs = torch.as_tensor(self.face_uvs, dtype=torch.long)
             if tuple(self.face_uvs.shape) != tuple(self.faces.shape):
                 raise ValueError(f"{self.name}: face_uvs must be (F, 3) like faces, got {tuple(self.face_uvs.shape)}")
         if self.texture is not None:
             self.texture = torch.as_tensor(self.texture, dtype=torch.float32)
+            if self.texture.ndim != 3 or self.texture.shape[2] != 3:
+                raise ValueError(
+                    f"{self.name}: texture must be (Ht, Wt, 3) floats in [0, 1], got {tuple(self.texture.shape)}"
+                )
         if self.parts is not None:
             self.parts = torch.as_tensor(self.parts, dtype=torch.long)
             if tuple(self.parts.shape) != (V,):
@@ -163,22 +173,226 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(vn, dim=-1, eps=1e-12)
 
 
-def rasterize_mesh(vertices: torch.Tensor, faces: torch.Tensor, camera: Cameras, near: float = 0.01) -> MeshRaster:
+def _check_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(V, 3) float32 and (F, 3) int64 CPU tensors, or a ValueError quoting the bad shape or index."""
+    v = torch.as_tensor(vertices).detach().to("cpu", torch.float32)
+    f = torch.as_tensor(faces).detach().to("cpu", torch.long)
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise ValueError(f"vertices must be (V, 3), got {tuple(v.shape)}")
+    if f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError(f"faces must be (F, 3) vertex indices, got {tuple(f.shape)}")
+    if len(f) and (int(f.min()) < 0 or int(f.max()) >= len(v)):
+        raise ValueError(f"face indices must lie in [0, {len(v)}), got [{int(f.min())}, {int(f.max())}]")
+    return v, f
+
+
+def _clip_near(cam: torch.Tensor, near: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Clip triangles that cross the plane z = ``near`` (camera frame) to their visible part.
+
+    Args:
+        cam: (F, 3, 3) float64 corners in the camera frame.
+
+    Returns:
+        tris: (R, 3, 3) camera-frame corners of the new triangles (one or two per crossing face),
+        src: (R,) the face each comes from,
+        basis: (R, 3, 3) barycentric coordinates of each new corner in its face (row k = corner k),
+        so that a point with barycentrics ``b`` in the new triangle has ``b @ basis`` in the face.
+    """
+    behind = cam[..., 2] < near  # (F, 3)
+    count = behind.sum(-1)
+    eye = torch.eye(3, dtype=cam.dtype)
+    out_t, out_s, out_b = [], [], []
+    for n_behind in (1, 2):
+        sel = torch.nonzero(count == n_behind).squeeze(-1)
+        if not len(sel):
+            continue
+        # roll each face so that its odd corner (the one behind, or the one in front) comes first
+        odd = behind[sel] if n_behind == 1 else ~behind[sel]
+        k = odd.long().argmax(-1)
+        perm = (k[:, None] + torch.arange(3)) % 3  # (n, 3)
+        p = torch.gather(cam[sel], 1, perm[..., None].expand(-1, 3, 3))  # corners a, b, c
+        e = eye[perm]  # their barycentrics in the face
+        a, b, c = p.unbind(1)
+        ea, eb, ec = e.unbind(1)
+        tb = ((near - a[:, 2]) / (b[:, 2] - a[:, 2]))[:, None]  # where a-b and a-c cross the plane
+        tc = ((near - a[:, 2]) / (c[:, 2] - a[:, 2]))[:, None]
+        ab, ac = a + tb * (b - a), a + tc * (c - a)
+        eab, eac = ea + tb * (eb - ea), ea + tc * (ec - ea)
+        if n_behind == 2:  # a is in front: one triangle (a, ab, ac)
+            out_t.append(torch.stack([a, ab, ac], 1))
+            out_b.append(torch.stack([ea, eab, eac], 1))
+            out_s.append(sel)
+        else:  # a is behind: the quad (ab, b, c, ac) as two triangles
+            out_t += [torch.stack([ab, b, c], 1), torch.stack([ab, c, ac], 1)]
+            out_b += [torch.stack([eab, eb, ec], 1), torch.stack([eab, ec, eac], 1)]
+            out_s += [sel, sel]
+    if not out_t:
+        return cam.new_zeros(0, 3, 3), torch.zeros(0, dtype=torch.long), cam.new_zeros(0, 3, 3)
+    return torch.cat(out_t), torch.cat(out_s), torch.cat(out_b)
+
+
+_EMPTY_KEY = torch.iinfo(torch.int64).max
+
+
+def rasterize_mesh(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Cameras,
+    near: float = 0.01,
+    *,
+    max_samples: int = 2_000_000,
+) -> MeshRaster:
     """Z-buffer rasterisation of a triangle mesh into one camera (pixel centres sampled).
+
+    A triangle covers the pixel centres ``(j + 0.5, i + 0.5)`` inside it or on its edges (both
+    windings: back faces are drawn too); the nearest covering triangle wins (ties: the lower face
+    index). Depth and barycentrics are perspective-correct. Parts of triangles in front of the near
+    plane are rasterised (triangles crossing it are clipped, their barycentrics refer to the whole
+    face); degenerate triangles (zero screen area) cover nothing.
 
     Args:
         vertices: (V, 3) world points (metres).
         faces: (F, 3) int triangle indices.
         camera: one camera (its first view is used); the image is ``camera.height x camera.width``.
-        near: triangles with a vertex closer than ``near`` metres are dropped.
+        near: the near plane, metres of camera depth (> 0).
+        max_samples: candidate pixel samples tested per batch (bounds memory: ~100 bytes each).
 
     Returns:
         :class:`MeshRaster` (CPU tensors).
     """
-    from ..prior.overlay import rasterize_mesh as _numpy_rasterize
+    if not isinstance(camera, Cameras):
+        raise ValueError(f"camera must be a humansplat.cameras.Cameras, got {type(camera).__name__}")
+    if not float(near) > 0.0:
+        raise ValueError(f"near must be > 0 metres, got {near}")
+    verts, faces = _check_mesh(vertices, faces)
+    cam = camera[0].to("cpu")
+    H, W = cam.height, cam.width
+    face_id = torch.full((H, W), -1, dtype=torch.long)
+    bary = torch.zeros(H, W, 3)
+    depth = torch.full((H, W), float("inf"))
+    if not len(faces):
+        return MeshRaster(face_id, bary, depth)
 
-    r = _numpy_rasterize(vertices, faces, camera, near=near)
-    return MeshRaster(torch.from_numpy(r.face_id), torch.from_numpy(r.bary), torch.from_numpy(r.depth))
+    # 1. Screen-space triangles: faces wholly in front of the near plane as they are (projected per
+    #    vertex), faces crossing it clipped to their visible part.
+    uv_v, z_v = cam.project(verts)
+    uv_v, z_v = uv_v[0].double(), z_v[0].double()
+    zf = z_v[faces]  # (F, 3)
+    whole = torch.nonzero((zf >= near).all(-1)).squeeze(-1)
+    crossing = torch.nonzero((zf >= near).any(-1) & (zf < near).any(-1)).squeeze(-1)
+    p = uv_v[faces[whole]]  # (R, 3, 2)
+    z = zf[whole]  # (R, 3)
+    src = whole
+    basis = None
+    if len(crossing):
+        corners = cam.world_to_camera(verts)[0].double()[faces[crossing]]  # (n, 3, 3)
+        tris, which, basis_c = _clip_near(corners, float(near))
+        K = cam.Ks[0].double()
+        pc = torch.stack(
+            [K[0, 0] * tris[..., 0] / tris[..., 2] + K[0, 2], K[1, 1] * tris[..., 1] / tris[..., 2] + K[1, 2]], -1
+        )
+        basis = torch.cat([torch.eye(3, dtype=torch.float64).expand(len(whole), 3, 3), basis_c])
+        p, z, src = torch.cat([p, pc]), torch.cat([z, tris[..., 2]]), torch.cat([whole, crossing[which]])
+
+    # 2. Per triangle: the pixels whose centres may be inside (bounding box), and the screen-space
+    #    affine functions of the pixel offset from the box's first centre: the edge functions w0, w1
+    #    (normalised by the signed area, so either winding works) and 1/z (perspective-correct).
+    lo = (torch.floor(p.min(1).values - 0.5) + 1).clamp_min(0)
+    hi = torch.minimum(torch.floor(p.max(1).values - 0.5), torch.tensor([W - 1.0, H - 1.0], dtype=torch.float64))
+    ext = (hi - lo + 1).clamp_min(0).long()  # (R, 2)
+    a, b, c = p.unbind(1)
+    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    # degenerate: (numerically) zero area, e.g. collinear corners or a triangle seen edge-on
+    longest = torch.stack([(b - a).square().sum(-1), (c - b).square().sum(-1), (a - c).square().sum(-1)]).amax(0)
+    live = torch.nonzero((ext > 0).all(-1) & (area.abs() > 1e-6 * longest + 1e-12)).squeeze(-1)
+    x0, y0 = lo[:, 0] + 0.5, lo[:, 1] + 0.5  # the first pixel centre of each box
+    # w0 = ((b - x) x (c - x)) / area etc. as A dx + B dy + C at x = (x0 + dx, y0 + dy)
+    coef = []
+    for (q, r) in ((b, c), (c, a)):
+        A = (q[:, 1] - r[:, 1]) / area
+        B = (r[:, 0] - q[:, 0]) / area
+        C = ((q[:, 0] - x0) * (r[:, 1] - y0) - (r[:, 0] - x0) * (q[:, 1] - y0)) / area
+        coef.append(torch.stack([A, B, C], -1))
+    w0c, w1c = coef
+    w2c = -w0c - w1c
+    w2c[:, 2] += 1.0
+    iz = 1.0 / z  # (R, 3)
+    izc = w0c * iz[:, 0:1] + w1c * iz[:, 1:2] + w2c * iz[:, 2:3]  # 1/z as A dx + B dy + C
+    plane = torch.stack([w0c, w1c, w2c, izc], 1)  # (R, 4, 3)
+
+    # 3. Triangles bucketed by box size (powers of two per axis); each batch tests an sx x sy block
+    #    of pixel centres per triangle and keeps the nearest fragment per pixel with a scatter-min of
+    #    the packed key (float32 depth bits << 32 | triangle), which orders by depth, then triangle.
+    zbuf = torch.full((H * W,), _EMPTY_KEY, dtype=torch.long)
+    bucket = torch.ceil(torch.log2(ext[live].double())).long()  # (n, 2)
+    group = bucket[:, 0] * 64 + bucket[:, 1]
+    order = torch.argsort(group, stable=True)
+    live, group = live[order], group[order]
+    keys, counts = torch.unique_consecutive(group, return_counts=True)
+    start = 0
+    for key, count in zip(keys.tolist(), counts.tolist()):
+        tri = live[start : start + count]
+        start += count
+        sx, sy = 1 << (key // 64), 1 << (key % 64)
+        dy, dx = torch.meshgrid(torch.arange(sy), torch.arange(sx), indexing="ij")
+        offsets = torch.stack([dx.reshape(-1), dy.reshape(-1)], -1)  # (sx sy, 2)
+        per = max(1, max_samples // len(offsets))
+        for t0 in range(0, len(tri), per):
+            t = tri[t0 : t0 + per]
+            for o0 in range(0, len(offsets), max_samples):
+                _raster_batch(zbuf, t, offsets[o0 : o0 + max_samples], lo, ext, plane, W)
+
+    # 4. The winners: recompute their barycentrics and depth, map clipped triangles to their face.
+    hit = torch.nonzero(zbuf != _EMPTY_KEY).squeeze(-1)
+    if not len(hit):
+        return MeshRaster(face_id, bary, depth)
+    rid = zbuf[hit] & 0xFFFFFFFF
+    d = torch.stack([(hit % W).double(), (hit // W).double()], -1) - lo[rid]  # offset from the box's first centre
+    pl = plane[rid]  # (n, 4, 3)
+    vals = pl[..., 0] * d[:, None, 0] + pl[..., 1] * d[:, None, 1] + pl[..., 2]  # (n, 4): w0, w1, w2, 1/z
+    b_persp = vals[:, :3] * iz[rid] / vals[:, 3:]
+    if basis is not None:
+        b_persp = torch.einsum("nk,nkj->nj", b_persp, basis[rid])
+    face_id.view(-1)[hit] = src[rid]
+    bary.view(-1, 3)[hit] = b_persp.float()
+    depth.view(-1)[hit] = (1.0 / vals[:, 3]).float()
+    return MeshRaster(face_id, bary, depth)
+
+
+def _raster_batch(
+    zbuf: torch.Tensor,
+    tri: torch.Tensor,
+    offsets: torch.Tensor,
+    lo: torch.Tensor,
+    ext: torch.Tensor,
+    plane: torch.Tensor,
+    W: int,
+) -> None:
+    """Test ``offsets`` (K, 2) pixel offsets of the boxes of triangles ``tri`` (n,) and scatter-min
+    the covered samples' keys into ``zbuf`` (H W,) (see :func:`rasterize_mesh`, step 3)."""
+    inbox = (offsets[None] < ext[tri][:, None]).all(-1)  # (n, K)
+    ti, ki = torch.nonzero(inbox, as_tuple=True)
+    if not len(ti):
+        return
+    t = tri[ti]
+    dx, dy = offsets[ki, 0].double(), offsets[ki, 1].double()
+    pl = plane[t]  # (m, 4, 3)
+    vals = pl[..., 0] * dx[:, None] + pl[..., 1] * dy[:, None] + pl[..., 2]  # (m, 4)
+    inside = (vals[:, :3] >= -1e-9).all(-1)
+    t, vals = t[inside], vals[inside]
+    if not len(t):
+        return
+    px = lo[t, 0].long() + offsets[ki[inside], 0]
+    py = lo[t, 1].long() + offsets[ki[inside], 1]
+    bits = (1.0 / vals[:, 3]).float().view(torch.int32).long()  # depth > 0: bit order = value order
+    zbuf.scatter_reduce_(0, py * W + px, (bits << 32) | t, reduce="amin")
+
+
+def _blend(face_id: torch.Tensor, bary: torch.Tensor, faces: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """(n, D) barycentric blends of per-vertex (V, D) or per-corner (F, 3, D) ``values`` for n
+    samples with faces ``face_id`` (n,) and barycentrics ``bary`` (n, 3)."""
+    corners = values[faces[face_id]] if values.ndim == 2 else values[face_id]  # (n, 3, D)
+    return torch.einsum("nk,nkd->nd", bary, corners)
 
 
 def interpolate(raster: MeshRaster, faces: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -194,11 +408,13 @@ def interpolate(raster: MeshRaster, faces: torch.Tensor, values: torch.Tensor) -
     """
     values = torch.as_tensor(values, dtype=torch.float32)
     faces = torch.as_tensor(faces, dtype=torch.long)
+    if not (values.ndim == 2 or (values.ndim == 3 and tuple(values.shape[:2]) == (len(faces), 3))):
+        raise ValueError(
+            f"values must be per vertex (V, D) or per corner (F, 3, D) = ({len(faces)}, 3, D), got {tuple(values.shape)}"
+        )
     cov = raster.coverage
-    fid = raster.face_id[cov]
-    corners = values[faces[fid]] if values.ndim == 2 else values[fid]  # (n, 3, D)
     out = torch.zeros(raster.face_id.shape + (values.shape[-1],), dtype=torch.float32)
-    out[cov] = (corners * raster.bary[cov][..., None]).sum(1)
+    out[cov] = _blend(raster.face_id[cov], raster.bary[cov], faces, values)
     return out
 
 
@@ -232,6 +448,24 @@ def sample_texture(texture: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     return out.reshape(*lead, D)
 
 
+def face_parts(faces: torch.Tensor, parts: torch.Tensor) -> torch.Tensor:
+    """(F,) int64 part label of each triangle: the label most of its three vertices carry (the first
+    vertex's when all three differ). The one rule for per-face parts (render masks, part losses).
+
+    Args:
+        faces: (F, 3) int vertex indices; parts: (V,) int64 per-vertex labels.
+    """
+    lab = torch.as_tensor(parts, dtype=torch.long)[torch.as_tensor(faces, dtype=torch.long)]  # (F, 3)
+    l0, l1, l2 = lab.unbind(-1)
+    return torch.where((l1 == l2) & (l0 != l1), l1, l0)
+
+
+def _pool(x: torch.Tensor, s: int) -> torch.Tensor:
+    """(H s, W s, ...) -> (H, W, ...): sum over each pixel's s x s samples."""
+    Hs, Ws = x.shape[:2]
+    return x.reshape(Hs // s, s, Ws // s, s, *x.shape[2:]).sum((1, 3))
+
+
 def render_mesh(
     mesh: TexturedMesh,
     cameras: Cameras,
@@ -240,8 +474,12 @@ def render_mesh(
     background: float | tuple[float, float, float] = 1.0,
     ambient: float = 1.0,
     num_parts: int | None = None,
+    near: float = 0.01,
 ) -> MeshRender:
     """Render a coloured mesh into C views, ``supersample`` x ``supersample`` samples per pixel.
+
+    Each view is rasterised once at the supersampled size (:func:`rasterize_mesh`); colours,
+    normals and parts are computed on the covered samples only and box-filtered to H x W.
 
     Args:
         mesh: the mesh and its colours.
@@ -249,8 +487,11 @@ def render_mesh(
         supersample: samples per pixel side (soft, antialiased edges; 1 = pixel centres only).
         background: grey level or RGB in [0, 1] behind the mesh.
         ambient: 1 = flat albedo (the same colour from every view, like renders of scans with baked
-            lighting); lower values add a head light (Lambert, two-sided), which changes with the view.
+            lighting); lower values add a head light (Lambert, two-sided), which changes with the view:
+            colour = albedo * (ambient + (1 - ambient) |cos(normal, view ray)|).
         num_parts: P for ``MeshRender.parts`` (default: :data:`PART_NAMES` length when the mesh has parts).
+            A sample's part is its triangle's (:func:`face_parts`).
+        near: near plane in metres (:func:`rasterize_mesh`).
 
     Returns:
         :class:`MeshRender` on the CPU.
@@ -260,51 +501,61 @@ def render_mesh(
     s = int(supersample)
     if s < 1:
         raise ValueError(f"supersample must be >= 1, got {supersample}")
+    if not isinstance(cameras, Cameras):
+        raise ValueError(f"cameras must be a humansplat.cameras.Cameras, got {type(cameras).__name__}")
     H, W = cameras.height, cameras.width
     big = cameras.to("cpu").resize(W * s, H * s)
-    verts, faces = mesh.vertices, mesh.faces
+    verts, faces = mesh.vertices.detach().cpu(), mesh.faces.cpu()
     vn = vertex_normals(verts, faces)
-    P = (num_parts or len(PART_NAMES)) if mesh.parts is not None else 0
+    labels, P = None, 0
+    if mesh.parts is not None:
+        P = int(num_parts or len(PART_NAMES))
+        if len(mesh.parts) and (int(mesh.parts.min()) < 0 or int(mesh.parts.max()) >= P):
+            lo, hi = int(mesh.parts.min()), int(mesh.parts.max())
+            raise ValueError(f"{mesh.name}: part labels must lie in [0, {P}), got [{lo}, {hi}]; pass num_parts")
+        labels = face_parts(faces, mesh.parts)
+    if mesh.has_texture:
+        fuv = mesh.face_uvs if mesh.face_uvs is not None else faces
+        corner_uv = mesh.uvs[fuv]  # (F, 3, 2)
     bg = torch.as_tensor(background, dtype=torch.float32).expand(3)
+    n_sub = float(s * s)
     rgbs, alphas, depths, normals, parts = [], [], [], [], []
     for c in range(len(cameras)):
-        r = rasterize_mesh(verts, faces, big[c])
+        r = rasterize_mesh(verts, faces, big[c], near=near)
         cov = r.coverage
+        fid, bw = r.face_id[cov], r.bary[cov]  # the n covered samples
         if mesh.has_texture:
-            fuv = mesh.face_uvs if mesh.face_uvs is not None else faces
-            uv = interpolate(r, faces, mesh.uvs[fuv])  # per-corner UVs (F, 3, 2)
-            albedo = sample_texture(mesh.texture, uv)
+            albedo = sample_texture(mesh.texture, _blend(fid, bw, faces, corner_uv))
         elif mesh.vertex_colors is not None:
-            albedo = interpolate(r, faces, mesh.vertex_colors)
+            albedo = _blend(fid, bw, faces, mesh.vertex_colors)
         else:
-            albedo = torch.full(cov.shape + (3,), 0.5)
-        n = torch.nn.functional.normalize(interpolate(r, faces, vn), dim=-1, eps=1e-12)
-        pos = interpolate(r, faces, verts)
-        view = torch.nn.functional.normalize(big.centers[c] - pos, dim=-1, eps=1e-12)
+            albedo = torch.full((len(fid), 3), 0.5)
+        n = torch.nn.functional.normalize(_blend(fid, bw, faces, vn), dim=-1, eps=1e-12)
+        view = torch.nn.functional.normalize(big.centers[c] - _blend(fid, bw, faces, verts), dim=-1, eps=1e-12)
         cosine = (n * view).sum(-1)
-        n = torch.where((cosine < 0)[..., None], -n, n)  # facing the camera
+        n = torch.where((cosine < 0)[:, None], -n, n)  # facing the camera
         shade = ambient + (1.0 - ambient) * cosine.abs()
-        col = (albedo * shade[..., None]).clamp(0.0, 1.0)
+        rgb = bg.expand(cov.shape + (3,)).clone()
+        rgb[cov] = (albedo * shade[:, None]).clamp(0.0, 1.0)
         covf = cov.float()
-        rgb = col * covf[..., None] + (1.0 - covf[..., None]) * bg
-        depth = torch.where(cov, r.depth, torch.zeros(()))
-        rgbs.append(rgb.reshape(H, s, W, s, 3).mean((1, 3)))  # [H s, W s, 3] -> [H, W, 3]
-        a = covf.reshape(H, s, W, s).mean((1, 3))
-        alphas.append(a)
-        dsum = depth.reshape(H, s, W, s).sum((1, 3))
-        cnt = covf.reshape(H, s, W, s).sum((1, 3))
+        cnt = _pool(covf, s)
+        rgbs.append(_pool(rgb, s) / n_sub)
+        alphas.append(cnt / n_sub)
+        dsum = _pool(torch.where(cov, r.depth, torch.zeros(())), s)
         depths.append(torch.where(cnt > 0, dsum / cnt.clamp_min(1), torch.zeros(())))
-        nsum = (n * covf[..., None]).reshape(H, s, W, s, 3).sum((1, 3))
-        normals.append(torch.nn.functional.normalize(nsum, dim=-1, eps=1e-12))
-        if P:
-            labels = interpolate(r, faces, torch.nn.functional.one_hot(mesh.parts, P).float())
-            # the part of the vertex with the largest weight: crisp labels inside a triangle
-            hard = torch.nn.functional.one_hot(labels.argmax(-1), P).float() * covf[..., None]
-            parts.append(hard.reshape(H, s, W, s, P).mean((1, 3)).permute(2, 0, 1))
+        nfull = torch.zeros(cov.shape + (3,))
+        nfull[cov] = n
+        normals.append(torch.nn.functional.normalize(_pool(nfull, s), dim=-1, eps=1e-12))
+        if labels is not None:
+            # count each pixel's samples per part: bincount over (part, pixel) pairs
+            ii, jj = torch.nonzero(cov, as_tuple=True)
+            pix = (ii // s) * W + jj // s
+            counts = torch.bincount(labels[fid] * (H * W) + pix, minlength=P * H * W)
+            parts.append(counts.reshape(P, H, W).float() / n_sub)
     return MeshRender(
         rgb=torch.stack(rgbs),
         alpha=torch.stack(alphas),
         depth=torch.stack(depths),
         normal=torch.stack(normals),
-        parts=torch.stack(parts) if P else None,
+        parts=torch.stack(parts) if labels is not None else None,
     )

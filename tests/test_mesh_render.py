@@ -70,7 +70,8 @@ def test_square_coverage_and_depth_order():
 
 
 def test_tiny_triangle_covers_the_pixel_where_project_says():
-    cam = Cameras.orbit([0.1, -0.2, 2.5], 2.0, [35.0], [20.0], fov_y_deg=40.0, width=80, height=60).crop(3.0, -2.0, 70, 64)
+    cam = Cameras.orbit([0.1, -0.2, 2.5], 2.0, [35.0], [20.0], fov_y_deg=40.0, width=80, height=60)
+    cam = cam.crop(3.0, -2.0, 70, 64)  # an off-centre principal point
     R = cam.viewmats[0, :3, :3]
     for i, j in ((5, 7), (31, 40), (60, 2), (12, 66)):
         target = torch.tensor([j + 0.5 + 0.05, i + 0.5 - 0.05])

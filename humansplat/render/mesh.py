@@ -19,8 +19,28 @@ Shapes: C cameras, V vertices, F faces, T texture coordinates, H, W image, Ht, W
 UV convention: OBJ's, u to the right, v **up**, (0, 0) = bottom-left corner of the texture image
 (loaders of formats with v down, e.g. glTF, flip v).
 
-STATUS: interface fixed; the implementation below is a first version on top of the NumPy z-buffer
-in :mod:`humansplat.prior.overlay` and is to be replaced by a vectorised torch one.
+How :func:`rasterize_mesh` works (torch, CPU, vectorised): vertices are projected with
+:meth:`Cameras.project`; triangles crossing the near plane are clipped in the camera frame (their
+barycentrics are mapped back to the whole face); each triangle gets its pixel-centre bounding box
+and the affine screen-space functions of its edge weights and of 1/z. Triangles are bucketed by
+box size (powers of two per axis) and each bucket tests an sx x sy block of pixel centres per
+triangle in batches of at most ``max_samples`` samples (bounded memory, ~100 bytes a sample). The
+z-test is a ``scatter_reduce_(..., "amin")`` of a packed int64 key (float32 depth bits << 32 |
+triangle index) per pixel, so the nearest triangle wins and ties go to the lower index; only the
+winners' barycentrics and depths are then computed. Float64 screen arithmetic; coverage, depth and
+barycentrics equal the former NumPy rasteriser's bit for bit on body meshes (``tests/test_mesh_render.py``).
+
+Speed (``benchmarks/mesh_render.py``, 2 CPU cores, ``OMP_NUM_THREADS=2``): TIMINGS
+
+Why our own rasteriser rather than a package: pyrender and moderngl draw through OpenGL, which on
+a headless server needs an OSMesa build (``PYOPENGL_PLATFORM=osmesa``) or EGL with a GPU driver,
+and their projection is an OpenGL clip-space matrix; nvdiffrast's rasterisers are a CUDA extension
+built with nvcc (or an OpenGL/EGL context), with no CPU path, under a non-commercial licence;
+PyTorch3D ships no PyPI wheels for current PyTorch (built from source with a compiler, CUDA for
+speed) and uses its own NDC axes (+x left, +y up). We need a CPU path on 2 cores for the app, the
+tests and data preparation, exact agreement with :mod:`humansplat.cameras` (pixel centres at +0.5),
+and per-pixel face ids and barycentrics for arbitrary attributes; a GPU rasteriser can be added
+behind this interface later.
 """
 
 from __future__ import annotations
@@ -240,7 +260,7 @@ def rasterize_mesh(
     camera: Cameras,
     near: float = 0.01,
     *,
-    max_samples: int = 2_000_000,
+    max_samples: int = 1_000_000,
 ) -> MeshRaster:
     """Z-buffer rasterisation of a triangle mesh into one camera (pixel centres sampled).
 
@@ -255,7 +275,7 @@ def rasterize_mesh(
         faces: (F, 3) int triangle indices.
         camera: one camera (its first view is used); the image is ``camera.height x camera.width``.
         near: the near plane, metres of camera depth (> 0).
-        max_samples: candidate pixel samples tested per batch (bounds memory: ~100 bytes each).
+        max_samples: candidate pixel samples tested per batch (bounds memory: ~50 bytes each).
 
     Returns:
         :class:`MeshRaster` (CPU tensors).
@@ -306,19 +326,18 @@ def rasterize_mesh(
     longest = torch.stack([(b - a).square().sum(-1), (c - b).square().sum(-1), (a - c).square().sum(-1)]).amax(0)
     live = torch.nonzero((ext > 0).all(-1) & (area.abs() > 1e-6 * longest + 1e-12)).squeeze(-1)
     x0, y0 = lo[:, 0] + 0.5, lo[:, 1] + 0.5  # the first pixel centre of each box
-    # w0 = ((b - x) x (c - x)) / area etc. as A dx + B dy + C at x = (x0 + dx, y0 + dy)
+    # w0 = ((b - x) x (c - x)) / area etc. as A dx + B dy + C at x = (x0 + dx, y0 + dy); w2 = 1 - w0 - w1
     coef = []
-    for (q, r) in ((b, c), (c, a)):
+    for q, r in ((b, c), (c, a)):
         A = (q[:, 1] - r[:, 1]) / area
         B = (r[:, 0] - q[:, 0]) / area
         C = ((q[:, 0] - x0) * (r[:, 1] - y0) - (r[:, 0] - x0) * (q[:, 1] - y0)) / area
         coef.append(torch.stack([A, B, C], -1))
-    w0c, w1c = coef
-    w2c = -w0c - w1c
-    w2c[:, 2] += 1.0
     iz = 1.0 / z  # (R, 3)
-    izc = w0c * iz[:, 0:1] + w1c * iz[:, 1:2] + w2c * iz[:, 2:3]  # 1/z as A dx + B dy + C
-    plane = torch.stack([w0c, w1c, w2c, izc], 1)  # (R, 4, 3)
+    izc = coef[0] * (iz[:, 0:1] - iz[:, 2:3]) + coef[1] * (iz[:, 1:2] - iz[:, 2:3])  # 1/z = w0/z0 + w1/z1 + w2/z2
+    izc[:, 2] += iz[:, 2]
+    plane = torch.stack([coef[0], coef[1], izc], 1)  # (R, 3, 3): rows w0, w1, 1/z; columns A, B, C
+    lo = lo.long()
 
     # 3. Triangles bucketed by box size (powers of two per axis); each batch tests an sx x sy block
     #    of pixel centres per triangle and keeps the nearest fragment per pixel with a scatter-min of
@@ -335,57 +354,58 @@ def rasterize_mesh(
         start += count
         sx, sy = 1 << (key // 64), 1 << (key % 64)
         dy, dx = torch.meshgrid(torch.arange(sy), torch.arange(sx), indexing="ij")
-        offsets = torch.stack([dx.reshape(-1), dy.reshape(-1)], -1)  # (sx sy, 2)
-        per = max(1, max_samples // len(offsets))
+        dx, dy = dx.reshape(-1), dy.reshape(-1)  # (K,) offsets, K = sx sy
+        per = max(1, max_samples // len(dx))
         for t0 in range(0, len(tri), per):
-            t = tri[t0 : t0 + per]
-            for o0 in range(0, len(offsets), max_samples):
-                _raster_batch(zbuf, t, offsets[o0 : o0 + max_samples], lo, ext, plane, W)
+            for k0 in range(0, len(dx), max_samples):
+                k = slice(k0, k0 + max_samples)
+                _raster_batch(zbuf, tri[t0 : t0 + per], dx[k], dy[k], lo, ext, plane, W)
 
     # 4. The winners: recompute their barycentrics and depth, map clipped triangles to their face.
     hit = torch.nonzero(zbuf != _EMPTY_KEY).squeeze(-1)
     if not len(hit):
         return MeshRaster(face_id, bary, depth)
     rid = zbuf[hit] & 0xFFFFFFFF
-    d = torch.stack([(hit % W).double(), (hit // W).double()], -1) - lo[rid]  # offset from the box's first centre
-    pl = plane[rid]  # (n, 4, 3)
-    vals = pl[..., 0] * d[:, None, 0] + pl[..., 1] * d[:, None, 1] + pl[..., 2]  # (n, 4): w0, w1, w2, 1/z
-    b_persp = vals[:, :3] * iz[rid] / vals[:, 3:]
+    d = torch.stack([hit % W, hit // W], -1) - lo[rid]  # offset from the box's first centre
+    pl = plane[rid]  # (n, 3, 3)
+    vals = pl[..., 0] * d[:, None, 0] + pl[..., 1] * d[:, None, 1] + pl[..., 2]  # (n, 3): w0, w1, 1/z
+    w = torch.stack([vals[:, 0], vals[:, 1], 1.0 - vals[:, 0] - vals[:, 1]], -1)
+    b_persp = w * iz[rid] / vals[:, 2:]
     if basis is not None:
         b_persp = torch.einsum("nk,nkj->nj", b_persp, basis[rid])
     face_id.view(-1)[hit] = src[rid]
     bary.view(-1, 3)[hit] = b_persp.float()
-    depth.view(-1)[hit] = (1.0 / vals[:, 3]).float()
+    depth.view(-1)[hit] = (1.0 / vals[:, 2]).float()
     return MeshRaster(face_id, bary, depth)
 
 
 def _raster_batch(
     zbuf: torch.Tensor,
     tri: torch.Tensor,
-    offsets: torch.Tensor,
+    dx: torch.Tensor,
+    dy: torch.Tensor,
     lo: torch.Tensor,
     ext: torch.Tensor,
     plane: torch.Tensor,
     W: int,
 ) -> None:
-    """Test ``offsets`` (K, 2) pixel offsets of the boxes of triangles ``tri`` (n,) and scatter-min
-    the covered samples' keys into ``zbuf`` (H W,) (see :func:`rasterize_mesh`, step 3)."""
-    inbox = (offsets[None] < ext[tri][:, None]).all(-1)  # (n, K)
-    ti, ki = torch.nonzero(inbox, as_tuple=True)
+    """Test the pixel centres at offsets (``dx``, ``dy``) (K,) from the first centre of the boxes of
+    triangles ``tri`` (n,), densely as (n, K), and scatter-min the covered samples' keys into
+    ``zbuf`` (H W,) (see :func:`rasterize_mesh`, step 3)."""
+    pl = plane[tri]  # (n, 3, 3)
+    fx, fy = dx.double(), dy.double()
+    w0 = pl[:, 0, 0:1] * fx + pl[:, 0, 1:2] * fy + pl[:, 0, 2:3]  # (n, K)
+    w1 = pl[:, 1, 0:1] * fx + pl[:, 1, 1:2] * fy + pl[:, 1, 2:3]
+    e = ext[tri]
+    inside = (w0 >= -1e-9) & (w1 >= -1e-9) & (1.0 - w0 - w1 >= -1e-9) & (dx < e[:, 0:1]) & (dy < e[:, 1:2])
+    ti, ki = torch.nonzero(inside, as_tuple=True)
     if not len(ti):
         return
     t = tri[ti]
-    dx, dy = offsets[ki, 0].double(), offsets[ki, 1].double()
-    pl = plane[t]  # (m, 4, 3)
-    vals = pl[..., 0] * dx[:, None] + pl[..., 1] * dy[:, None] + pl[..., 2]  # (m, 4)
-    inside = (vals[:, :3] >= -1e-9).all(-1)
-    t, vals = t[inside], vals[inside]
-    if not len(t):
-        return
-    px = lo[t, 0].long() + offsets[ki[inside], 0]
-    py = lo[t, 1].long() + offsets[ki[inside], 1]
-    bits = (1.0 / vals[:, 3]).float().view(torch.int32).long()  # depth > 0: bit order = value order
-    zbuf.scatter_reduce_(0, py * W + px, (bits << 32) | t, reduce="amin")
+    inv_z = pl[ti, 2, 0] * fx[ki] + pl[ti, 2, 1] * fy[ki] + pl[ti, 2, 2]
+    bits = (1.0 / inv_z).float().view(torch.int32).long()  # depth > 0: bit order = value order
+    pix = (lo[t, 1] + dy[ki]) * W + lo[t, 0] + dx[ki]
+    zbuf.scatter_reduce_(0, pix, (bits << 32) | t, reduce="amin")
 
 
 def _blend(face_id: torch.Tensor, bary: torch.Tensor, faces: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -410,7 +430,8 @@ def interpolate(raster: MeshRaster, faces: torch.Tensor, values: torch.Tensor) -
     faces = torch.as_tensor(faces, dtype=torch.long)
     if not (values.ndim == 2 or (values.ndim == 3 and tuple(values.shape[:2]) == (len(faces), 3))):
         raise ValueError(
-            f"values must be per vertex (V, D) or per corner (F, 3, D) = ({len(faces)}, 3, D), got {tuple(values.shape)}"
+            f"values must be per vertex (V, D) or per corner (F, 3, D) = ({len(faces)}, 3, D), "
+            f"got {tuple(values.shape)}"
         )
     cov = raster.coverage
     out = torch.zeros(raster.face_id.shape + (values.shape[-1],), dtype=torch.float32)
@@ -462,8 +483,11 @@ def face_parts(faces: torch.Tensor, parts: torch.Tensor) -> torch.Tensor:
 
 def _pool(x: torch.Tensor, s: int) -> torch.Tensor:
     """(H s, W s, ...) -> (H, W, ...): sum over each pixel's s x s samples."""
-    Hs, Ws = x.shape[:2]
-    return x.reshape(Hs // s, s, Ws // s, s, *x.shape[2:]).sum((1, 3))
+    if s == 1:
+        return x
+    Hs, Ws, rest = x.shape[0], x.shape[1], x.shape[2:]
+    x = x.reshape(Hs, Ws // s, s, *rest).sum(2)  # [H s, W s, ...] -> [H s, W, ...]
+    return x.reshape(Hs // s, s, Ws // s, *rest).sum(1)  # -> [H, W, ...]
 
 
 def render_mesh(
@@ -506,7 +530,9 @@ def render_mesh(
     H, W = cameras.height, cameras.width
     big = cameras.to("cpu").resize(W * s, H * s)
     verts, faces = mesh.vertices.detach().cpu(), mesh.faces.cpu()
-    vn = vertex_normals(verts, faces)
+    vertex_attrs = torch.cat([vertex_normals(verts, faces), verts], -1)  # (V, 6), blended in one pass
+    if mesh.vertex_colors is not None and not mesh.has_texture:
+        vertex_attrs = torch.cat([vertex_attrs, mesh.vertex_colors], -1)  # (V, 9)
     labels, P = None, 0
     if mesh.parts is not None:
         P = int(num_parts or len(PART_NAMES))
@@ -524,14 +550,15 @@ def render_mesh(
         r = rasterize_mesh(verts, faces, big[c], near=near)
         cov = r.coverage
         fid, bw = r.face_id[cov], r.bary[cov]  # the n covered samples
+        attrs = _blend(fid, bw, faces, vertex_attrs)  # (n, 6 or 9): normal, position[, colour]
         if mesh.has_texture:
             albedo = sample_texture(mesh.texture, _blend(fid, bw, faces, corner_uv))
         elif mesh.vertex_colors is not None:
-            albedo = _blend(fid, bw, faces, mesh.vertex_colors)
+            albedo = attrs[:, 6:9]
         else:
             albedo = torch.full((len(fid), 3), 0.5)
-        n = torch.nn.functional.normalize(_blend(fid, bw, faces, vn), dim=-1, eps=1e-12)
-        view = torch.nn.functional.normalize(big.centers[c] - _blend(fid, bw, faces, verts), dim=-1, eps=1e-12)
+        n = torch.nn.functional.normalize(attrs[:, 0:3], dim=-1, eps=1e-12)
+        view = torch.nn.functional.normalize(big.centers[c] - attrs[:, 3:6], dim=-1, eps=1e-12)
         cosine = (n * view).sum(-1)
         n = torch.where((cosine < 0)[:, None], -n, n)  # facing the camera
         shade = ambient + (1.0 - ambient) * cosine.abs()

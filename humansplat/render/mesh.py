@@ -140,7 +140,8 @@ class MeshRaster:
 
     Attributes:
         face_id: (H, W) int64 triangle index, -1 where no triangle covers the pixel centre.
-        bary: (H, W, 3) float32 perspective-correct barycentric coordinates (0 where empty).
+        bary: (H, W, 3) float32 perspective-correct barycentric coordinates in the face (also for
+            faces clipped at the near plane; 0 where empty).
         depth: (H, W) float32 camera depth z in metres (inf where empty).
     """
 

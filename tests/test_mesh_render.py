@@ -153,14 +153,14 @@ def test_batching_does_not_change_the_result():
 def test_agrees_with_the_former_numpy_rasteriser_on_a_body(body):
     from _reference_mesh_raster import reference_rasterize_mesh
 
-    from humansplat.reconstruct.pipeline_humansplat import body_orbit_cameras
-
-    cams = Cameras.cat([body.camera.resize(96, 96), body_orbit_cameras(body, [90.0, 200.0], 15.0, 96, 96)])
+    centre = body.vertices.mean(0)
+    orbit = Cameras.orbit(centre, float(centre.norm()), [90.0, 200.0], 15.0, fov_y_deg=40.0, width=96, height=96)
+    cams = Cameras.cat([body.camera.resize(96, 96), orbit])
     for c in range(len(cams)):
         new = rasterize_mesh(body.vertices, body.faces, cams[c])
         ref = reference_rasterize_mesh(body.vertices, body.faces, cams[c])
         cov = new.coverage
-        assert int(cov.sum()) > 800
+        assert int(cov.sum()) > 500
         assert float((cov == ref.coverage).float().mean()) >= 0.995
         both = cov & ref.coverage
         torch.testing.assert_close(new.depth[both], ref.depth[both], atol=1e-5, rtol=0)
@@ -250,6 +250,8 @@ def test_head_light_shading_and_bad_inputs():
         TexturedMesh(verts, QUAD_FACES, vertex_colors=torch.ones(3, 3))
     with pytest.raises(ValueError, match=r"per-vertex uvs need T = V = 4"):
         TexturedMesh(verts, QUAD_FACES, uvs=torch.zeros(3, 2), texture=torch.zeros(2, 2, 3))
+    with pytest.raises(ValueError, match="face_uvs must index the 4 uvs"):
+        TexturedMesh(verts, QUAD_FACES, uvs=torch.zeros(4, 2), face_uvs=QUAD_FACES + 1, texture=torch.zeros(2, 2, 3))
     with pytest.raises(ValueError, match=r"part labels must lie in \[0, 2\)"):
         render_mesh(TexturedMesh(verts, QUAD_FACES, parts=torch.tensor([0, 1, 2, 0])), cam, num_parts=2)
     r = rasterize_mesh(verts, QUAD_FACES, cam)

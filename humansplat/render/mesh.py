@@ -130,6 +130,11 @@ class TexturedMesh:
             self.face_uvs = torch.as_tensor(self.face_uvs, dtype=torch.long)
             if tuple(self.face_uvs.shape) != tuple(self.faces.shape):
                 raise ValueError(f"{self.name}: face_uvs must be (F, 3) like faces, got {tuple(self.face_uvs.shape)}")
+            T = len(self.uvs) if self.uvs is not None else 0
+            if len(self.face_uvs) and (int(self.face_uvs.min()) < 0 or int(self.face_uvs.max()) >= T):
+                raise ValueError(
+                    f"{self.name}: face_uvs must index the {T} uvs, got [{int(self.face_uvs.min())}, {int(self.face_uvs.max())}]"
+                )
         if self.texture is not None:
             self.texture = torch.as_tensor(self.texture, dtype=torch.float32)
             if self.texture.ndim != 3 or self.texture.shape[2] != 3:

@@ -400,7 +400,7 @@ def back_coverage(alpha_back: np.ndarray, body_fit: BodyFit, camera: Cameras, th
     Only the body's triangles that project inside the person mask in the input view count (where
     the fit sticks out of the person, e.g. a bad fit, the photo says nothing about the body).
     """
-    from .prior.overlay import rasterize_mesh
+    from .render.mesh import rasterize_mesh
 
     verts = body_fit.vertices.detach().float().cpu()
     faces = body_fit.faces.detach().cpu().long()
@@ -413,7 +413,7 @@ def back_coverage(alpha_back: np.ndarray, body_fit: BodyFit, camera: Cameras, th
     faces = faces[inside[faces].all(dim=1)]
     if len(faces) == 0:
         return float("nan")
-    sil = rasterize_mesh(verts, faces, camera[0].to("cpu")).coverage
+    sil = rasterize_mesh(verts, faces, camera[0].to("cpu")).coverage.numpy()
     if not sil.any():
         return float("nan")
     return float((alpha_back[sil] >= threshold).mean())

@@ -359,7 +359,7 @@ def test_disk_cap_bounds_clients_that_never_close(tmp_path, monkeypatch):
     sessions.keep.add(str(example))
     notices: list[str] = []
 
-    def fake_stages(photo, mode, frames, seed, resolution, run_dir, notice=None):  # the pipeline's files, 3 MB
+    def fake_stages(photo, mode, frames, seed, resolution, run_dir, deadline=None, notice=None):  # 3 MB of files
         notices.extend([notice] if notice else [])
         for name in ("gaussians.ply", "turntable.mp4"):
             (run_dir / name).write_bytes(os.urandom(1_500_000))

@@ -14,7 +14,7 @@ import torch
 
 from humansplat.cameras import Cameras
 from humansplat.pipeline import back_coverage, input_view_quality, orbit_framing
-from humansplat.prior.overlay import rasterize_mesh
+from humansplat.render.mesh import rasterize_mesh
 from humansplat.prior.synthetic import make_synthetic_person
 from humansplat.reconstruct.fill import boundary_pixels, harmonic_fill, nearest_fill
 from humansplat.reconstruct.prior_only import PriorOptions, prior_surfaces, reconstruct_from_prior
@@ -93,9 +93,9 @@ def test_surfaces_follow_the_body_and_close_behind_it(fit):
     surf = prior_surfaces(fit, PriorOptions(geometry_resolution=128))
     cam = fit.camera.resize(128, 128)
     body = rasterize_mesh(fit.vertices, fit.faces, cam)
-    both = surf.body & body.coverage
+    both = surf.body & body.coverage.numpy()
     assert both.sum() > 500
-    np.testing.assert_allclose(surf.front_depth[both], body.depth[both], atol=1e-4)  # the body's surface, exactly
+    np.testing.assert_allclose(surf.front_depth[both], body.depth.numpy()[both], atol=1e-4)  # the body's surface, exactly
     thick = surf.back_depth - surf.front_depth
     assert (thick[surf.mask] > 0).all()
     assert 0.1 < float(np.percentile(thick[surf.body], 90)) < 0.5  # a torso is ~0.2 m deep
@@ -140,7 +140,7 @@ def test_back_view_covers_the_body(orbit, fit):
 def test_side_views_have_the_body_thickness_not_a_card(orbit, fit):
     cams, alpha = orbit
     for k in (1, 3):
-        sil = rasterize_mesh(fit.vertices, fit.faces, cams[k]).coverage
+        sil = rasterize_mesh(fit.vertices, fit.faces, cams[k]).coverage.numpy()
         pred = alpha[k] >= 0.5
         widths_body = sil.sum(axis=1)
         widths_pred = pred.sum(axis=1)

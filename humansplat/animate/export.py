@@ -225,7 +225,7 @@ def save_rigged_glb(
     M = _gl_frame(avatar, verts)
     Minv = np.linalg.inv(M)
     pos = (verts @ M[:3, :3].T + M[:3, 3]).astype(np.float32)
-    bind_gl = M @ rig.bind_poses.numpy().astype(np.float64) @ Minv[None]  # (J, 4, 4) glTF frame
+    bind_gl = M @ rig.bind_poses.numpy().astype(np.float64)  # (J, 4, 4) bone -> glTF scene
 
     import trimesh
 
@@ -251,12 +251,13 @@ def save_rigged_glb(
     ibm_acc = gb.add(np.ascontiguousarray(ibm.transpose(0, 2, 1)).reshape(J, 16), "MAT4")  # column-major
 
     t_local, q_local = _local_trs(bind_gl, parents)
+    q_bind = q_local / np.linalg.norm(q_local, axis=-1, keepdims=True)
     nodes: list[dict[str, Any]] = [{"name": "avatar", "mesh": 0, "skin": 0}]
     for j in range(J):
         node: dict[str, Any] = {
             "name": rig.joint_names[j],
             "translation": [float(x) for x in t_local[j]],
-            "rotation": [float(x) for x in q_local[j] / np.linalg.norm(q_local[j])],
+            "rotation": [float(x) for x in q_bind[j]],
         }
         children = [1 + int(c) for c in np.nonzero(parents == j)[0]]
         if children:
@@ -271,7 +272,7 @@ def save_rigged_glb(
         times = np.linspace(0.0, m.duration_s, n_keys, dtype=np.float32)
         poses = [m.pose_at(float(t), rig.backend) for t in times]
         world = rig.bone_poses(poses).numpy().astype(np.float64)  # (T, J, 4, 4)
-        world_gl = M[None, None] @ world @ Minv[None, None]
+        world_gl = M[None, None] @ world
         tr, qr = _local_trs(world_gl, parents)
         qr = qr / np.linalg.norm(qr, axis=-1, keepdims=True)
         for k in range(1, n_keys):  # shortest path between keys
@@ -279,7 +280,9 @@ def save_rigged_glb(
             qr[k, flip] *= -1
         t_acc = gb.add(times, "SCALAR", minmax=True)
         channels, samplers = [], []
-        moving = np.nonzero((np.abs(qr - qr[:1]).max(axis=(0, 2)) > 1e-6) | (parents < 0))[0]
+        # channels for the bones whose local rotation differs from the bind pose at some key
+        same = np.abs((qr * q_bind[None]).sum(-1)).min(0) > 1.0 - 1e-9  # (J,)
+        moving = np.nonzero(~same | (parents < 0))[0]
         for j in moving:
             samplers.append({"input": t_acc, "output": gb.add(qr[:, j].astype(np.float32), "VEC4"), "interpolation": "LINEAR"})
             channels.append({"sampler": len(samplers) - 1, "target": {"node": 1 + int(j), "path": "rotation"}})
@@ -398,7 +401,7 @@ def animate_result(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    avatar = bind(result.gaussians.detach().cpu(), result.body_fit, options)
+    avatar = bind(result.gaussians.detach().to("cpu"), result.body_fit, options)
     t1 = time.perf_counter()
     video = save_animation_video(avatar, motion, out / f"animation_{motion}.mp4", fps=fps, frames=frames, resolution=resolution)
     t2 = time.perf_counter()

@@ -1,0 +1,311 @@
+"""Animatable avatar: binding, re-posing, built-in motions, video, rigged .glb, bound .ply.
+
+One small synthetic person (96 px crop, prior-mode Gaussians) per module. The glTF validator test
+needs ``node`` and the npm package ``gltf-validator`` in ./node_modules (README step 2); the browser
+test needs Debian's Chromium and ``three`` in ./node_modules; both skip with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import math
+import shutil
+import subprocess
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from humansplat.animate import (
+    MOTIONS,
+    BindOptions,
+    BoundAvatar,
+    Pose,
+    bind,
+    get_motion,
+    load_bound_avatar,
+    point_skin_weights,
+    repose,
+    save_animation_video,
+    save_bound_avatar,
+    save_rigged_glb,
+    skin_gaussians,
+)
+from humansplat.prior.body_models import POSE_GROUPS
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE_MODULES = ROOT / "node_modules"
+
+
+@pytest.fixture(scope="module")
+def person():
+    from humansplat.prior.synthetic import make_synthetic_person
+    from humansplat.reconstruct.prior_only import reconstruct_from_prior
+
+    fit = make_synthetic_person(seed=0, size=96).as_body_fit()
+    return fit, reconstruct_from_prior(fit)
+
+
+@pytest.fixture(scope="module")
+def avatar(person) -> BoundAvatar:
+    fit, gaussians = person
+    return bind(gaussians, fit)
+
+
+@pytest.fixture(scope="module")
+def glb_path(avatar, person, tmp_path_factory) -> Path:
+    return save_rigged_glb(avatar, tmp_path_factory.mktemp("glb") / "avatar.glb", body_fit=person[0], mesh_resolution=48)
+
+
+# ----------------------------------------------------------------------------- binding and re-posing
+def test_binding_weights_are_normalised_sparse(avatar):
+    n = len(avatar.gaussians)
+    assert avatar.weights.shape == avatar.bones.shape == (n, 4)
+    assert torch.allclose(avatar.weights.sum(1), torch.ones(n), atol=1e-5)
+    assert (avatar.weights >= 0).all() and int(avatar.bones.max()) < avatar.rig.num_bones
+    # the bind poses are rigid and their heads are the fitted body's joints
+    R = avatar.rig.bind_poses[:, :3, :3]
+    assert torch.allclose(R @ R.transpose(1, 2), torch.eye(3).expand_as(R), atol=1e-4)
+
+
+def test_repose_to_the_fitted_pose_returns_the_input(avatar):
+    out = repose(avatar, avatar.rig.fitted_pose())
+    g = avatar.gaussians
+    assert torch.allclose(out.means, g.means, atol=1e-5)
+    assert torch.allclose(torch.nn.functional.normalize(out.quats, dim=-1), g.normalized_quats(), atol=1e-5)
+    assert torch.equal(out.log_scales, g.log_scales) and torch.equal(out.sh0, g.sh0)
+
+
+def test_rotating_one_bone_moves_only_its_subtree(avatar):
+    pose = avatar.rig.fitted_pose()
+    knee = POSE_GROUPS.index("knee.L")
+    body_pose = pose.body_pose.clone()
+    body_pose[knee, 0] += math.radians(70)
+    out = repose(avatar, Pose(body_pose))
+    moved = (out.means - avatar.gaussians.means).norm(dim=1) > 1e-5
+    subtree = torch.tensor(avatar.rig.descendants("lowerleg01.L"))
+    bound = ((avatar.weights > 0) & torch.isin(avatar.bones, subtree)).any(1)
+    assert int(moved.sum()) > 50  # the shin and foot moved ...
+    assert not bool((moved & ~bound).any())  # ... and nothing outside the knee's subtree did
+    # the shin's Gaussians moved far, the thigh's upper part not at all
+    strongly = (avatar.weights * torch.isin(avatar.bones, subtree)).sum(1) > 0.99
+    assert float((out.means - avatar.gaussians.means)[strongly].norm(dim=1).mean()) > 0.05
+
+
+def test_rigidly_bound_gaussian_keeps_its_place_on_the_bone(avatar):
+    rig = avatar.rig
+    j = rig.joint_names.index("lowerarm01.L")
+    n = 16
+    g = avatar.gaussians[:n]
+    rigid = BoundAvatar(g, torch.tensor([[1.0, 0, 0, 0]]).repeat(n, 1), torch.tensor([[j, 0, 0, 0]]).repeat(n, 1), rig)
+    _, poses = get_motion("wave").sample(3)
+    bones = rig.bone_poses(poses)  # (T, J, 4, 4)
+    for pose, G in zip(poses, bones):
+        out = repose(rigid, pose)
+        d_bind = (g.means - rig.bind_poses[j, :3, 3]).norm(dim=1)
+        d_new = (out.means - G[j, :3, 3]).norm(dim=1)
+        assert torch.allclose(d_new, d_bind, atol=1e-5)
+        # the Gaussian's orientation relative to the bone is kept
+        from humansplat.render.projection import quat_to_rotmat
+
+        rel_bind = rig.bind_poses[j, :3, :3].T @ quat_to_rotmat(g.quats)
+        rel_new = G[j, :3, :3].T @ quat_to_rotmat(out.quats)
+        assert torch.allclose(rel_new, rel_bind, atol=1e-4)
+
+
+def test_skin_gaussians_rejects_wrong_transform_shape(avatar):
+    with pytest.raises(ValueError, match=r"transforms must be \(J=104"):
+        skin_gaussians(avatar, torch.eye(4).repeat(3, 1, 1))
+
+
+def test_cloth_between_the_legs_blends_both_legs(person, avatar):
+    fit, _ = person
+    rig = avatar.rig
+    names = rig.joint_names
+    heads = rig.bind_poses[:, :3, 3]
+    left = set(rig.descendants("upperleg01.L"))
+    right = set(rig.descendants("upperleg01.R"))
+    knee_l, knee_r = heads[names.index("lowerleg01.L")], heads[names.index("lowerleg01.R")]
+    between = 0.5 * (knee_l + knee_r)  # a skirt's hem between the knees, off the skin
+    on_thigh = fit.vertices[int(((fit.vertices - (0.6 * knee_l + 0.4 * heads[names.index("upperleg01.L")])) ** 2).sum(1).argmin())]
+    # two far-apart probe points: no smoothing between them
+    w, b = point_skin_weights(torch.stack([between, on_thigh]), fit, rig, BindOptions(smooth_iters=0))
+
+    def share(i: int, side: set[int]) -> float:
+        return float(sum(w[i, k] for k in range(w.shape[1]) if int(b[i, k]) in side))
+
+    assert share(0, left) > 0.3 and share(0, right) > 0.3  # blended, not split
+    assert share(1, left) > 0.9  # skin of the left thigh follows the left leg only
+
+
+# ----------------------------------------------------------------------------- motions
+def test_motions_are_defined_and_loop(avatar):
+    assert set(MOTIONS) == {"a_pose", "t_pose", "walk", "wave", "turn"}
+    for name in ("walk", "turn"):
+        m = get_motion(name)
+        a, b = m.pose_at(0.0), m.pose_at(m.duration_s)
+        assert torch.allclose(a.body_pose, b.body_pose, atol=1e-5)
+        Ra, Rb = (avatar.rig.bone_poses([p])[0, 0, :3, :3] for p in (a, b))
+        assert torch.allclose(Ra, Rb, atol=1e-4)
+    # T-pose: the upper arms are horizontal (measured on the body model's own joints)
+    G = avatar.rig.bone_poses([get_motion("t_pose").pose_at(0)])[0]
+    names = avatar.rig.joint_names
+    up = -G[0, :3, 1]  # the body's up axis in the world (model y is down)
+    for side in "LR":
+        d = G[names.index(f"lowerarm01.{side}"), :3, 3] - G[names.index(f"upperarm01.{side}"), :3, 3]
+        assert abs(float(d @ up)) / float(d.norm()) < 0.1
+    with pytest.raises(ValueError, match="unknown motion 'moonwalk'; choose one of a_pose"):
+        get_motion("moonwalk")
+
+
+# ----------------------------------------------------------------------------- outputs
+def test_video_has_the_requested_frames(avatar, tmp_path):
+    import imageio.v3 as iio
+
+    path = save_animation_video(avatar, "walk", tmp_path / "walk.mp4", fps=10, frames=5, resolution=64)
+    frames = iio.imread(path, plugin="pyav") if _has_pyav() else np.stack(list(_ffmpeg_frames(path)))
+    assert frames.shape[0] == 5 and frames.shape[1:3] == (64, 64)
+    assert float(np.abs(frames[0].astype(int) - frames[2].astype(int)).mean()) > 0.5  # it moves
+
+
+def _has_pyav() -> bool:
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _ffmpeg_frames(path: Path):
+    import imageio.v2 as imageio
+
+    reader = imageio.get_reader(str(path), format="FFMPEG")
+    try:
+        yield from reader
+    finally:
+        reader.close()
+
+
+def test_bound_avatar_round_trip(avatar, tmp_path):
+    ply, side = save_bound_avatar(avatar, tmp_path / "avatar.ply")
+    assert side.name == "avatar.rig.npz" and side.is_file()
+    back = load_bound_avatar(ply)
+    assert torch.equal(back.bones, avatar.bones) and torch.allclose(back.weights, avatar.weights)
+    assert back.rig.joint_names == avatar.rig.joint_names and torch.equal(back.rig.parents, avatar.rig.parents)
+    pose = get_motion("walk").pose_at(0.3)
+    assert torch.allclose(repose(back, pose).means, repose(avatar, pose).means, atol=1e-5)
+    side.unlink()
+    with pytest.raises(FileNotFoundError, match="avatar.rig.npz not found"):
+        load_bound_avatar(ply)
+
+
+def test_rigged_glb_structure(glb_path, avatar):
+    trimesh = pytest.importorskip("trimesh")
+    pygltflib = pytest.importorskip("pygltflib")
+    scene = trimesh.load(glb_path)
+    assert len(scene.geometry) == 1 and next(iter(scene.geometry.values())).faces.shape[0] > 100
+    gltf = pygltflib.GLTF2().load(str(glb_path))
+    assert len(gltf.skins) == 1 and len(gltf.skins[0].joints) == avatar.rig.num_bones
+    blob = gltf.binary_blob()
+
+    def read(index: int, dtype, width: int) -> np.ndarray:
+        acc = gltf.accessors[index]
+        view = gltf.bufferViews[acc.bufferView]
+        start = view.byteOffset + (acc.byteOffset or 0)
+        return np.frombuffer(blob, dtype=dtype, count=acc.count * width, offset=start).reshape(acc.count, width)
+
+    prim = gltf.meshes[0].primitives[0]
+    weights = read(prim.attributes.WEIGHTS_0, np.float32, 4)
+    joints = read(prim.attributes.JOINTS_0, np.uint16, 4)
+    assert np.allclose(weights.sum(1), 1.0, atol=1e-5) and (weights >= 0).all()
+    assert int(joints.max()) < avatar.rig.num_bones
+    assert [a.name for a in gltf.animations] == list(MOTIONS)
+    for anim in gltf.animations:
+        assert len(anim.channels) > 0
+        paths = {c.target.path for c in anim.channels}
+        assert "rotation" in paths and "translation" in paths
+    walk = gltf.animations[list(MOTIONS).index("walk")]
+    assert len(walk.channels) >= 10  # legs, arms, spine move
+    ibm = read(gltf.skins[0].inverseBindMatrices, np.float32, 16)
+    assert np.allclose(ibm[:, [3, 7, 11, 15]], [0, 0, 0, 1], atol=1e-6)  # column-major affine
+
+
+def test_rigged_glb_passes_the_khronos_validator(glb_path):
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (apt-get install -y nodejs npm)")
+    if not (NODE_MODULES / "gltf-validator").is_dir():
+        pytest.skip("npm package gltf-validator missing: run README step 2's npm install in the repo root")
+    run = subprocess.run(
+        ["node", str(ROOT / "tests" / "animate_validate.mjs"), str(glb_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+    assert report["info"]["animationCount"] == len(MOTIONS) and report["info"]["hasSkins"]
+
+
+# ----------------------------------------------------------------------------- browser
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the repo root (the page, node_modules) plus one .glb at /avatar.glb."""
+
+    glb: Path
+
+    def translate_path(self, path: str) -> str:
+        if path.split("?")[0] == "/avatar.glb":
+            return str(self.glb)
+        return super().translate_path(path)
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium")
+def test_rigged_glb_plays_in_three_js(glb_path, tmp_path):
+    if not (NODE_MODULES / "three" / "build" / "three.module.js").is_file():
+        pytest.skip("npm package three missing: run README step 2's npm install in the repo root")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from PIL import Image
+
+    handler = type("Handler", (_Handler,), {"glb": glb_path})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(ROOT)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/tests/animate_viewer.html?glb=/avatar.glb&clip=walk"
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-background-networking"],
+            )
+            try:
+                page = browser.new_page(viewport={"width": 320, "height": 320})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(url)
+                page.wait_for_function("window.ready === true || window.loadError !== undefined", timeout=60_000)
+                assert page.evaluate("window.loadError") is None
+                assert page.evaluate("window.clipNames") == list(MOTIONS)
+                shots = []
+                for t in (0.3, 0.9):
+                    page.evaluate(f"window.showAt({t})")
+                    page.locator("canvas").screenshot(path=str(tmp_path / f"walk_{t}.png"))
+                    shots.append(np.asarray(Image.open(tmp_path / f"walk_{t}.png").convert("RGB")).astype(np.int16))
+                assert not errors, errors
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+    a, b = shots
+    assert (a < 200).any(axis=-1).mean() > 0.02  # the avatar covers part of the white canvas
+    changed = (np.abs(a - b).max(-1) > 30).mean()
+    assert changed > 0.003, f"frames at 0.3 s and 0.9 s differ in only {changed:.2%} of pixels"

@@ -77,7 +77,6 @@ def main() -> None:
     ap.add_argument("--photo", type=Path, default=None, help="also measure tearing on this photo (prior mode)")
     ap.add_argument("--strip", type=Path, default=None, help="write a strip of frames (PNG) here")
     args = ap.parse_args()
-    torch.set_grad_enabled(False)
 
     from humansplat.animate import BindOptions, bind, get_motion, render_animation, repose, save_animation_video, save_rigged_glb, skin_gaussians
     from humansplat.prior.synthetic import make_synthetic_person

@@ -33,6 +33,7 @@ Shapes: N Gaussians or points, J bones, K influences, V body vertices, T frames.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -41,6 +42,9 @@ from ..gaussians import Gaussians
 from ..prior.body_models import get_body_model
 from ..render.projection import rotmat_to_quat
 from .rig import Pose, Rig, rig_from_fit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..prior.body_fit import BodyFit
 
 __all__ = ["BindOptions", "BoundAvatar", "bind", "point_skin_weights", "repose", "skin_gaussians"]
 
@@ -115,7 +119,7 @@ def _leg_vertices(rig: Rig, dense: np.ndarray, side: str) -> np.ndarray:
 
 
 def point_skin_weights(
-    points: torch.Tensor, body_fit, rig: Rig | None = None, options: BindOptions | None = None
+    points: torch.Tensor, body_fit: BodyFit, rig: Rig | None = None, options: BindOptions | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Skinning weights of world points around a fitted body (module docstring).
 
@@ -198,7 +202,7 @@ def _model_axis(rig: Rig) -> np.ndarray:
     return axis_angle_to_matrix(rig.params.global_orient.float().reshape(3)).T.numpy()
 
 
-def bind(gaussians: Gaussians, body_fit, options: BindOptions | None = None) -> BoundAvatar:
+def bind(gaussians: Gaussians, body_fit: BodyFit, options: BindOptions | None = None) -> BoundAvatar:
     """Bind ``gaussians`` (made around ``body_fit``, same world frame) to its skeleton."""
     rig = rig_from_fit(body_fit)
     weights, bones = point_skin_weights(gaussians.means, body_fit, rig, options)

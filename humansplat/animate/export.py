@@ -26,17 +26,21 @@ import math
 import struct
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from ..cameras import Cameras, invert_rigid
+from ..cameras import Cameras
 from ..gaussians import Gaussians
 from ..render.projection import rotmat_to_quat
 from .bind import BindOptions, BoundAvatar, bind, point_skin_weights
 from .motions import MOTIONS, get_motion
 from .rig import Rig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..prior.body_fit import BodyFit
+    from ..result import Result
 
 __all__ = [
     "animate_result",
@@ -127,7 +131,9 @@ def _gl_frame(avatar: BoundAvatar, points: np.ndarray) -> np.ndarray:
     return M
 
 
-def rigged_mesh(avatar: BoundAvatar, resolution: int = 96, options: BindOptions | None = None, body_fit=None):
+def rigged_mesh(
+    avatar: BoundAvatar, resolution: int = 96, options: BindOptions | None = None, body_fit: BodyFit | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The avatar's closed, vertex-coloured mesh in the WORLD frame with its skinning weights.
 
     Returns:
@@ -200,7 +206,7 @@ class _GlbBuilder:
 def save_rigged_glb(
     avatar: BoundAvatar,
     path: str | Path,
-    body_fit=None,
+    body_fit: BodyFit | None = None,
     motions: tuple[str, ...] | None = None,
     mesh_resolution: int = 96,
     keys_per_second: float = 15.0,
@@ -375,7 +381,7 @@ def load_bound_avatar(path: str | Path) -> BoundAvatar:
 
 # ------------------------------------------------------------------------------------ pipeline glue
 def animate_result(
-    result,
+    result: Result,
     motion: str,
     out_dir: str | Path,
     frames: int | None = None,

@@ -61,7 +61,7 @@ def _deg(x: float) -> float:
 
 
 class _PoseBuilder:
-    """(P, 3) body pose written group by group; ``mirror`` writes the right side of a left value."""
+    """(P, 3) body pose written group by group; :meth:`side` mirrors a left-side value to the right."""
 
     def __init__(self, backend: str) -> None:
         self.pose = torch.zeros(len(POSE_GROUPS), 3)

@@ -16,12 +16,16 @@ Shapes: J bones, P = len(POSE_GROUPS), T frames.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..cameras import invert_rigid
 from ..prior.body_models import POSE_GROUPS, BodyParams, axis_angle_to_matrix, get_body_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..prior.body_fit import BodyFit
 
 __all__ = ["Pose", "Rig", "rig_from_fit"]
 
@@ -150,7 +154,7 @@ class Rig:
         )
 
 
-def rig_from_fit(body_fit) -> Rig:
+def rig_from_fit(body_fit: BodyFit) -> Rig:
     """The rig of a fitted body (:class:`~humansplat.prior.body_fit.BodyFit` with ``params``).
 
     Raises:

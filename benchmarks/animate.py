@@ -45,19 +45,23 @@ def _repeat(avatar, n: int, seed: int = 0):
 
 
 def tear_fraction(avatar, motion: str = "walk", frames: int = 12, near_m: float = 0.015, tear_m: float = 0.03) -> float:
-    """Fraction of neighbouring Gaussian pairs below the crotch torn apart (> tear_m further) in any frame."""
+    """Fraction of neighbouring Gaussian pairs below the crotch (hands and arms left out) torn apart
+    (> tear_m further apart than in the bind pose) in any of ``frames`` frames of ``motion``."""
     from scipy.spatial import cKDTree
 
     from humansplat.animate import get_motion, repose
-    from humansplat.animate.bind import _hip_names, _model_axis
+    from humansplat.animate.bind import _arm_root, _hip_names, _model_axis
 
     rig = avatar.rig
     means = avatar.gaussians.means.numpy()
     down = _model_axis(rig)[1]
     hips = [rig.joint_names.index(n) for n in _hip_names(rig)]
     crotch = rig.bind_poses[hips, :3, 3].mean(0).numpy() + 0.08 * down
+    arm_bones = torch.tensor(sorted(set(rig.descendants(_arm_root(rig, "L"))) | set(rig.descendants(_arm_root(rig, "R")))))
+    arm_share = (avatar.weights * torch.isin(avatar.bones, arm_bones)).sum(1).numpy()
+    cloth = (((means - crotch) @ down) > 0) & (arm_share < 0.1)  # below the crotch, not a hand or arm
     pairs = cKDTree(means).query_pairs(near_m, output_type="ndarray")
-    pairs = pairs[((means[pairs[:, 0]] - crotch) @ down > 0) & ((means[pairs[:, 1]] - crotch) @ down > 0)]
+    pairs = pairs[cloth[pairs[:, 0]] & cloth[pairs[:, 1]]]
     if len(pairs) == 0:
         return 0.0
     d0 = np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1)
@@ -117,14 +121,14 @@ def main() -> None:
         out["glb_mb"] = glb.stat().st_size / 1e6
 
     out["tear_synthetic_blend"] = tear_fraction(avatar)
-    out["tear_synthetic_no_blend"] = tear_fraction(bind(gaussians, fit, BindOptions(loose_m=10.0)))
+    out["tear_synthetic_no_blend"] = tear_fraction(bind(gaussians, fit, BindOptions(cloth_blend=False)))
     if args.photo is not None:
         from humansplat.pipeline import reconstruct
 
         res = reconstruct(args.photo, mode="prior", frames=0, resolution=256)
         out["photo_gaussians"] = len(res.gaussians)
         out["tear_photo_blend"] = tear_fraction(bind(res.gaussians, res.body_fit))
-        out["tear_photo_no_blend"] = tear_fraction(bind(res.gaussians, res.body_fit, BindOptions(loose_m=10.0)))
+        out["tear_photo_no_blend"] = tear_fraction(bind(res.gaussians, res.body_fit, BindOptions(cloth_blend=False)))
 
     if args.strip is not None:
         from PIL import Image

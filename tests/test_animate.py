@@ -323,3 +323,30 @@ def test_rigged_glb_plays_in_three_js(glb_path, tmp_path):
     assert (a < 200).any(axis=-1).mean() > 0.02  # the avatar covers part of the white canvas
     changed = (np.abs(a - b).max(-1) > 30).mean()
     assert changed > 0.003, f"frames at 0.3 s and 0.9 s differ in only {changed:.2%} of pixels"
+
+
+def test_animate_result_writes_every_output(person, tmp_path):
+    from humansplat.animate import animate_result
+    from humansplat.cameras import Cameras
+    from humansplat.result import Result
+
+    fit, gaussians = person
+    result = Result(gaussians, fit, np.zeros((0, 8, 8, 3), np.uint8), Cameras.from_fov(40, 8, 8), np.zeros((0, 8, 8, 3), np.uint8), "prior")
+    files = animate_result(result, "wave", tmp_path, frames=3, resolution=48, mesh_resolution=32)
+    assert {k: p.name for k, p in files.items()} == {
+        "video": "animation_wave.mp4", "glb": "avatar_rigged.glb", "ply": "avatar_bound.ply", "sidecar": "avatar_bound.rig.npz"
+    }
+    assert all(p.stat().st_size > 1000 for p in files.values())
+    assert {"animate_bind_s", "animate_video_s", "animate_glb_s"} <= set(result.timings)
+    with pytest.raises(ValueError, match="unknown motion 'dance'"):
+        animate_result(result, "dance", tmp_path)
+
+
+def test_cli_motion_option():
+    from humansplat.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["p.jpg", "-o", "out", "--motion", "walk"]).motion == "walk"
+    assert parser.parse_args(["p.jpg", "-o", "out"]).motion is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["p.jpg", "-o", "out", "--motion", "moonwalk"])

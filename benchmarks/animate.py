@@ -134,9 +134,9 @@ def main() -> None:
         from PIL import Image
 
         rows = []
-        for name in ("t_pose", "walk", "wave", "turn"):
-            frames = render_animation(avatar, name, frames=6, resolution=160, camera_turn_deg=0.0)
-            rows.append(np.concatenate([f[8:-8, 24:-24] for f in frames], axis=1))
+        for name, azimuth in (("t_pose", 0.0), ("walk", 60.0), ("wave", 0.0), ("turn", 0.0)):
+            frames = render_animation(avatar, name, frames=6, resolution=160, camera_turn_deg=0.0, start_azimuth_deg=azimuth)
+            rows.append(np.concatenate([f[8:-8, 8:-8] for f in frames], axis=1))
         args.strip.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.concatenate(rows, axis=0)).quantize(64).save(args.strip, optimize=True)
         out["strip_kb"] = args.strip.stat().st_size / 1e3

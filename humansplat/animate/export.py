@@ -76,6 +76,7 @@ def render_animation(
     fps: float = 24.0,
     camera_turn_deg: float = 360.0,
     background: float = 1.0,
+    start_azimuth_deg: float = 0.0,
 ) -> np.ndarray:
     """Frames of the avatar playing ``motion`` while the camera orbits it.
 
@@ -83,8 +84,9 @@ def render_animation(
         motion: a name of :data:`~humansplat.animate.motions.MOTIONS`.
         frames: frame count T (default: one cycle of the motion at ``fps``).
         resolution: side of the square frames in pixels.
-        camera_turn_deg: how far the camera turns over the T frames (about the world's up axis,
-            starting at the input view).
+        camera_turn_deg: how far the camera turns over the T frames (about the world's up axis).
+        start_azimuth_deg: the first frame's camera azimuth (0 = the input view, 90 = the
+            subject's left; :meth:`Cameras.orbit`).
         background: grey level behind the avatar (1 = white).
 
     Returns:
@@ -101,7 +103,7 @@ def render_animation(
 
     posed = repose(avatar, poses)
     centre, radius, fov = _framing(posed, torch.zeros(3))
-    az = [camera_turn_deg * k / T for k in range(T)]
+    az = [start_azimuth_deg + camera_turn_deg * k / T for k in range(T)]
     cams = Cameras.orbit(centre, radius, az, 0.0, fov, resolution, resolution)
     out = np.empty((T, resolution, resolution, 3), dtype=np.uint8)
     for k, g in enumerate(posed):

@@ -350,3 +350,33 @@ def test_cli_motion_option():
     assert parser.parse_args(["p.jpg", "-o", "out"]).motion is None
     with pytest.raises(SystemExit):
         parser.parse_args(["p.jpg", "-o", "out", "--motion", "moonwalk"])
+
+
+def test_body_model_bone_poses_skin_its_own_vertices(person):
+    """AnnyBody.bone_poses: heads are the joints, and bone_poses(b) @ inv(bone_poses(a)) with the
+    model's skin weights carries the vertices of pose a to those of pose b (exactly for one-bone
+    vertices, within 2 cm for blended ones)."""
+    from humansplat.cameras import invert_rigid
+    from humansplat.prior.body_models import get_body_model
+
+    fit, _ = person
+    body = get_body_model("anny")
+    a = fit.params
+    pose_b = a.body_pose.clone()
+    pose_b[POSE_GROUPS.index("shoulder.R"), 2] -= 0.8
+    pose_b[POSE_GROUPS.index("hip.L"), 0] -= 0.5
+    b = a.replace(body_pose=pose_b)
+    with torch.no_grad():
+        Ga, Gb = body.bone_poses(a), body.bone_poses(b)
+        out_a, out_b = body(a), body(b)
+    assert torch.allclose(Gb[:, :3, 3], out_b.joints, atol=1e-5)
+    w, idx = body.skin_weights()
+    S = Gb @ invert_rigid(Ga)
+    X = torch.cat([out_a.vertices, torch.ones(len(out_a.vertices), 1)], 1)
+    moved = torch.einsum("vk,vkij,vj->vi", w, S[idx], X)[:, :3]
+    err = (moved - out_b.vertices).norm(dim=1)
+    rigid = w.max(1).values > 0.999  # one bone: exact; blended vertices differ by LBS's own
+    assert float(err[rigid].max()) < 1e-4  # non-linearity (skinning from a posed bind pose)
+    assert float(err.max()) < 0.02
+    assert float((out_b.vertices - out_a.vertices).abs().max()) > 0.1
+    assert len(body.bone_parents) == len(body.joint_names) and body.bone_parents[0] == -1

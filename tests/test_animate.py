@@ -337,7 +337,7 @@ def test_animate_result_writes_every_output(person, tmp_path):
         "video": "animation_wave.mp4", "glb": "avatar_rigged.glb", "ply": "avatar_bound.ply", "sidecar": "avatar_bound.rig.npz"
     }
     assert all(p.stat().st_size > 1000 for p in files.values())
-    assert {"animate_bind_s", "animate_video_s", "animate_glb_s"} <= set(result.timings)
+    assert {"animate_bind", "animate_video", "animate_glb"} <= set(result.timings)
     with pytest.raises(ValueError, match="unknown motion 'dance'"):
         animate_result(result, "dance", tmp_path)
 

@@ -400,7 +400,7 @@ def animate_result(
 
     Returns:
         {"video", "glb", "ply", "sidecar"} -> paths; timings are logged in ``result.timings``
-        under ``animate_*_s``.
+        under ``animate_bind``, ``animate_video``, ``animate_glb`` (seconds).
 
     Raises:
         ValueError: unknown motion (message lists the built-in ones) or a fit without parameters.
@@ -416,5 +416,5 @@ def animate_result(
     glb = save_rigged_glb(avatar, out / "avatar_rigged.glb", body_fit=result.body_fit, mesh_resolution=mesh_resolution)
     t3 = time.perf_counter()
     ply, side = save_bound_avatar(avatar, out / "avatar_bound.ply")
-    result.timings.update({"animate_bind_s": round(t1 - t0, 3), "animate_video_s": round(t2 - t1, 3), "animate_glb_s": round(t3 - t2, 3)})
+    result.timings.update({"animate_bind": round(t1 - t0, 3), "animate_video": round(t2 - t1, 3), "animate_glb": round(t3 - t2, 3)})
     return {"video": video, "glb": glb, "ply": ply, "sidecar": side}

@@ -176,6 +176,15 @@ def _local_trs(world: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.n
     return local[..., :3, 3], q[..., [1, 2, 3, 0]]
 
 
+def _linear_rgba16(colours: np.ndarray) -> np.ndarray:
+    """(M, 4) uint8 sRGB(A) -> (M, 4) uint16 normalised linear RGB(A): glTF's COLOR_0 is linear,
+    so viewers would show sRGB values too bright; 16 bits keep the dark tones."""
+    c = colours[:, :4].astype(np.float64) / 255.0
+    rgb = c[:, :3]
+    c[:, :3] = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return np.round(c * 65535.0).astype(np.uint16)
+
+
 class _GlbBuilder:
     """Accumulates binary views/accessors for one glTF buffer."""
 
@@ -249,7 +258,7 @@ def save_rigged_glb(
     attrs = {
         "POSITION": gb.add(pos, "VEC3", 34962, minmax=True),
         "NORMAL": gb.add(normals, "VEC3", 34962),
-        "COLOR_0": gb.add(colours[:, :4].astype(np.uint8), "VEC4", 34962, normalized=True),
+        "COLOR_0": gb.add(_linear_rgba16(colours), "VEC4", 34962, normalized=True),
         "JOINTS_0": gb.add(joints4, "VEC4", 34962),
         "WEIGHTS_0": gb.add(weights4, "VEC4", 34962),
     }

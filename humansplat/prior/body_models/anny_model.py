@@ -215,6 +215,7 @@ class AnnyBody(BodyModel):
         vertex_index: torch.Tensor | None,
         landmarks: bool = False,
         rest: RestState | None = None,
+        bone_frames: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Posed body in the model frame (root at the origin). shape (B, S), body_pose (B, P, 3)."""
         m = self._anny
@@ -260,10 +261,11 @@ class AnnyBody(BodyModel):
         root = joints[:, :1, :]
         A_t = self._A.T
         out = {"vertices": (verts - root) @ A_t, "joints": (joints - root) @ A_t}
-        to_model = torch.eye(4, dtype=self.dtype).repeat(B, 1, 1)
-        to_model[:, :3, :3] = self._A
-        to_model[:, :3, 3] = -root[:, 0] @ A_t
-        out["bone_poses"] = to_model[:, None] @ poses  # (B, J, 4, 4) rigid bone frames, model frame
+        if bone_frames:  # (B, J, 4, 4) rigid bone frames in the model frame
+            to_model = torch.eye(4, dtype=self.dtype).repeat(B, 1, 1)
+            to_model[:, :3, :3] = self._A
+            to_model[:, :3, 3] = -root[:, 0] @ A_t
+            out["bone_poses"] = to_model[:, None] @ poses
         if landmarks:
             # Regressed vertex landmarks skinned exactly from per-bone moments, plus bone heads.
             L, J = self._lm_w_joints.shape
@@ -471,7 +473,7 @@ class AnnyBody(BodyModel):
         batch = shape.shape[:-1]
         flat = lambda t: t.reshape((-1,) + tuple(t.shape[len(batch):])).to(self.dtype)
         one = torch.zeros(1, dtype=torch.int64)  # skin one vertex only: the bones are what we want
-        poses = self._forward_model_frame(flat(shape), flat(params.body_pose), one)["bone_poses"]
+        poses = self._forward_model_frame(flat(shape), flat(params.body_pose), one, bone_frames=True)["bone_poses"]
         world = torch.eye(4, dtype=self.dtype).repeat(poses.shape[0], 1, 1)
         world[:, :3, :3] = axis_angle_to_matrix(flat(params.global_orient))
         world[:, :3, 3] = flat(params.translation)

@@ -184,6 +184,9 @@ def test_bound_avatar_round_trip(avatar, tmp_path):
     assert back.rig.joint_names == avatar.rig.joint_names and torch.equal(back.rig.parents, avatar.rig.parents)
     pose = get_motion("walk").pose_at(0.3)
     assert torch.allclose(repose(back, pose).means, repose(avatar, pose).means, atol=1e-5)
+    # a loaded avatar (no body fit at hand) still exports: mesh weights from the nearest Gaussians
+    glb = save_rigged_glb(back, tmp_path / "loaded.glb", mesh_resolution=32, motions=("wave",))
+    assert glb.stat().st_size > 10_000
     side.unlink()
     with pytest.raises(FileNotFoundError, match="avatar.rig.npz not found"):
         load_bound_avatar(ply)
@@ -332,7 +335,10 @@ def test_animate_result_writes_every_output(person, tmp_path):
 
     fit, gaussians = person
     result = Result(gaussians, fit, np.zeros((0, 8, 8, 3), np.uint8), Cameras.from_fov(40, 8, 8), np.zeros((0, 8, 8, 3), np.uint8), "prior")
-    files = animate_result(result, "wave", tmp_path, frames=3, resolution=48, mesh_resolution=32)
+    stages: list[tuple[float, str]] = []
+    files = animate_result(result, "wave", tmp_path, frames=3, resolution=48, mesh_resolution=32,
+                           progress=lambda f, s: stages.append((f, s)))
+    assert stages[0][0] == 0.0 and stages[-1] == (1.0, "animate: done") and len(stages) == 5
     assert {k: p.name for k, p in files.items()} == {
         "video": "animation_wave.mp4", "glb": "avatar_rigged.glb", "ply": "avatar_bound.ply", "sidecar": "avatar_bound.rig.npz"
     }

@@ -26,7 +26,7 @@ import math
 import struct
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -400,12 +400,16 @@ def animate_result(
     fps: float = 24.0,
     mesh_resolution: int = 96,
     options: BindOptions | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, Path]:
     """Bind a pipeline :class:`~humansplat.result.Result` and write its animation outputs.
 
     Writes into ``out_dir``: ``animation_<motion>.mp4`` (the motion while the camera turns),
     ``avatar_rigged.glb`` (mesh + skeleton + every built-in motion as a clip), ``avatar_bound.ply``
     and ``avatar_bound.rig.npz``.
+
+    ``progress(fraction, stage)`` (as :data:`humansplat.result.ProgressCallback`) is called before
+    each step (bind, video, glb, ply) and at the end.
 
     Returns:
         {"video", "glb", "ply", "sidecar"} -> paths; timings are logged in ``result.timings``
@@ -417,13 +421,19 @@ def animate_result(
     get_motion(motion)  # fail early on a bad name
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    report = progress or (lambda fraction, stage: None)
     t0 = time.perf_counter()
+    report(0.0, "animate: binding the Gaussians to the skeleton")
     avatar = bind(result.gaussians.detach().to("cpu"), result.body_fit, options)
     t1 = time.perf_counter()
+    report(0.1, f"animate: rendering the {motion} video")
     video = save_animation_video(avatar, motion, out / f"animation_{motion}.mp4", fps=fps, frames=frames, resolution=resolution)
     t2 = time.perf_counter()
+    report(0.8, "animate: writing the rigged .glb")
     glb = save_rigged_glb(avatar, out / "avatar_rigged.glb", body_fit=result.body_fit, mesh_resolution=mesh_resolution)
     t3 = time.perf_counter()
+    report(0.95, "animate: writing the bound .ply")
     ply, side = save_bound_avatar(avatar, out / "avatar_bound.ply")
+    report(1.0, "animate: done")
     result.timings.update({"animate_bind": round(t1 - t0, 3), "animate_video": round(t2 - t1, 3), "animate_glb": round(t3 - t2, 3)})
     return {"video": video, "glb": glb, "ply": ply, "sidecar": side}

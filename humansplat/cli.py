@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the network's sampling (full mode)")
     p.add_argument("--mesh-resolution", type=int, default=128, help="voxels along the avatar's longest side for mesh.glb")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from .animate.motions import MOTIONS
+
+    p.add_argument(
+        "--motion", default=None, choices=tuple(MOTIONS), metavar="NAME",
+        help=f"also animate the avatar: animation_NAME.mp4, avatar_rigged.glb (every motion as a clip), "
+        f"avatar_bound.ply + .rig.npz; NAME is one of {', '.join(MOTIONS)}",
+    )
     return p
 
 
@@ -139,6 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 path, mode=args.mode, frames=opts.frames, resolution=opts.resolution, seed=opts.seed,
                 device=opts.device, progress=progress,
             )
+            if args.motion:  # first, so that the report counts its time
+                from .animate import animate_result
+
+                animate_result(result, args.motion, folder, resolution=opts.resolution, fps=args.fps or 24,
+                               mesh_resolution=args.mesh_resolution)
             result.save(folder, source=str(path), fps=args.fps, mesh_resolution=args.mesh_resolution)
             ok += 1
             entries.append({"input": str(path), "status": "ok", "output": str(folder), "mode": result.mode,

@@ -20,7 +20,7 @@ from .harness import (
     up_extent,
 )
 from .metrics import ViewMetrics, align_to_box, alpha_box, score_view
-from .report import GROUPS, EvalReport, GroupRow, RunRecord, ViewScore, view_group, write_contact_sheet
+from .report import GROUPS, EvalReport, GroupRow, RunImages, RunRecord, ViewScore, view_group, write_contact_sheet
 from .subjects import BUILTIN_SUBJECTS, EvalSubject, builtin_subjects
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "EvalSubject",
     "GroupRow",
     "InputView",
+    "RunImages",
     "RunRecord",
     "ViewMetrics",
     "ViewScore",

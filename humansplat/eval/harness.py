@@ -42,7 +42,7 @@ from ..gaussians import Gaussians
 from ..render.mesh import TexturedMesh, render_mesh
 from .convert import mesh_to_gaussians, sample_surface
 from .metrics import ViewMetrics, align_to_box, alpha_box, score_view
-from .report import EvalReport, RunRecord, ViewScore, view_group, write_contact_sheet
+from .report import EvalReport, RunImages, RunRecord, ViewScore, view_group, write_contact_sheet
 from .subjects import EvalSubject
 
 __all__ = [
@@ -288,6 +288,7 @@ def evaluate(
     render_scale: int = 2,
     out_dir: str | Path | None = None,
     use_lpips: bool = True,
+    keep_images: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> EvalReport:
     """Score reconstructions of ``subjects`` from novel views (module docstring).
@@ -304,6 +305,7 @@ def evaluate(
         render_scale: views are rendered at ``size * render_scale`` and averaged down.
         out_dir: where contact sheets go (``<subject>.png``); None writes none.
         use_lpips: also score LPIPS when it is available locally (else one note says why not).
+        keep_images: keep every scored image in ``RunRecord.images`` (memory: 2 x 9 views per photo).
         progress: ``progress(done, total, message)`` after each reconstruction.
 
     Returns:
@@ -372,6 +374,8 @@ def evaluate(
                     ViewScore(subject.name, a, label, azimuth, view_group(azimuth), raw, aligned)
                 )
                 captions.append(f"{raw.psnr:.1f} dB")
+            if keep_images:
+                record.images = RunImages(labels, gt_rgb, gt_alpha, pr_rgb, pr_alpha)
             record.seconds = time.perf_counter() - t0
             report.runs.append(record)
             sheet_rows.append((f"truth, photo at {a:+.0f}", list(gt_rgb), []))

@@ -66,13 +66,24 @@ def score_view(gt_rgb: np.ndarray, gt_alpha: np.ndarray, pred_rgb: np.ndarray, p
 
 
 def alpha_box(alpha: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Bounding box (x0, y0, x1, y1) in continuous pixel coordinates (pixel edges) of
-    ``alpha > 0.5`` (H, W); None when the mask is empty."""
+    """Bounding box (x0, y0, x1, y1) of ``alpha > 0.5`` (H, W) in continuous pixel coordinates
+    (pixel edges), refined to sub-pixel precision from the coverage of the edge rows and columns
+    (so a box does not jump by a whole pixel when a silhouette moves a little); None when empty."""
     mask = alpha > MASK_THRESHOLD
     if not mask.any():
         return None
-    rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
-    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
+
+    def edges(profile: np.ndarray) -> tuple[float, float]:  # max alpha per row (or column)
+        idx = np.nonzero(profile > MASK_THRESHOLD)[0]
+        i0, i1 = int(idx[0]), int(idx[-1])
+        before = float(profile[i0 - 1]) if i0 > 0 else 0.0
+        after = float(profile[i1 + 1]) if i1 + 1 < len(profile) else 0.0
+        return i0 + (1.0 - float(profile[i0])) - before, i1 + float(profile[i1]) + after
+
+    a = np.clip(alpha, 0.0, 1.0)
+    y0, y1 = edges(a.max(1))
+    x0, x1 = edges(a.max(0))
+    return x0, y0, x1, y1
 
 
 def align_to_box(rgb: np.ndarray, alpha: np.ndarray, target: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .metrics import ViewMetrics
 
-__all__ = ["GROUPS", "EvalReport", "GroupRow", "RunRecord", "ViewScore", "view_group", "write_contact_sheet"]
+__all__ = ["GROUPS", "EvalReport", "GroupRow", "RunImages", "RunRecord", "ViewScore", "view_group", "write_contact_sheet"]
 
 GROUPS: tuple[str, ...] = ("input", "front", "near side", "side", "far side", "back")
 """View groups of the table: the input view; orbit azimuth 0; 45/315; 90/270; 135/225; 180."""
@@ -59,8 +59,27 @@ class ViewScore:
 
 
 @dataclass
+class RunImages:
+    """The images one reconstruction was scored on (views in ``labels`` order: "input", then the
+    orbit azimuths). rgb (V, S, S, 3) float32 in [0, 1] on white, alpha (V, S, S) float32."""
+
+    labels: list[str]
+    truth_rgb: np.ndarray
+    truth_alpha: np.ndarray
+    pred_rgb: np.ndarray
+    pred_alpha: np.ndarray
+
+    def index(self, label: str) -> int:
+        """Position of the view ``label`` (e.g. "input", "90")."""
+        if label not in self.labels:
+            raise KeyError(f"no view {label!r}; views are {self.labels}")
+        return self.labels.index(label)
+
+
+@dataclass
 class RunRecord:
-    """One reconstruction: which subject and photo, how long, the height alignment, or the error."""
+    """One reconstruction: which subject and photo, how long, the height alignment, or the error.
+    ``images`` is filled only when :func:`~humansplat.eval.evaluate` is asked to keep them."""
 
     subject: str
     input_azimuth: float
@@ -71,6 +90,7 @@ class RunRecord:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    images: RunImages | None = None
 
 
 @dataclass
@@ -173,7 +193,7 @@ class EvalReport:
                 "lpips_note": self.lpips_note,
                 "table": [asdict(r) for r in self.table()],
                 "per_subject": {s: [asdict(r) for r in self.table(s)] for s in subjects},
-                "runs": [asdict(r) for r in self.runs],
+                "runs": [{k: v for k, v in asdict(r).items() if k != "images"} for r in self.runs],
                 "views": [asdict(v) for v in self.views],
                 "sheets": self.sheets,
             }

@@ -249,6 +249,7 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     assert cli.main(["--azimuths", "zero", "-o", str(tmp_path)]) == 2
     assert cli.main(["--scans", str(tmp_path / "missing"), "-o", str(tmp_path)]) == 2
     assert cli.main(["--size", "64"]) == 2  # -o is required
+    assert cli.main(["--mode", "fast", "-o", str(tmp_path)]) == 2
 
 
 # ------------------------------------------------------------------------------ real prior mode

@@ -96,6 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
+    from typing import get_args
+
+    from ..pipeline import RequestedMode
+
+    if args.mode not in get_args(RequestedMode):
+        print(f"humansplat-eval: error: mode {args.mode!r} is not available in this version of the pipeline "
+              f"(it knows {', '.join(get_args(RequestedMode))})", file=sys.stderr)
+        return 2
     try:
         subjects = _load_subjects(args)
     except (ValueError, OSError, ImportError) as exc:

@@ -234,7 +234,7 @@ def test_cli_writes_json_and_sheets(tmp_path, monkeypatch, capsys):
 
     w, h = Image.open(sheet).size
     assert w > 9 * 64 and h > 2 * 64
-    assert "| side |" in out and "LPIPS" in out
+    assert "| side (90/270) | 2 |" in out and "LPIPS" in out
 
 
 def test_cli_exit_codes(tmp_path, monkeypatch, capsys):

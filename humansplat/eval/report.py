@@ -18,6 +18,8 @@ __all__ = ["GROUPS", "EvalReport", "GroupRow", "RunImages", "RunRecord", "ViewSc
 GROUPS: tuple[str, ...] = ("input", "front", "near side", "side", "far side", "back")
 """View groups of the table: the input view; orbit azimuth 0; 45/315; 90/270; 135/225; 180."""
 
+_GROUP_LABELS = {"input": "input", "front": "front (0)", "near side": "near side (45/315)", "side": "side (90/270)",
+                 "far side": "far side (135/225)", "back": "back (180)"}
 _METRICS: tuple[str, ...] = ("psnr", "psnr_masked", "ssim", "iou", "lpips")
 
 
@@ -157,7 +159,7 @@ class EvalReport:
         fmt = {"psnr": "{:.2f}", "psnr_masked": "{:.2f}", "ssim": "{:.3f}", "iou": "{:.3f}", "lpips": "{:.3f}"}
         for row in self.table(subject):
             cells = [fmt[k].format(row.raw[k]) for k in keys] + [fmt[k].format(row.aligned[k]) for k in keys]
-            lines.append(f"| {row.group} | {row.views} | " + " | ".join(cells) + " |")
+            lines.append(f"| {_GROUP_LABELS[row.group]} | {row.views} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def summary(self) -> str:

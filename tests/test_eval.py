@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 
-from humansplat.cameras import Cameras
 from humansplat.eval import (
     BUILTIN_SUBJECTS,
     EvalSubject,

@@ -98,7 +98,7 @@ def mesh_to_gaussians(
         trim: samples closer than ``trim`` metres to an open boundary of the mesh (a hem, the edge
             of a sheet) are dropped, which cancels the same growth where no normal can.
         keep_axis: a direction (e.g. the world's up axis) along which the samples at the two ends
-            of the mesh (the lowest and highest 2 %) do not move, so robust measures of the mesh's
+            of the mesh (the lowest and highest 5 %) do not move, so robust measures of the mesh's
             extent along it (its height, :func:`humansplat.eval.up_extent`) stay exact; None moves
             every sample along its full normal.
         seed: sampling seed.
@@ -115,7 +115,7 @@ def mesh_to_gaussians(
     if keep_axis is not None and len(points):
         axis = torch.nn.functional.normalize(torch.as_tensor(keep_axis, dtype=torch.float32), dim=0)
         h = points @ axis
-        ends = (h < torch.quantile(h, 0.02)) | (h > torch.quantile(h, 0.98))
+        ends = (h < torch.quantile(h, 0.05)) | (h > torch.quantile(h, 0.95))
         normals = torch.where(ends[:, None], normals - (normals @ axis)[:, None] * axis, normals)
     points = points - float(inset) * normals
     n = len(points)

@@ -41,7 +41,7 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians
 from ..render.mesh import TexturedMesh, render_mesh
 from .convert import mesh_to_gaussians, sample_surface
-from .metrics import ViewMetrics, align_to_box, alpha_box, score_view
+from .metrics import align_to_box, alpha_box, score_view
 from .report import EvalReport, RunImages, RunRecord, ViewScore, view_group, write_contact_sheet
 from .subjects import EvalSubject
 
@@ -167,7 +167,7 @@ def make_input_view(subject: EvalSubject, azimuth: float, size: int, fill: float
     mesh = _to_world(subject.mesh, azimuth, mid, distance)
     camera = Cameras.from_fov(FOV_DEG, size, size)
     rgb, alpha = _render_truth(mesh, camera, render_scale)
-    points, _, _ = sample_surface(mesh, spacing=0.01, seed=0)
+    points, _, _ = sample_surface(mesh, spacing=0.0025, seed=0)  # dense: the quantiles must not be noisy
     pixel = 2.0 * distance * math.tan(math.radians(FOV_DEG / 2)) / (size * render_scale)
     return InputView(
         subject=subject.name,

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from humansplat.eval import EvalSubject, builtin_subjects, evaluate, perfect_reconstruction
+    from humansplat.eval import builtin_subjects, evaluate, perfect_reconstruction, scan_subjects
 
     out = args.out or Path(tempfile.mkdtemp(prefix="humansplat_eval_"))
     names = None if args.subjects is None else [n.strip() for n in args.subjects.split(",") if n.strip()]
@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     subjects = builtin_subjects(names)
     build_s = time.perf_counter() - t
     if args.scans is not None:
-        from humansplat.data.scans import find_scans, load_scan
-
-        subjects += [EvalSubject(Path(path).stem, load_scan(path).mesh, str(path)) for path in find_scans(args.scans)]
+        subjects += scan_subjects(args.scans)
     azimuths = [float(a) for a in args.azimuths.split(",") if a.strip()]
 
     def progress(done: int, total: int, message: str) -> None:

@@ -261,3 +261,23 @@ def test_prior_mode_runs_on_a_builtin_subject(subjects):
     rows = {row.group: row for row in r.table()}
     assert rows["input"].raw["iou"] > 0.8 and rows["input"].raw["psnr"] > 20.0, rows["input"]
     assert rows["back"].raw["psnr"] < rows["input"].raw["psnr"]  # the unseen back is harder
+
+
+def test_scans_folder_becomes_subjects(tmp_path, monkeypatch, capsys, subjects):
+    """A scan written in the scan frame comes back as the same subject (needs humansplat.data.scans)."""
+    pytest.importorskip("humansplat.data.scans")
+    import trimesh
+
+    from humansplat.eval import scan_subjects
+
+    truth = subjects["arms_touching"].mesh
+    colors = (truth.vertex_colors.numpy() * 255).round().astype(np.uint8)
+    trimesh.Trimesh(truth.vertices.numpy(), truth.faces.numpy(), vertex_colors=colors, process=False).export(tmp_path / "person.ply")
+    loaded = scan_subjects(tmp_path)
+    assert [s.name for s in loaded] == ["person"]
+    assert torch.allclose(loaded[0].mesh.vertices, truth.vertices, atol=1e-4)
+    monkeypatch.setattr(harness, "_pipeline_reconstructor", lambda mode, device: _perfect)
+    out = tmp_path / "out"
+    assert cli.main(["--scans", str(tmp_path), "--azimuths", "0", "--size", "48", "-o", str(out), "--no-progress"]) == 0
+    assert (out / "sheets" / "person.png").is_file()
+    assert json.loads((out / "report.json").read_text())["runs"][0]["subject"] == "person"

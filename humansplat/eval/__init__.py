@@ -21,7 +21,7 @@ from .harness import (
 )
 from .metrics import ViewMetrics, align_to_box, alpha_box, score_view
 from .report import GROUPS, EvalReport, GroupRow, RunImages, RunRecord, ViewScore, view_group, write_contact_sheet
-from .subjects import BUILTIN_SUBJECTS, EvalSubject, builtin_subjects
+from .subjects import BUILTIN_SUBJECTS, EvalSubject, builtin_subjects, scan_subjects
 
 __all__ = [
     "BUILTIN_SUBJECTS",
@@ -47,6 +47,7 @@ __all__ = [
     "perfect_reconstruction",
     "predicted_height",
     "sample_surface",
+    "scan_subjects",
     "score_view",
     "up_extent",
     "view_group",

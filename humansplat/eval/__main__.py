@@ -69,23 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load_subjects(args: argparse.Namespace) -> list:
     """Built-in subjects and/or scans; raises ValueError with a message for people."""
-    from .subjects import EvalSubject, builtin_subjects
+    from .subjects import EvalSubject, builtin_subjects, scan_subjects
 
     subjects: list[EvalSubject] = []
     if args.subjects is not None or args.scans is None:
         names = None if args.subjects is None else [n.strip() for n in args.subjects.split(",") if n.strip()]
         subjects += builtin_subjects(names)
     if args.scans is not None:
-        if not args.scans.is_dir():
-            raise ValueError(f"--scans {args.scans} is not a folder")
-        from ..data.scans import find_scans, load_scan  # lazy: scans support is optional
-
-        paths = find_scans(args.scans)
-        if not paths:
-            raise ValueError(f"no scans found in {args.scans}")
-        for path in paths:
-            scan = load_scan(path)
-            subjects.append(EvalSubject(name=Path(path).stem, mesh=scan.mesh, description=str(path)))
+        if not args.scans.exists():
+            raise ValueError(f"--scans {args.scans} does not exist")
+        subjects += scan_subjects(args.scans)
     return subjects
 
 

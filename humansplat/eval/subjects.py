@@ -20,6 +20,7 @@ import copy
 import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -28,7 +29,7 @@ import torch
 from ..prior.parts import PART_NAMES
 from ..render.mesh import TexturedMesh, vertex_normals
 
-__all__ = ["BUILTIN_SUBJECTS", "EvalSubject", "builtin_subjects"]
+__all__ = ["BUILTIN_SUBJECTS", "EvalSubject", "builtin_subjects", "scan_subjects"]
 
 _P = {name: i for i, name in enumerate(PART_NAMES)}
 _SKIN = np.array([0.86, 0.66, 0.52])
@@ -379,3 +380,24 @@ def builtin_subjects(names: Sequence[str] | None = None) -> list[EvalSubject]:
     if unknown:
         raise ValueError(f"unknown built-in subject(s) {', '.join(map(repr, unknown))}; choose from {', '.join(BUILTIN_SUBJECTS)}")
     return [copy.deepcopy(_build(n)) for n in names]
+
+
+def scan_subjects(folder: str | Path) -> list[EvalSubject]:
+    """Every scan under ``folder`` as a subject (:func:`humansplat.data.scans.find_scans` and
+    ``load_scan``, which put them in the same scan frame), sorted by name.
+
+    Raises:
+        ValueError: the folder holds no scan, or a scan cannot be read (the message names the file).
+    """
+    from ..data.scans import find_scans, load_scan  # lazy: only scans need it
+
+    entries = find_scans(folder)
+    if not entries:
+        raise ValueError(f"no scans ({', '.join(('.obj', '.ply', '.glb', '.gltf'))} ...) found in {folder}")
+    subjects = []
+    for entry in entries:
+        path = getattr(entry, "path", entry)
+        scan = load_scan(path, name=getattr(entry, "name", None))
+        subjects.append(EvalSubject(name=scan.name, mesh=scan.mesh, description=str(path)))
+    return subjects
+

@@ -169,7 +169,7 @@ def _to_unit_rgb(image: Any) -> torch.Tensor:
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[-1] not in (3, 4):
             raise ValueError(f"image array must be (H, W, 3|4), got {image.shape}")
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        tensor = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None]
         tensor = tensor.float() / 255.0 if image.dtype == np.uint8 else tensor.float()
     elif isinstance(image, torch.Tensor):
         tensor = image[None] if image.ndim == 3 else image

@@ -46,27 +46,11 @@ def person():
 
 
 @pytest.fixture(scope="module")
-def textured(person):
-    """The person with per-vertex colours (part colours, the torso's back yellow, horizontal stripes),
-    its body fit whose crop is that mesh rendered flat from the input camera, and the mesh."""
-    from humansplat.render.mesh import TexturedMesh, render_mesh
+def textured():
+    """(body fit whose crop is the textured mesh rendered from the input camera, the mesh)."""
+    from humansplat.views_mode.synthetic import textured_synthetic_person
 
-    v, parts = person.vertices, person.parts
-    table = torch.tensor(
-        [[0.25, 0.15, 0.08], [0.9, 0.7, 0.55], [0.85, 0.65, 0.5], [0.8, 0.25, 0.2], [0.2, 0.4, 0.75], [0.15, 0.2, 0.35], [0.1, 0.1, 0.1]]
-    )
-    colours = table[parts].clone()
-    back = (v[:, 2] > (v[:, 2].max() + v[:, 2].min()) / 2).float()[:, None]
-    torso = (parts[:, None] == 4).float()
-    colours = colours * (1 - 0.5 * back) + 0.5 * back * torso * torch.tensor([0.9, 0.8, 0.2])
-    colours = (colours + 0.08 * torch.sin(v[:, 1:2] * 40)).clamp(0, 1)
-    mesh = TexturedMesh(v, person.faces, vertex_colors=colours, parts=parts)
-    fit = person.as_body_fit()
-    photo = render_mesh(mesh, fit.camera, supersample=2)
-    fit.crop = replace(
-        fit.crop, rgb=(photo.rgb[0].numpy() * 255 + 0.5).astype(np.uint8), mask=photo.alpha[0].numpy()
-    )
-    return fit, mesh
+    return textured_synthetic_person(seed=0, size=SIZE)
 
 
 @pytest.fixture(scope="module")

@@ -69,10 +69,13 @@ class ViewsFitOptions:
         min_keep: never fewer than this share of the start count.
         backend: renderer (``"auto"``: gsplat on CUDA when installed, else the torch backend).
         protect_input: the generated views do not touch what the photo shows: for Gaussians visible
-            in the input view (inside its mask, within ``protect_tolerance_m`` of its rendered depth)
+            in the input view (within ``protect_tolerance_m`` of its rendered depth inside its mask, or
+            anywhere outside the mask, where the photo shows the background)
             the views' gradients are dropped, the photo alone fits their appearance and their depth
             stays (the photo says nothing about it, and Adam would turn its tiny gradients into full
             steps); hidden Gaussians are fitted to everything but never come in front of that surface.
+            With it no Gaussian grows beyond its start size (near the silhouette a grown one would
+            spill over it).
             This keeps the input view at least as faithful as prior mode's.
         protect_tolerance_m: depth tolerance of "visible", metres.
         polish_fraction: the last share of the steps fits the photo alone (the generated views'
@@ -276,8 +279,9 @@ def input_visible(
     """What the input view sees of ``g``.
 
     Returns:
-        visible: (N,) bool, mean projected inside the image where ``mask`` (H, W) > 0.5 and no deeper
-            than the rendered expected depth there plus ``tolerance_m``;
+        visible: (N,) bool, mean projected inside the image and either outside ``mask`` (H, W) > 0.5
+            (what the photo shows as background) or no deeper than the rendered expected depth there
+            plus ``tolerance_m`` (what the photo shows of the person);
         surface: (N,) float32, the rendered depth (metres) at each mean's pixel plus ``tolerance_m``
             inside the mask (0 elsewhere): the depth in front of which nothing hidden may come.
     """
@@ -290,9 +294,10 @@ def input_visible(
         j = uv[0, :, 0].floor().long()
         i = uv[0, :, 1].floor().long()
         jj, ii = j.clamp(0, W - 1), i.clamp(0, H - 1)
-        inside = (j >= 0) & (j < W) & (i >= 0) & (i < H) & (z[0] > 0) & (mask[ii, jj] > 0.5)
+        in_image = (j >= 0) & (j < W) & (i >= 0) & (i < H) & (z[0] > 0)
+        inside = in_image & (mask[ii, jj] > 0.5)
         surface = torch.where(inside, out.depth[0, ii, jj, 0] + tolerance_m, torch.zeros_like(z[0]))
-        return inside & (z[0] <= surface), surface
+        return (inside & (z[0] <= surface)) | (in_image & ~inside), surface
 
 
 def fit_gaussians_to_views(
@@ -382,6 +387,7 @@ def fit_gaussians_to_views(
         return visible, torch.where(visible, torch.zeros_like(surface), surface * ray_len_per_z)
 
     protected, min_depth = protect(gaussians.to(device))
+    max_log_scales = params.tensors["log_scales"].detach().clone()
     n_start = len(gaussians)
     optimizer = _optimizer(params, opt, scene_scale)
     generator = torch.Generator().manual_seed(int(opt.seed))
@@ -418,9 +424,12 @@ def fit_gaussians_to_views(
                     if v is not None and v.grad is not None:
                         v.grad[protected] = 0.0
         optimizer.step()
-        if min_depth is not None:  # hidden Gaussians stay behind the surface the photo shows
+        if protected is not None:
             with torch.no_grad():
-                params.tensors["depth"].clamp_(min=min_depth)
+                if min_depth is not None:  # hidden Gaussians stay behind the surface the photo shows
+                    params.tensors["depth"].clamp_(min=min_depth)
+                # no Gaussian grows (a grown wall near the silhouette would spill over it)
+                torch.minimum(params.tensors["log_scales"], max_log_scales, out=params.tensors["log_scales"])
         grad = params.position.grad
         if grad is not None:
             score += grad.detach().reshape(len(score), -1).norm(dim=-1)
@@ -436,6 +445,7 @@ def fit_gaussians_to_views(
             densified, pruned = densified + added, pruned + removed
             params = _Params(g, origin)
             protected, min_depth = protect(g)
+            max_log_scales = params.tensors["log_scales"].detach().clone()
             optimizer = _optimizer(params, opt, scene_scale)
             score = torch.zeros(len(g), device=device)
         if deadline is not None and time.monotonic() > deadline:

@@ -279,7 +279,7 @@ def test_load_from_a_local_weights_folder(tmp_path, monkeypatch, photo):
     loaded = load_sv3d_pipeline(builtin_configs=False, torch_dtype=torch.float32)
     loaded.set_progress_bar_config(disable=True)
     assert loaded.unet.dtype == torch.float32 and loaded.default_size is None
-    assert loaded._default_size() == 32 and loaded._default_num_frames() == 4  # from the UNet config
+    assert loaded.default_view_size() == 32 and loaded.default_num_frames() == 4  # from the UNet config
     assert loaded.attention_backend == "sdpa"
     ref = SV3DPipeline(**{**parts, "unet": tiny_sv3d_components(seed=0)["unet"].half().float()})
     ref.set_progress_bar_config(disable=True)

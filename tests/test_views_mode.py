@@ -302,3 +302,18 @@ def test_explicit_modes():
         choose_mode({}, "cuda", "views")
     with pytest.raises(ValueError, match="unknown mode 'best'"):
         choose_mode({}, "cpu", "best")
+
+
+def test_synthesizer_status_reads_the_weights_folder(tmp_path, monkeypatch):
+    from humansplat.multiview.tiny import tiny_sv3d_components
+    from humansplat.views_mode import synthesizer_status
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path))
+    parts = tiny_sv3d_components(seed=0)
+    parts["unet"].save_pretrained(tmp_path / "unet")
+    ok, message = synthesizer_status()
+    assert not ok and "vae" in message and "image_encoder" in message and "unet:" not in message
+    parts["vae"].save_pretrained(tmp_path / "vae")
+    parts["image_encoder"].save_pretrained(tmp_path / "image_encoder")
+    assert synthesizer_status()[0]

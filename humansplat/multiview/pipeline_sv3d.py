@@ -429,11 +429,11 @@ class SV3DPipeline(DiffusionPipeline):
         return (images.permute(0, 2, 3, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
 
     # ------------------------------------------------------------------ helpers
-    def _default_num_frames(self) -> int:
+    def default_num_frames(self) -> int:
         """The UNet config's ``num_frames`` (what the weights were configured with), else 12."""
         return int(getattr(self.unet.config, "num_frames", 0) or DEFAULT_NUM_FRAMES)
 
-    def _default_size(self) -> int:
+    def default_view_size(self) -> int:
         """``default_size``, else the UNet config's ``sample_size`` in pixels, else 512."""
         if self.default_size:
             return int(self.default_size)
@@ -494,11 +494,11 @@ class SV3DPipeline(DiffusionPipeline):
             :class:`MultiviewOutput`.
         """
         # 0. defaults
-        height = height or self._default_size()
-        width = width or self._default_size()
+        height = height or self.default_view_size()
+        width = width or self.default_view_size()
         if azimuths_deg is None:
             if num_frames is None:  # the UNet's own frame count (any count: evenly spaced from 0)
-                azimuths_deg = default_orbit_azimuths(self._default_num_frames(), require_orthogonal=False)
+                azimuths_deg = default_orbit_azimuths(self.default_num_frames(), require_orthogonal=False)
             else:
                 azimuths_deg = default_orbit_azimuths(num_frames)
         az = torch.as_tensor(azimuths_deg, dtype=torch.float32).reshape(-1)

@@ -7,7 +7,14 @@
 from __future__ import annotations
 
 from .fit import FitStats, ViewsFitOptions, fit_gaussians_to_views, input_visible, mask_from_white
-from .run import ViewsModeOptions, ViewsModeResult, choose_mode, run_views_mode, synthesizer_weights
+from .run import (
+    ViewsModeOptions,
+    ViewsModeResult,
+    choose_mode,
+    run_views_mode,
+    synthesizer_status,
+    synthesizer_weights,
+)
 
 __all__ = [
     "FitStats",
@@ -19,5 +26,6 @@ __all__ = [
     "input_visible",
     "mask_from_white",
     "run_views_mode",
+    "synthesizer_status",
     "synthesizer_weights",
 ]

@@ -8,12 +8,17 @@ Then a fixed, seeded number of Adam steps on
 
 (:func:`~humansplat.train.losses.reconstruction_loss` and the hierarchical, part-weighted
 :func:`~humansplat.train.losses.hierarchical_loss`: face, hands and arms weigh 2, the rest 1, on part
-masks of the fitted body z-buffered into each view). The photo weighs most (``input_weight``): the
-generated views are guesses, the photo is not. Every ``densify_every`` steps a simple, bounded
-densify/prune runs: the Gaussians with the largest accumulated position gradients are split in two
-(smaller, jittered along their own axes), up to ``max_growth`` x the start count; nearly transparent
-ones are pruned, never below ``min_keep`` x the start count. Rendering: gsplat on CUDA, the project's
-own renderer on the CPU (:func:`humansplat.render.render`, ``backend="auto"``).
+masks of the fitted body z-buffered into each view). The photo weighs most (``input_weight``), and
+by default (``protect_input``) the generated views, which are guesses, cannot touch what the photo
+shows: the Gaussians it sees are fitted to it alone and keep their depth; the hidden ones (the back,
+the side walls) are fitted to everything, move only along the input camera's rays and never in front
+of the surface the photo shows; no Gaussian grows beyond its start size. So the input view stays at
+least as faithful as prior mode's while the generated views reshape and recolour the unseen side.
+Every ``densify_every`` steps a simple, bounded densify/prune runs: the Gaussians with the largest
+accumulated position gradients (hidden ones: the others have none) are split in two (smaller, moved
+apart along their input ray), up to ``max_growth`` x the start count; nearly transparent ones are
+pruned, never below ``min_keep`` x the start count. Rendering: gsplat on CUDA, the project's own
+renderer on the CPU (:func:`humansplat.render.render`, ``backend="auto"``).
 
 Images are channel-last, colours in [0, 1], on white. Shapes: V generated views, S view side, N Gaussians.
 """

@@ -27,7 +27,14 @@ from ..gaussians import Gaussians
 from ..prior.body_fit import BodyFit
 from .fit import FitStats, ViewsFitOptions, fit_gaussians_to_views
 
-__all__ = ["ViewsModeOptions", "ViewsModeResult", "choose_mode", "run_views_mode", "synthesizer_weights"]
+__all__ = [
+    "ViewsModeOptions",
+    "ViewsModeResult",
+    "choose_mode",
+    "run_views_mode",
+    "synthesizer_status",
+    "synthesizer_weights",
+]
 
 RunMode = Literal["prior", "views", "full"]
 Progress = Callable[[float, str], None]
@@ -93,6 +100,21 @@ def synthesizer_weights(pipe: Any) -> dict[str, str]:
     return {name: _origin(getattr(pipe, name)) for name in ("unet", "vae", "image_encoder")}
 
 
+def synthesizer_status(config: Any = None) -> tuple[bool, str]:
+    """Whether the SV3D synthesizer's weights (unet, vae, image_encoder) load here without downloading
+    (``$HUMANSPLAT_WEIGHTS`` or the Hugging Face cache), and why not. Never contacts the Hub."""
+    from ..hub import DEFAULT_HUB, is_available
+
+    missing = []
+    for name in ("unet", "vae", "image_encoder"):
+        ok, message = is_available(name, config or DEFAULT_HUB)
+        if not ok:
+            missing.append(f"{name}: {message.splitlines()[0]}")
+    if missing:
+        return False, "SV3D weights missing: " + "; ".join(missing)
+    return True, "SV3D weights found (unet, vae, image_encoder)"
+
+
 def run_views_mode(
     body_fit: BodyFit,
     prior_gaussians: Gaussians,
@@ -120,8 +142,8 @@ def run_views_mode(
 
     opt = options or ViewsModeOptions()
     report = progress or (lambda fraction, message: None)
-    size = int(opt.size or synthesizer._default_size())
-    frames = int(opt.num_frames or synthesizer._default_num_frames())
+    size = int(opt.size or synthesizer.default_view_size())
+    frames = int(opt.num_frames or synthesizer.default_num_frames())
     azimuths = default_orbit_azimuths(frames, require_orthogonal=False)
     if frames < 2:
         raise ValueError(f"views mode needs at least 2 frames (the input and one more), got {frames}")

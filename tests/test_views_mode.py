@@ -317,3 +317,16 @@ def test_synthesizer_status_reads_the_weights_folder(tmp_path, monkeypatch):
     parts["vae"].save_pretrained(tmp_path / "vae")
     parts["image_encoder"].save_pretrained(tmp_path / "image_encoder")
     assert synthesizer_status()[0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fit_runs_on_cuda_with_gsplat(textured, prior):
+    from humansplat.render import gsplat_available
+
+    fit, _ = textured
+    inp = prepare_synthesizer_input(fit.crop, 64)
+    cams = orbit_view_cameras(fit, inp.camera, [90.0, 180.0])
+    views = np.full((2, 64, 64, 3), 200, np.uint8)
+    fitted, stats = fit_gaussians_to_views(prior.to("cuda"), fit, views, cams, ViewsFitOptions(steps=3))
+    assert fitted.device.type == "cuda" and stats.steps == 3
+    assert stats.backend == ("gsplat" if gsplat_available() else "torch")

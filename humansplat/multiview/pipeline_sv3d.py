@@ -44,11 +44,13 @@ Our azimuths are :class:`~humansplat.cameras.Cameras`' (0 = the input camera's s
 subject's left, camera going counter-clockwise seen from above). The fine-tune's azimuth is the
 angle of its training cameras relative to the conditioning view, computed by the research data
 loader as ``atan2(eye_z, eye_x)`` with ``eye = -R^T T`` from PyTorch3D ``(R, T)`` read as
-world-to-camera column-vector matrices (``src/data/human_dataset.py`` L333-339): for PyTorch3D's row-vector ``R`` this mirrors the orbit, so SV3D's azimuth
-grows with PyTorch3D's azimuth, which grows towards the subject's left as ours does. Hence
-``sv3d_azimuth = +our_azimuth`` (:data:`SV3D_AZIMUTH_SIGN`). This follows from reading that code;
-it could not be checked against the weights here (no Hub access): if generated side views come
-out swapped, set ``SV3DPipeline.azimuth_sign = -1``.
+world-to-camera column-vector matrices (``src/data/human_dataset.py`` L333-339): for PyTorch3D's
+row-vector ``R`` this mirrors the orbit (eye = (-sin a, 0, cos a) d for a camera at PyTorch3D
+azimuth a), so SV3D's azimuth grows with PyTorch3D's azimuth, which moves the camera towards the
+first view's image right (PyTorch3D's +X points left), i.e. the subject's left, as ours does. Hence
+``sv3d_azimuth = +our_azimuth`` (:data:`SV3D_AZIMUTH_SIGN`; ``tests/test_views_mode.py`` checks it
+against those formulas). This follows from the code; it could not be checked against the weights
+here (no Hub access): if generated side views come out swapped, set ``SV3DPipeline.azimuth_sign = -1``.
 
 Shapes: F frames (views), H, W image size, h = H / 8, w = W / 8 latent size (full VAE).
 """

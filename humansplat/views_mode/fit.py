@@ -184,7 +184,9 @@ def views_to_tensors(images: np.ndarray | torch.Tensor, size: int | None = None)
         x = x[..., None]
     if size is not None and x.shape[1] != size:
         chw = x.permute(0, 3, 1, 2)  # [V, S, S, c] -> [V, c, S, S]
-        chw = torch.nn.functional.interpolate(chw, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        chw = torch.nn.functional.interpolate(
+            chw, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
         x = chw.permute(0, 2, 3, 1)
     return x
 
@@ -341,7 +343,8 @@ def fit_gaussians_to_views(
         raise ValueError(f"views must be (V, S, S, 3) with V = {V} cameras, got {tuple(imgs.shape)}")
     if (imgs.shape[1], imgs.shape[2]) != (view_cameras.height, view_cameras.width):
         raise ValueError(
-            f"views are {imgs.shape[2]}x{imgs.shape[1]} but their cameras are {view_cameras.width}x{view_cameras.height}"
+            f"views are {imgs.shape[2]}x{imgs.shape[1]} but their cameras are "
+            f"{view_cameras.width}x{view_cameras.height}"
         )
     size = int(opt.size or view_cameras.width)
     masks = mask_from_white(imgs) if view_masks is None else views_to_tensors(view_masks)[..., 0]
@@ -411,7 +414,9 @@ def fit_gaussians_to_views(
         loss = opt.input_weight * view_loss(g, cam_in, gt_in, gt_in_mask, parts_in, "input", terms)
         total = float(loss.detach())
         if V and opt.view_weight > 0 and not polishing:
-            loss_views = opt.view_weight * view_loss(g, cams_views, gt_views, gt_view_masks, parts_views, "views", terms)
+            loss_views = opt.view_weight * view_loss(
+                g, cams_views, gt_views, gt_view_masks, parts_views, "views", terms
+            )
             total += float(loss_views.detach())
             if protected is None:
                 loss = loss + loss_views

@@ -201,7 +201,9 @@ def run_views_mode(
 
 
 def choose_mode(
-    available: dict[str, bool], device: torch.device | str, requested: Literal["auto", "prior", "views", "full"] = "auto"
+    available: dict[str, bool],
+    device: torch.device | str,
+    requested: Literal["auto", "prior", "views", "full"] = "auto",
 ) -> tuple[RunMode, list[str]]:
     """Which mode runs, and why.
 

@@ -30,8 +30,9 @@ from .cameras import Cameras
 from .gaussians import Gaussians
 from .prior.body_fit import BodyFit
 
-Mode = Literal["prior", "full"]
+Mode = Literal["prior", "views", "full"]
 """``prior``: Gaussians built from the fitted body and the photo (no network weights).
+``views``: the human SV3D synthesizer's orbit views, prior-mode Gaussians fitted to them and the photo.
 ``full``: novel-view synthesizer + latent reconstruction transformer (trained weights)."""
 
 ProgressCallback = Callable[[float, str], None]

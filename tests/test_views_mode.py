@@ -146,11 +146,11 @@ def test_precision_and_attention_defaults():
 
 # ------------------------------------------------------------------------------------ cameras
 def test_reframed_input_camera_is_exact(person):
-    from humansplat.prior.overlay import rasterize_mesh
+    from humansplat.render.mesh import rasterize_mesh
 
     inp = prepare_synthesizer_input(person.crop, VIEW)
     assert inp.image.shape == (VIEW, VIEW, 3) and inp.image.dtype == np.uint8 and inp.mask.shape == (VIEW, VIEW)
-    cover = rasterize_mesh(person.vertices, person.faces, inp.camera).coverage
+    cover = rasterize_mesh(person.vertices, person.faces, inp.camera).coverage.numpy()
     mask = inp.mask > 0.5
     assert (cover & mask).sum() / (cover | mask).sum() > 0.9
     rows, cols = np.nonzero(mask)
@@ -222,8 +222,8 @@ def test_fit_raises_novel_view_psnr_and_keeps_the_input_view(textured, prior):
     after, novel_after = input_view_quality(fitted, fit), _psnr(fitted, cams, truth)
     # measured: 10.43 -> 13.56 dB (input view 29.67 -> 30.89 dB, IoU 0.9982 -> 0.9977)
     assert novel_after > novel_before + 2.0
-    assert after["input_psnr_db"] >= before["input_psnr_db"] - 0.5
-    assert after["alpha_iou"] >= before["alpha_iou"] - 0.005
+    assert after["input_view_psnr_db"] >= before["input_view_psnr_db"] - 0.5
+    assert after["input_view_alpha_iou"] >= before["input_view_alpha_iou"] - 0.005
     assert stats.steps == 30 and not stats.stopped_early and stats.loss_last < stats.loss_first
     assert stats.densified > 0 and len(prior) <= stats.gaussians_end <= 1.5 * len(prior)
     assert stats.gaussians_end == len(fitted) and stats.backend == "torch"
@@ -332,3 +332,28 @@ def test_fit_runs_on_cuda_with_gsplat(textured, prior):
     fitted, stats = fit_gaussians_to_views(prior.to("cuda"), fit, views, cams, ViewsFitOptions(steps=3))
     assert fitted.device.type == "cuda" and stats.steps == 3
     assert stats.backend == ("gsplat" if gsplat_available() else "torch")
+
+
+def test_reconstruct_in_views_mode_says_so_and_names_its_weights(tmp_path, monkeypatch):
+    """The public entry point: ``reconstruct(photo, mode="views")`` with a tiny random synthesizer saved
+    in the GenHuman3D layout runs on the CPU, and the Result says which mode and which weights ran."""
+    from humansplat import pipeline
+    from humansplat.multiview.tiny import tiny_sv3d_components
+    from humansplat.prior.synthetic import make_synthetic_person
+
+    parts = tiny_sv3d_components(seed=0)
+    parts["unet"].half().save_pretrained(tmp_path / "unet", variant="fp16")
+    for name in ("vae", "image_encoder", "scheduler", "feature_extractor"):
+        parts[name].save_pretrained(tmp_path / name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path))
+    monkeypatch.setattr(pipeline, "_NETWORK_CACHE", {})
+    photo = make_synthetic_person(seed=3, size=160).crop.rgb
+    assert pipeline.check_options("auto", 0, 64, 0, "cpu").mode == "prior"  # auto needs a GPU for views
+    opts = ViewsModeOptions(num_inference_steps=1, fit=ViewsFitOptions(steps=2, densify_every=0, size=32))
+    result = pipeline.reconstruct(photo, mode="views", frames=0, resolution=64, device="cpu", views_options=opts)
+    assert result.mode == "views"
+    assert set(result.weights) == {"unet", "vae", "image_encoder"}
+    assert all(str(tmp_path) in w for w in result.weights.values()), result.weights
+    assert result.views.shape[0] == 4 and len(result.view_cameras) == 4
+    assert "views" in result.summary()

@@ -380,7 +380,8 @@ class SV3DPipeline(DiffusionPipeline):
 
     def _encode_image(self, image: torch.Tensor, device: torch.device, do_cfg: bool) -> torch.Tensor:
         """(1, 3, H, W) in [0, 1] -> CLIP image embedding (1|2, 1, D); zeros first when ``do_cfg``."""
-        ch, cw = _input_size(self.feature_extractor)
+        size = getattr(getattr(self.image_encoder, "config", None), "image_size", None)  # the encoder's own input
+        ch, cw = (int(size), int(size)) if size else _input_size(self.feature_extractor)
         pixels = encoder_pixels(image.float().cpu(), ch, cw, self.image_normalization)
         dtype = next(self.image_encoder.parameters()).dtype
         embeds = self.image_encoder(pixel_values=pixels.to(device=device, dtype=dtype)).image_embeds

@@ -315,7 +315,7 @@ def fit_gaussians_to_views(
     options: ViewsFitOptions | None = None,
     view_masks: np.ndarray | torch.Tensor | None = None,
     progress: ProgressFn | None = None,
-    deadline: float | None = None,
+    deadline: "Deadline | float | None" = None,
 ) -> tuple[Gaussians, FitStats]:
     """Refine ``gaussians`` on the photo (``body_fit.crop`` with ``body_fit.camera``) and V generated views.
 
@@ -327,12 +327,16 @@ def fit_gaussians_to_views(
         options: :class:`ViewsFitOptions`.
         view_masks: (V, S, S) person masks of the views in [0, 1]; default :func:`mask_from_white`.
         progress: ``progress(step, steps, loss)`` after each step.
-        deadline: a ``time.monotonic()`` value; the fit stops after the step that passes it.
+        deadline: a :class:`humansplat.errors.Deadline` or a ``time.monotonic()`` value; the fit
+            stops (without an error: the Gaussians so far are a valid result) after the step that passes it.
 
     Returns:
         The refined Gaussians (detached, on ``gaussians.device``) and :class:`FitStats`.
     """
+    from ..errors import Deadline
     from ..render import gsplat_available, render
+
+    deadline_at = deadline.at if isinstance(deadline, Deadline) else deadline
     from ..train.losses import hierarchical_loss, part_masks, reconstruction_loss
 
     opt = options or ViewsFitOptions()
@@ -458,7 +462,7 @@ def fit_gaussians_to_views(
             max_log_scales = params.tensors["log_scales"].detach().clone()
             optimizer = _optimizer(params, opt, scene_scale)
             score = torch.zeros(len(g), device=device)
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline_at is not None and time.monotonic() > deadline_at:
             break
     seconds = time.perf_counter() - t0
     result = params.gaussians().detach()

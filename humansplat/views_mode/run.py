@@ -121,7 +121,7 @@ def run_views_mode(
     synthesizer: Any,
     options: ViewsModeOptions | None = None,
     progress: Progress | None = None,
-    deadline: float | None = None,
+    deadline: Any = None,
 ) -> ViewsModeResult:
     """Generate orbit views with ``synthesizer`` and fit ``prior_gaussians`` to them and the photo.
 
@@ -132,11 +132,13 @@ def run_views_mode(
             ``load_sv3d_pipeline()``, or tiny random components in tests).
         options: :class:`ViewsModeOptions`.
         progress: ``progress(fraction, message)``: sampling takes [0, 0.5], the fit (0.5, 1].
-        deadline: a ``time.monotonic()`` value; the fit stops at it (sampling always completes).
+        deadline: a :class:`humansplat.errors.Deadline` (sampling stops with its ``TimeLimitError``;
+            the fit stops early and keeps what it has) or a ``time.monotonic()`` value (the fit only).
 
     Returns:
         :class:`ViewsModeResult`.
     """
+    from ..errors import Deadline
     from ..multiview.framing import orbit_view_cameras, prepare_synthesizer_input
     from ..multiview.pipeline_sv3d import default_orbit_azimuths
 
@@ -170,6 +172,7 @@ def run_views_mode(
         guidance_profile=opt.guidance_profile,
         generator=generator,
         callback_on_step_end=on_step,
+        **({"deadline": deadline} if isinstance(deadline, Deadline) else {}),
     )
     views = np.asarray(out.images)
     cameras = orbit_view_cameras(body_fit, synth_in.camera, out.azimuths_deg)

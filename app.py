@@ -58,8 +58,8 @@ DEFAULT_RESOLUTION = 512
 DEFAULT_FRAMES = 24
 MIN_FRAMES, MAX_FRAMES = 8, 72
 MAX_SEED = 2**31 - 1
-"""The app's option ranges: the library's (humansplat.pipeline.LIMITS) narrowed for a shared server;
-checked by humansplat.pipeline.check_options with APP_LIMITS, shown by the sliders."""
+"""The app's option ranges: the library's (humansplat.api.LIMITS) narrowed for a shared server;
+checked by humansplat.api.check_options with APP_LIMITS, shown by the sliders."""
 TIME_LIMIT_S = float(os.environ.get("HUMANSPLAT_APP_TIME_LIMIT", "600"))
 CONCURRENCY = int(os.environ.get("HUMANSPLAT_APP_CONCURRENCY", "1" if spaces is not None else "2"))
 QUEUE_SIZE = int(os.environ.get("HUMANSPLAT_APP_QUEUE_SIZE", "32"))
@@ -307,8 +307,8 @@ def _load_photo(photo: str | bytes | None):
 
 
 def _app_limits():
-    """:class:`humansplat.pipeline.OptionLimits` of the app (the module's MIN/MAX constants)."""
-    from humansplat.pipeline import OptionLimits
+    """:class:`humansplat.api.OptionLimits` of the app (the module's MIN/MAX constants)."""
+    from humansplat.api import OptionLimits
 
     return OptionLimits(frames=(MIN_FRAMES, MAX_FRAMES), resolution=(min(RESOLUTIONS), max(RESOLUTIONS)), seed=(0, MAX_SEED))
 
@@ -317,7 +317,7 @@ def _check_options(mode: str, frames: float, seed: float, resolution: float) -> 
     """Validate the options (API callers can send anything) with the pipeline's one check
     -> (mode, frames, seed, resolution); a ``gr.Error`` quoting the bad value otherwise."""
     from humansplat.errors import InputError, WeightsUnavailableError
-    from humansplat.pipeline import check_options
+    from humansplat.api import check_options
 
     try:
         opts = check_options(mode, frames, resolution, seed, limits=_app_limits())
@@ -390,7 +390,7 @@ def _centred(result):
     """
     from dataclasses import replace
 
-    from humansplat.pipeline import orbit_framing
+    from humansplat.api import orbit_framing
 
     centre, _, _ = orbit_framing(result.gaussians, result.body_fit)
     return replace(result.gaussians, means=result.gaussians.means - centre.to(result.gaussians.means))
@@ -421,7 +421,7 @@ def _run_stages(
     Only plain values cross this function's boundary (ZeroGPU runs it in another process).
     ``deadline`` (:class:`humansplat.errors.Deadline`) is checked inside the long stages.
     """
-    from humansplat.pipeline import iter_reconstruct
+    from humansplat.api import iter_reconstruct
     from humansplat.prior.overlay import draw_body_parts
     from humansplat.result import views_strip
 
@@ -602,7 +602,7 @@ def _mode_banner(available: bool, message: str) -> str:
 
 def build_demo() -> gr.Blocks:
     """The app's Blocks (not launched, models not loaded). ``serve()`` launches it with the app's limits."""
-    from humansplat.pipeline import network_status
+    from humansplat.api import network_status
 
     cache = Path(gr.utils.get_upload_folder())  # read now: GRADIO_TEMP_DIR may have changed since import
     available, message = network_status()

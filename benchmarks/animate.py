@@ -84,11 +84,11 @@ def main() -> None:
 
     from humansplat.animate import BindOptions, bind, get_motion, render_animation, repose, save_animation_video, save_rigged_glb, skin_gaussians
     from humansplat.prior.synthetic import make_synthetic_person
-    from humansplat.reconstruct.prior_only import reconstruct_from_prior
+    from humansplat.prior_mode.build import gaussians_from_prior
 
     out: dict[str, float] = {}
     fit = make_synthetic_person(seed=0, size=args.size).as_body_fit()
-    gaussians = reconstruct_from_prior(fit)
+    gaussians = gaussians_from_prior(fit)
     out["avatar_gaussians"] = len(gaussians)
     t = time.perf_counter()
     avatar = bind(gaussians, fit)
@@ -123,7 +123,7 @@ def main() -> None:
     out["tear_synthetic_blend"] = tear_fraction(avatar)
     out["tear_synthetic_no_blend"] = tear_fraction(bind(gaussians, fit, BindOptions(cloth_blend=False)))
     if args.photo is not None:
-        from humansplat.pipeline import reconstruct
+        from humansplat.api import reconstruct
 
         res = reconstruct(args.photo, mode="prior", frames=0, resolution=256)
         out["photo_gaussians"] = len(res.gaussians)

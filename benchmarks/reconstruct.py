@@ -41,7 +41,7 @@ def bench_one(source, name: str, out: Path, frames: int, resolution: int) -> dic
     from PIL import Image
 
     from humansplat.io.ply import save_ply
-    from humansplat.pipeline import iter_reconstruct
+    from humansplat.api import iter_reconstruct
 
     t0 = time.perf_counter()
     result = None

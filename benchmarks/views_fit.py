@@ -46,15 +46,15 @@ def main() -> None:
     args = ap.parse_args()
 
     from humansplat.multiview.framing import orbit_view_cameras, prepare_synthesizer_input
-    from humansplat.pipeline import input_view_quality
-    from humansplat.reconstruct.prior_only import reconstruct_from_prior
+    from humansplat.api import input_view_quality
+    from humansplat.prior_mode.build import gaussians_from_prior
     from humansplat.render.mesh import render_mesh
     from humansplat.views_mode import ViewsFitOptions, fit_gaussians_to_views
     from humansplat.views_mode.synthetic import textured_synthetic_person
 
     fit, mesh = textured_synthetic_person(args.seed, args.size)
     t = time.perf_counter()
-    prior = reconstruct_from_prior(fit).to(args.device)
+    prior = gaussians_from_prior(fit).to(args.device)
     t_prior = time.perf_counter() - t
     inp = prepare_synthesizer_input(fit.crop, args.size)
     step = 360.0 / args.frames

@@ -7,7 +7,7 @@ and ``report.json`` (mode, network weights that ran, per-stage timings, input-vi
 
 A photo that cannot be used is reported and skipped; the batch goes on. ``OUTDIR/summary.json``
 lists every input with its status. Options are checked once, before any photo
-(:func:`humansplat.pipeline.check_options`). Exit status (:data:`EXIT_STATUS`, the same rule as
+(:func:`humansplat.api.check_options`). Exit status (:data:`EXIT_STATUS`, the same rule as
 ``python -m humansplat.prior``): 0 every photo was done, 1 some failed (the others were written),
 2 usage error (a bad option, or ``--mode full`` without weights: nothing was processed).
 """
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``parser.error`` before any photo is processed.
     """
     from .errors import InputError, WeightsUnavailableError
-    from .pipeline import check_options, reconstruct
+    from .api import check_options, reconstruct
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -44,10 +44,10 @@ NODE_MODULES = ROOT / "node_modules"
 @pytest.fixture(scope="module")
 def person():
     from humansplat.prior.synthetic import make_synthetic_person
-    from humansplat.reconstruct.prior_only import reconstruct_from_prior
+    from humansplat.prior_mode.build import gaussians_from_prior
 
     fit = make_synthetic_person(seed=0, size=96).as_body_fit()
-    return fit, reconstruct_from_prior(fit)
+    return fit, gaussians_from_prior(fit)
 
 
 @pytest.fixture(scope="module")

@@ -109,7 +109,7 @@ def test_import_has_no_side_effects(tmp_path):
     code = (
         "import sys, os; sys.path.insert(0, sys.argv[1]); import app, gradio as gr;"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('mediapipe', 'anny', 'warp', 'diffusers', 'transformers')"
-        " or m.startswith(('humansplat.pipeline', 'humansplat.prior.fit', 'humansplat.reconstruct'))];"
+        " or m.startswith(('humansplat.api', 'humansplat.prior.fit', 'humansplat.network'))];"
         "assert not heavy, heavy; assert not gr.Blocks.get_instances(), 'a Blocks was built at import';"
         "assert not os.listdir(os.environ['GRADIO_TEMP_DIR']), 'files written at import';"
         "assert not os.path.exists(os.path.join(sys.argv[1], 'app.pyi')), 'a .pyi stub was written'; print('ok')"
@@ -243,7 +243,7 @@ def test_bad_options_are_refused(client):
         _reconstruct(client, PERSON_PNG, frames=10_000)
     with pytest.raises(AppError, match=r"100\b.*256"):  # a resolution that is not offered
         _reconstruct(client, PERSON_PNG, resolution=100)
-    from humansplat.pipeline import network_status
+    from humansplat.api import network_status
 
     if not network_status()[0]:  # full mode is not offered where its weights are missing
         with pytest.raises(AppError, match=r"'full'"):
@@ -389,18 +389,18 @@ RECONSTRUCT_KEYS = ("ply", "glb", "video", "views", "summary", "person", "body",
 
 def test_options_that_change_nothing_are_disabled(monkeypatch, tmp_path):
     """Without trained weights, mode and seed change nothing: shown disabled, with the reason."""
-    import humansplat.pipeline
+    import humansplat.api
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
     app = load_app()
     monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders())
     assert app.RECONSTRUCT_OUTPUTS == RECONSTRUCT_KEYS
-    monkeypatch.setattr(humansplat.pipeline, "network_status", lambda: (False, "no trained weights here"))
+    monkeypatch.setattr(humansplat.api, "network_status", lambda: (False, "no trained weights here"))
     demo = app.build_demo()
     by_label = {getattr(b, "label", None): b for b in demo.blocks.values()}
     mode, seed = by_label["Mode"], by_label["Seed"]
     assert mode.interactive is False and "Only prior mode" in mode.info and "full" not in [v for _, v in mode.choices]
     assert seed.interactive is False and "changes nothing" in seed.info
-    monkeypatch.setattr(humansplat.pipeline, "network_status", lambda: (True, "weights found"))
+    monkeypatch.setattr(humansplat.api, "network_status", lambda: (True, "weights found"))
     by_label = {getattr(b, "label", None): b for b in app.build_demo().blocks.values()}
     assert by_label["Mode"].interactive is not False and by_label["Seed"].interactive is not False

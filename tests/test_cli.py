@@ -126,10 +126,10 @@ def test_all_bad_inputs_exit_non_zero(tmp_path, capsys):
 )
 def test_bad_arguments_exit_2_before_any_photo(tmp_path, monkeypatch, capsys, options, message):
     """An option wrong for every photo is one usage error (status 2), not one failure per photo."""
-    import humansplat.pipeline as pipeline
+    import humansplat.api as api
 
-    monkeypatch.setattr(pipeline, "network_status", lambda: (False, "no weights here"))
-    monkeypatch.setattr(pipeline, "reconstruct", _must_not_run)
+    monkeypatch.setattr(api, "network_status", lambda: (False, "no weights here"))
+    monkeypatch.setattr(api, "reconstruct", _must_not_run)
     (tmp_path / "a.png").write_bytes(b"x")
     with pytest.raises(SystemExit) as exc:
         main([str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), *options])
@@ -143,7 +143,7 @@ def _must_not_run(*args, **kwargs):
 
 
 def test_exit_status_0_all_done_1_some_failed(tmp_path, monkeypatch):
-    import humansplat.pipeline as pipeline
+    import humansplat.api as api
     from humansplat.errors import InputError
 
     class _Result:
@@ -162,7 +162,7 @@ def test_exit_status_0_all_done_1_some_failed(tmp_path, monkeypatch):
             raise InputError("no person in this photo")
         return _Result()
 
-    monkeypatch.setattr(pipeline, "reconstruct", fake_reconstruct)
+    monkeypatch.setattr(api, "reconstruct", fake_reconstruct)
     for name in ("good1.png", "good2.png", "bad.png"):
         (tmp_path / name).write_bytes(b"x")
     args = ["-o", str(tmp_path / "o"), "-q", "--frames", "0"]

@@ -82,7 +82,7 @@ def person():
 @pytest.fixture(scope="module")
 def views(person):
     """The input camera and orbit views at azimuth 90 and 180 around the body."""
-    from humansplat.reconstruct.pipeline_humansplat import body_orbit_cameras
+    from humansplat.network.pipeline_humansplat import body_orbit_cameras
 
     return Cameras.cat([person.crop.camera, body_orbit_cameras(person.as_body_fit(), [90.0, 180.0], 0.0, 64, 64)])
 

@@ -12,8 +12,8 @@ from humansplat.multiview.tiny import TINY_IMAGE_SIZE, tiny_sv3d_components
 from humansplat.prior.body_fit import BodyFit
 from humansplat.prior.landmarks import Landmarks
 from humansplat.prior.person import PersonCrop
-from humansplat.reconstruct.pipeline_humansplat import HumanSplatPipeline, body_orbit_cameras, network_status
-from humansplat.reconstruct.transformer import UNTRAINED, LatentReconstructionTransformer
+from humansplat.network.pipeline_humansplat import HumanSplatPipeline, body_orbit_cameras, network_status
+from humansplat.network.transformer import UNTRAINED, LatentReconstructionTransformer
 
 S = TINY_IMAGE_SIZE  # 32 px crop
 

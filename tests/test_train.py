@@ -100,7 +100,7 @@ def test_schedule_and_param_groups():
     assert cosine_with_warmup(4, 4, 20) == pytest.approx(1.0)
     assert cosine_with_warmup(12, 4, 20, 0.1) == pytest.approx(0.55)
     assert cosine_with_warmup(20, 4, 20, 0.1) == pytest.approx(0.1)
-    from humansplat.reconstruct.transformer import LatentReconstructionTransformer
+    from humansplat.network.transformer import LatentReconstructionTransformer
 
     model = LatentReconstructionTransformer.tiny()
     decay, no_decay = param_groups(model, 0.05)
@@ -148,8 +148,8 @@ def test_training_lowers_the_loss(trained):
 
 def test_checkpoint_reloads_as_trained(trained):
     from humansplat.multiview.tiny import tiny_sv3d_components
-    from humansplat.reconstruct.pipeline_humansplat import HumanSplatPipeline
-    from humansplat.reconstruct.transformer import LatentReconstructionTransformer
+    from humansplat.network.pipeline_humansplat import HumanSplatPipeline
+    from humansplat.network.transformer import LatentReconstructionTransformer
 
     trainer, _, _, result = trained
     out = result.out_dir

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from humansplat.cameras import Cameras
-from humansplat.reconstruct.transformer import PRESETS, UNTRAINED, LatentReconstructionTransformer
+from humansplat.network.transformer import PRESETS, UNTRAINED, LatentReconstructionTransformer
 
 IMG = 64  # image pixels; latents are IMG / 8
 

@@ -55,9 +55,9 @@ def textured():
 
 @pytest.fixture(scope="module")
 def prior(textured):
-    from humansplat.reconstruct.prior_only import reconstruct_from_prior
+    from humansplat.prior_mode.build import gaussians_from_prior
 
-    return reconstruct_from_prior(textured[0])
+    return gaussians_from_prior(textured[0])
 
 
 # ------------------------------------------------------------------------------------ conditioning
@@ -208,7 +208,7 @@ def _psnr(gaussians, cams, truth) -> float:
 
 
 def test_fit_raises_novel_view_psnr_and_keeps_the_input_view(textured, prior):
-    from humansplat.pipeline import input_view_quality
+    from humansplat.api import input_view_quality
     from humansplat.render.mesh import render_mesh
 
     fit, mesh = textured
@@ -337,7 +337,7 @@ def test_fit_runs_on_cuda_with_gsplat(textured, prior):
 def test_reconstruct_in_views_mode_says_so_and_names_its_weights(tmp_path, monkeypatch):
     """The public entry point: ``reconstruct(photo, mode="views")`` with a tiny random synthesizer saved
     in the GenHuman3D layout runs on the CPU, and the Result says which mode and which weights ran."""
-    from humansplat import pipeline
+    from humansplat import api
     from humansplat.multiview.tiny import tiny_sv3d_components
     from humansplat.prior.synthetic import make_synthetic_person
 
@@ -347,11 +347,11 @@ def test_reconstruct_in_views_mode_says_so_and_names_its_weights(tmp_path, monke
         parts[name].save_pretrained(tmp_path / name)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path))
-    monkeypatch.setattr(pipeline, "_NETWORK_CACHE", {})
+    monkeypatch.setattr(api, "_NETWORK_CACHE", {})
     photo = make_synthetic_person(seed=3, size=160).crop.rgb
-    assert pipeline.check_options("auto", 0, 64, 0, "cpu").mode == "prior"  # auto needs a GPU for views
+    assert api.check_options("auto", 0, 64, 0, "cpu").mode == "prior"  # auto needs a GPU for views
     opts = ViewsModeOptions(num_inference_steps=1, fit=ViewsFitOptions(steps=2, densify_every=0, size=32))
-    result = pipeline.reconstruct(photo, mode="views", frames=0, resolution=64, device="cpu", views_options=opts)
+    result = api.reconstruct(photo, mode="views", frames=0, resolution=64, device="cpu", views_options=opts)
     assert result.mode == "views"
     assert set(result.weights) == {"unet", "vae", "image_encoder"}
     assert all(str(tmp_path) in w for w in result.weights.values()), result.weights

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     from typing import get_args
 
-    from ..pipeline import RequestedMode
+    from ..api import RequestedMode
 
     if args.mode not in get_args(RequestedMode):
         print(f"humansplat-eval: error: mode {args.mode!r} is not available in this version of the pipeline "

@@ -254,7 +254,7 @@ def lpips_scorer(device: torch.device | str = "cpu") -> tuple[Callable[[np.ndarr
 # ------------------------------------------------------------------------------------------ evaluate
 def _pipeline_reconstructor(mode: str, device: str | torch.device | None) -> ReconstructFn:
     def run(photo: np.ndarray) -> Any:
-        from ..pipeline import reconstruct
+        from ..api import reconstruct
 
         return reconstruct(photo, mode=mode, frames=0, resolution=64, device=device)
 

@@ -139,7 +139,7 @@ def orbit_view_cameras(
     Returns:
         F cameras with ``camera``'s intrinsics and image size.
     """
-    from ..reconstruct.transformer import body_center
+    from ..network.transformer import body_center
 
     if len(camera) != 1:
         raise ValueError(f"camera must hold one view (the input's), got {len(camera)}")

@@ -1,7 +1,7 @@
 """``python -m humansplat.train --config tiny --steps 20 --out runs/tiny``: train the reconstructor.
 
 Writes OUT/reconstructor (a checkpoint marked trained), OUT/training.json and OUT/trainer_state.pt;
-``HUMANSPLAT_WEIGHTS=OUT`` then lets :class:`~humansplat.reconstruct.pipeline_humansplat.HumanSplatPipeline`
+``HUMANSPLAT_WEIGHTS=OUT`` then lets :class:`~humansplat.network.pipeline_humansplat.HumanSplatPipeline`
 find the reconstructor. ``--resume`` continues from OUT.
 """
 

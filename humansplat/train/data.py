@@ -10,12 +10,12 @@ Two sources, one sample type (:class:`MultiViewSample`):
   ``cameras.json`` in our convention; the layout is described in its docstring.
   :func:`save_sample` writes any sample in that layout.
 
-Views (as :class:`~humansplat.reconstruct.pipeline_humansplat.HumanSplatPipeline` feeds the
+Views (as :class:`~humansplat.network.pipeline_humansplat.HumanSplatPipeline` feeds the
 reconstructor at inference): view 0 is the **input view** (the photo's camera; world = its frame,
 OpenCV axes, see :mod:`humansplat.cameras`); the **context** views the reconstructor sees are the
 input view followed by views on an orbit at elevation 0 around the body's centre at
 ``context_azimuths`` (default 0/90/180/270 deg, the frames SV3D's human fine-tune generates, made
-with :func:`~humansplat.reconstruct.pipeline_humansplat.body_orbit_cameras`); further
+with :func:`~humansplat.network.pipeline_humansplat.body_orbit_cameras`); further
 ``extra_views`` orbit views at random multiples of 10 deg (the fine-tune's 36-view orbit) are only
 supervised. Every view is supervised.
 
@@ -191,7 +191,7 @@ class SyntheticPeople(Dataset):
 
     def _make(self, index: int) -> MultiViewSample:
         from ..prior.synthetic import make_synthetic_person
-        from ..reconstruct.pipeline_humansplat import body_orbit_cameras
+        from ..network.pipeline_humansplat import body_orbit_cameras
         from ..render.mesh import TexturedMesh, render_mesh
 
         rng = np.random.default_rng([self.seed, index])

@@ -47,7 +47,7 @@ class TrainConfig:
 
     name: str = "custom"
     # --- model
-    model_preset: str = "tiny"  # LatentReconstructionTransformer preset (reconstruct.transformer.PRESETS)
+    model_preset: str = "tiny"  # LatentReconstructionTransformer preset (network.transformer.PRESETS)
     model_overrides: dict[str, Any] = field(default_factory=dict)  # config entries replacing the preset's
     vae: str = "tiny"  # "tiny" (N1's random tiny VAE, 4x), "hub" (SD 1.5's, via humansplat.hub) or a folder
     # --- data
@@ -211,7 +211,7 @@ def _load_vae(spec: str, seed: int):
 
 
 class Trainer:
-    """Trains a :class:`~humansplat.reconstruct.transformer.LatentReconstructionTransformer`.
+    """Trains a :class:`~humansplat.network.transformer.LatentReconstructionTransformer`.
 
     Args:
         config: the run's :class:`TrainConfig`.
@@ -232,7 +232,7 @@ class Trainer:
         lpips_fn: PerceptualFn | None = None,
         device: torch.device | str | None = None,
     ) -> None:
-        from ..reconstruct.transformer import LatentReconstructionTransformer
+        from ..network.transformer import LatentReconstructionTransformer
 
         self.config = config
         self.device = (

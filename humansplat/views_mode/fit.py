@@ -1,6 +1,6 @@
 """The bounded Gaussian fit of views mode: prior-mode Gaussians refined on the photo and generated views.
 
-Start: the prior-mode Gaussians (:func:`humansplat.reconstruct.prior_only.reconstruct_from_prior`).
+Start: the prior-mode Gaussians (:func:`humansplat.prior_mode.build.gaussians_from_prior`).
 Then a fixed, seeded number of Adam steps on
 
     ``L = w_in · L(input view) + w_v · mean over generated views of L(view)``,

@@ -95,7 +95,7 @@ class ViewsModeResult:
 
 def synthesizer_weights(pipe: Any) -> dict[str, str]:
     """Component -> where its weights came from (``"loaded: <folder or repo>"``), or ``"random (untrained)"``."""
-    from ..reconstruct.pipeline_humansplat import _origin
+    from ..network.pipeline_humansplat import _origin
 
     return {name: _origin(getattr(pipe, name)) for name in ("unet", "vae", "image_encoder")}
 
@@ -127,7 +127,7 @@ def run_views_mode(
 
     Args:
         body_fit: the fitted body with the photo crop (its camera is the input view).
-        prior_gaussians: the start (``reconstruct_from_prior(body_fit)``).
+        prior_gaussians: the start (``gaussians_from_prior(body_fit)``).
         synthesizer: an :class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline` (e.g.
             ``load_sv3d_pipeline()``, or tiny random components in tests).
         options: :class:`ViewsModeOptions`.

@@ -3,7 +3,7 @@
 :class:`HumanSplatPipeline` is a diffusers ``DiffusionPipeline`` whose components are the novel-view
 synthesizer's (``unet``, ``vae``, ``image_encoder``, ``scheduler``, ``feature_extractor``: see
 :class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline`) plus ``reconstructor``
-(:class:`~humansplat.reconstruct.transformer.LatentReconstructionTransformer`). One
+(:class:`~humansplat.network.transformer.LatentReconstructionTransformer`). One
 ``from_pretrained(folder_or_repo)`` loads them all; ``save_pretrained`` writes them all;
 :meth:`HumanSplatPipeline.from_hub` assembles them from :mod:`humansplat.hub`'s locations.
 
@@ -126,7 +126,7 @@ class HumanSplatPipeline(DiffusionPipeline):
     Components:
         unet, vae, image_encoder, scheduler, feature_extractor: the SV3D sampler's
             (:class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline`).
-        reconstructor: :class:`~humansplat.reconstruct.transformer.LatentReconstructionTransformer`.
+        reconstructor: :class:`~humansplat.network.transformer.LatentReconstructionTransformer`.
 
     ``enable_model_cpu_offload()`` (needs ``accelerate``), ``.to(device, dtype)`` and
     ``from_pretrained(..., torch_dtype=torch.float16 | torch.bfloat16)`` are inherited from diffusers;
@@ -266,7 +266,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         """(V, 4, h, w): the photo's latent first, then the chosen orbit frames'."""
         return torch.cat([input_latent[None].to(orbit_latents), orbit_latents[frames]])
 
-    def reconstruct(
+    def gaussians_from_latents(
         self,
         latents: torch.Tensor,
         cameras: Cameras,
@@ -375,7 +375,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         # 5. latent reconstruction
         check_deadline(deadline, "the latent reconstruction")
         start = time.perf_counter()
-        gaussians = self.reconstruct(latents, latent_cams, body_fit)
+        gaussians = self.gaussians_from_latents(latents, latent_cams, body_fit)
         timings["reconstruct"] = time.perf_counter() - start
         self.maybe_free_model_hooks()
         return HumanSplatOutput(

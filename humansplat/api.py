@@ -10,8 +10,8 @@ on the synthesizer's views in views mode, or the network in full mode) -> ``view
 -> ``turntable`` (a 360 deg orbit) -> ``done``.
 
 Modes: ``"prior"`` builds the Gaussians from the fitted body and the photo alone
-(:mod:`humansplat.reconstruct.prior_only`, no network weights). ``"full"`` runs the novel-view
-synthesizer and the latent reconstruction transformer (:mod:`humansplat.reconstruct.pipeline_humansplat`)
+(:mod:`humansplat.prior_mode.build`, no network weights). ``"full"`` runs the novel-view
+synthesizer and the latent reconstruction transformer (:mod:`humansplat.network.pipeline_humansplat`)
 and raises :class:`~humansplat.errors.WeightsUnavailableError` when their weights cannot be loaded.
 ``"views"`` runs the public human-fine-tuned SV3D synthesizer (``paulpanwang/GenHuman3D``) and fits
 the prior-mode Gaussians to its orbit views and the photo (:mod:`humansplat.views_mode`).
@@ -52,7 +52,7 @@ from .result import Mode, ProgressCallback, Result
 if TYPE_CHECKING:
     from .prior.body_fit import BodyFit
     from .prior.person import PersonCrop
-    from .reconstruct.prior_only import PriorOptions
+    from .prior_mode.build import PriorOptions
 
 __all__ = [
     "LIMITS",
@@ -232,11 +232,11 @@ def check_options(
 def network_status() -> tuple[bool, str]:
     """Whether ``"full"`` mode can run here: (available, a message saying why or why not).
 
-    Looks at the network pipeline (:mod:`humansplat.reconstruct.pipeline_humansplat`) without
+    Looks at the network pipeline (:mod:`humansplat.network.pipeline_humansplat`) without
     downloading anything; never raises.
     """
     try:
-        from .reconstruct.pipeline_humansplat import network_status as probe
+        from .network.pipeline_humansplat import network_status as probe
 
         ok, message = probe()
     except Exception as exc:  # noqa: BLE001 - a probe must not break the app
@@ -250,10 +250,10 @@ def _network_pipeline(device: torch.device) -> Any:
     with _NETWORK_LOCK:
         if key not in _NETWORK_CACHE:
             try:
-                from .reconstruct.pipeline_humansplat import HumanSplatPipeline
+                from .network.pipeline_humansplat import HumanSplatPipeline
             except ImportError as exc:
                 raise WeightsUnavailableError(
-                    f"full mode needs the network pipeline (humansplat.reconstruct.pipeline_humansplat), "
+                    f"full mode needs the network pipeline (humansplat.network.pipeline_humansplat), "
                     f"which is not available here ({exc}); use mode='prior' or 'auto'"
                 ) from exc
             _NETWORK_CACHE[key] = HumanSplatPipeline.from_pretrained().to(device)
@@ -292,7 +292,7 @@ def _resolve_mode(mode: str, device: torch.device | None = None) -> tuple[Mode, 
     if run_mode == "prior":
         note = (
             "Prior mode ran (no network ran): " + "; ".join(reasons) + ". "
-            "Details: humansplat.pipeline.network_status() and the README section 'Network weights'."
+            "Details: humansplat.api.network_status() and the README section 'Network weights'."
         )
         return "prior", [note]
     return run_mode, [f"{run_mode} mode: " + r for r in reasons]
@@ -498,9 +498,9 @@ def _reconstruct_gaussians(
         return _Reconstruction(
             out.gaussians.to(opts.device), dict(getattr(out, "weights", {}) or {}), views, getattr(out, "view_cameras", None)
         )
-    from .reconstruct.prior_only import reconstruct_from_prior
+    from .prior_mode.build import gaussians_from_prior
 
-    prior = reconstruct_from_prior(fit, prior_options).to(opts.device)
+    prior = gaussians_from_prior(fit, prior_options).to(opts.device)
     if opts.mode == "views":
         from .views_mode.run import ViewsModeOptions, run_views_mode
 
@@ -571,7 +571,7 @@ def iter_reconstruct(
             deterministic).
         device: where Gaussians are rendered and networks run (default CUDA when available, else CPU).
         body_backend: body model of the structure prior (``"anny"``; ``"smplx"`` with its model files).
-        prior_options: options of prior mode (:class:`~humansplat.reconstruct.prior_only.PriorOptions`).
+        prior_options: options of prior mode (:class:`~humansplat.prior_mode.build.PriorOptions`).
         views_options: options of views mode (:class:`~humansplat.views_mode.ViewsModeOptions`: frames,
             sampler steps, the fit's steps; its seed is ``seed``).
         deadline: the run's time limit (:class:`~humansplat.errors.Deadline`; None: no limit).

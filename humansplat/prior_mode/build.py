@@ -46,7 +46,7 @@ from ..render.mesh import MeshRaster, rasterize_mesh
 from ..render.projection import SH_C1, rotmat_to_quat
 from .fill import boundary_pixels, harmonic_fill, nearest_fill
 
-__all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "reconstruct_from_prior"]
+__all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "gaussians_from_prior"]
 
 
 @dataclass
@@ -540,7 +540,7 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
 
 
 # ---------------------------------------------------------------------------------------- main entry
-def reconstruct_from_prior(
+def gaussians_from_prior(
     body_fit: BodyFit, options: PriorOptions | None = None, return_layers: bool = False
 ) -> Gaussians | tuple[Gaussians, dict[str, slice]]:
     """Gaussians of the person from the structure prior and the photo (module docstring).

@@ -16,18 +16,22 @@ Settings (environment variables, all optional):
     HUMANSPLAT_APP_CONCURRENCY  reconstructions run at once (default 2 on CPU, 1 with ZeroGPU).
     HUMANSPLAT_APP_QUEUE_SIZE   requests that may wait in the queue (default 32).
     HUMANSPLAT_APP_MAX_FILE_MB  largest upload in megabytes (default 20).
-    HUMANSPLAT_APP_SESSION_TTL  seconds after which output folders of sessions that never closed are
-                                deleted (default 7200).
+    HUMANSPLAT_APP_SESSION_TTL  seconds after which files of sessions that never closed are deleted
+                                (default 7200; the session folders and Gradio's cached copies alike).
+    HUMANSPLAT_APP_MAX_DISK_MB  most megabytes the sessions' files and Gradio's cached copies may hold
+                                (default 2048); beyond it the oldest go first.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -54,17 +58,19 @@ DEFAULT_RESOLUTION = 512
 DEFAULT_FRAMES = 24
 MIN_FRAMES, MAX_FRAMES = 8, 72
 MAX_SEED = 2**31 - 1
-"""The app's option ranges: the library's (humansplat.pipeline.LIMITS) narrowed for a shared server;
-checked by humansplat.pipeline.check_options with APP_LIMITS, shown by the sliders."""
+"""The app's option ranges: the library's (humansplat.api.LIMITS) narrowed for a shared server;
+checked by humansplat.api.check_options with APP_LIMITS, shown by the sliders."""
 TIME_LIMIT_S = float(os.environ.get("HUMANSPLAT_APP_TIME_LIMIT", "600"))
 CONCURRENCY = int(os.environ.get("HUMANSPLAT_APP_CONCURRENCY", "1" if spaces is not None else "2"))
 QUEUE_SIZE = int(os.environ.get("HUMANSPLAT_APP_QUEUE_SIZE", "32"))
 MAX_FILE_MB = int(os.environ.get("HUMANSPLAT_APP_MAX_FILE_MB", "20"))
 SESSION_TTL_S = float(os.environ.get("HUMANSPLAT_APP_SESSION_TTL", "7200"))
+MAX_DISK_MB = float(os.environ.get("HUMANSPLAT_APP_MAX_DISK_MB", "2048"))
 GPU_DURATION_S = 120  # ZeroGPU seconds asked for one reconstruction
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 EXAMPLES_DIR = ASSETS / "examples"
+EXAMPLES_CACHE = "humansplat-examples"  # folder in Gradio's cache holding the examples written at start
 
 NEXT_STAGE = {  # iter_reconstruct's stage that just ended -> what runs next (progress bar text)
     "start": "Reading the photo",
@@ -102,18 +108,42 @@ class SessionFolders:
     """One output folder per browser/API session, under Gradio's cache so files are served without copies.
 
     ``root/<session>/<run>/`` holds one request's files. ``open`` runs on page load, ``close`` when the
-    session ends (tab closed, ``Client.close()``); folders of sessions that never end are pruned after
-    ``ttl_s`` seconds whenever a new run starts.
+    session ends (tab closed, ``Client.close()``). Two bounds hold for sessions that never end (API
+    clients that skip ``close()``, crawlers), checked whenever a run starts and ends:
+
+    * age: session folders not touched for ``ttl_s`` seconds are deleted (Gradio's ``delete_cache``
+      deletes its own cached files after the same age, see :func:`build_demo`);
+    * disk: the session folders plus Gradio's cached copies (uploads, hash-named folders directly under
+      the cache folder) may hold at most ``max_bytes``; beyond it the oldest runs and copies are deleted
+      first, never a run still being written nor the examples. A session whose files went this way is
+      told so on its next request (:meth:`take_notice`).
     """
 
-    def __init__(self, root: Path | None = None, ttl_s: float = SESSION_TTL_S) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        ttl_s: float = SESSION_TTL_S,
+        max_bytes: int = int(MAX_DISK_MB * 2**20),
+        cache: Path | None = None,
+    ) -> None:
         self._root = None if root is None else Path(root)
+        self._cache = None if cache is None else Path(cache)
         self.ttl_s = ttl_s
+        self.max_bytes = max_bytes
+        self.keep: set[str] = set()  # files never pruned (examples Gradio copied into its cache)
+        self._active: set[Path] = set()
+        self._purged: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def cache(self) -> Path:
+        """The given cache, else Gradio's cache folder (GRADIO_TEMP_DIR is read now)."""
+        return self._cache or Path(gr.utils.get_upload_folder())
 
     @property
     def root(self) -> Path:
-        """The given root, else ``<Gradio's cache folder>/humansplat-sessions`` (GRADIO_TEMP_DIR is read now)."""
-        return self._root or Path(gr.utils.get_upload_folder()) / "humansplat-sessions"
+        """The given root, else ``<cache>/humansplat-sessions``."""
+        return self._root or self.cache / "humansplat-sessions"
 
     def _session_dir(self, session_hash: str | None) -> Path:
         name = session_hash or "anonymous"
@@ -127,29 +157,108 @@ class SessionFolders:
 
     def close(self, request: gr.Request) -> None:
         """Delete the session's folder and everything in it (``demo.unload``)."""
-        shutil.rmtree(self._session_dir(request.session_hash), ignore_errors=True)
+        folder = self._session_dir(request.session_hash)
+        shutil.rmtree(folder, ignore_errors=True)
+        self._purged.pop(folder.name, None)
 
     def new_run(self, request: gr.Request | None) -> Path:
-        """A fresh, empty folder for one request (a new name each time: browsers cache files by URL)."""
+        """A fresh, empty folder for one request (a new name each time: browsers cache files by URL).
+        Call :meth:`finish` when the request ends."""
         self.prune()
         run = (
             self._session_dir(request.session_hash if request else None)
             / f"{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:8]}"
         )
         run.mkdir(parents=True)
+        with self._lock:
+            self._active.add(run)
         return run
 
+    def finish(self, run: Path) -> None:
+        """The request writing ``run`` ended: its folder may be pruned from now on; the bounds are applied."""
+        with self._lock:
+            self._active.discard(run)
+        self.prune()
+
+    def take_notice(self, request: gr.Request | None) -> str | None:
+        """A message for a session some of whose earlier files were deleted to bound the disk (once)."""
+        name = self._session_dir(request.session_hash if request else None).name
+        with self._lock:
+            count = self._purged.pop(name, 0)
+        if not count:
+            return None
+        return (
+            f"{count} earlier result(s) of this session were deleted to keep the app's files under "
+            f"{self.max_bytes / 2**20:.0f} MB (oldest first); their download links no longer work. "
+            "Download the files you want to keep when a result appears."
+        )
+
     def prune(self) -> None:
-        """Delete session folders not touched for ``ttl_s`` seconds (sessions that never closed)."""
+        """Apply both bounds (class docstring): the age of session folders, then the disk cap."""
+        with self._lock:
+            self._prune_old()
+            self._cap_disk()
+
+    def _prune_old(self) -> None:
         if not self.root.is_dir():
             return
         now = time.time()
         for folder in self.root.iterdir():
             try:
-                if now - folder.stat().st_mtime > self.ttl_s:
+                if now - folder.stat().st_mtime > self.ttl_s and not any(folder in r.parents for r in self._active):
                     shutil.rmtree(folder, ignore_errors=True)
             except FileNotFoundError:
                 continue
+
+    def disk_units(self) -> list[tuple[float, int, Path]]:
+        """What the disk cap may delete, as (modified time, bytes, path): every finished run folder and
+        every entry of Gradio's cache except the sessions root and kept files; unsorted."""
+        units: list[tuple[float, int, Path]] = []
+        if self.root.is_dir():
+            for session in self.root.iterdir():
+                units += [_unit(run) for run in session.iterdir()] if session.is_dir() else []
+        if self.cache.is_dir():
+            for entry in self.cache.iterdir():
+                if entry == self.root or self.root.is_relative_to(entry) or entry.name == EXAMPLES_CACHE:
+                    continue
+                units.append(_unit(entry))
+        return [u for u in units if u[2] not in self._active and not any(_contains(u[2], k) for k in self.keep)]
+
+    def _cap_disk(self) -> None:
+        units = self.disk_units()
+        total = sum(size for _, size, _ in units) + sum(_unit(run)[1] for run in self._active if run.exists())
+        for _, size, path in sorted(units):
+            if total <= self.max_bytes:
+                break
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            total -= size
+            if self.root in path.parents:
+                session = path.parent.name
+                self._purged[session] = self._purged.get(session, 0) + 1
+                log.info("disk cap %.0f MB: deleted %s (%.1f MB)", self.max_bytes / 2**20, path, size / 2**20)
+
+
+def _unit(path: Path) -> tuple[float, int, Path]:
+    """(newest modification time, total bytes, path) of a file or folder (what vanished meanwhile counts 0)."""
+    newest, size = 0.0, 0
+    files = [path] if not path.is_dir() else [Path(d) / f for d, _, fs in os.walk(path) for f in fs]
+    for f in files:
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        newest, size = max(newest, st.st_mtime), size + st.st_size
+    if path.is_dir():
+        with contextlib.suppress(FileNotFoundError):
+            newest = max(newest, path.stat().st_mtime)
+    return newest, size, path
+
+
+def _contains(path: Path, file: str) -> bool:
+    return file == str(path) or file.startswith(str(path) + os.sep)
 
 
 _SESSIONS = SessionFolders()
@@ -198,8 +307,8 @@ def _load_photo(photo: str | bytes | None):
 
 
 def _app_limits():
-    """:class:`humansplat.pipeline.OptionLimits` of the app (the module's MIN/MAX constants)."""
-    from humansplat.pipeline import OptionLimits
+    """:class:`humansplat.api.OptionLimits` of the app (the module's MIN/MAX constants)."""
+    from humansplat.api import OptionLimits
 
     return OptionLimits(frames=(MIN_FRAMES, MAX_FRAMES), resolution=(min(RESOLUTIONS), max(RESOLUTIONS)), seed=(0, MAX_SEED))
 
@@ -208,7 +317,7 @@ def _check_options(mode: str, frames: float, seed: float, resolution: float) -> 
     """Validate the options (API callers can send anything) with the pipeline's one check
     -> (mode, frames, seed, resolution); a ``gr.Error`` quoting the bad value otherwise."""
     from humansplat.errors import InputError, WeightsUnavailableError
-    from humansplat.pipeline import check_options
+    from humansplat.api import check_options
 
     try:
         opts = check_options(mode, frames, resolution, seed, limits=_app_limits())
@@ -246,13 +355,6 @@ def _save_png(image, path: Path) -> str:
     return str(path)
 
 
-def _strip(views) -> Any:
-    """(V, S, S, 3) uint8 views -> one (S, V*S, 3) strip, left to right."""
-    import numpy as np
-
-    return np.concatenate(list(views), axis=1)
-
-
 def _person_overlay(crop) -> Any:
     """The person mask beside the landmarks, one (S, 2S, 3) uint8 image."""
     import numpy as np
@@ -262,14 +364,22 @@ def _person_overlay(crop) -> Any:
     return np.concatenate([draw_mask(crop), draw_landmarks(crop)], axis=1)
 
 
-def _summary_markdown(result, run_s: float) -> str:
-    """The visible summary: mode headline, Result.summary(), notes."""
+def _summary_markdown(result, run_s: float, notice: str | None = None) -> str:
+    """The visible summary: mode headline, Result.summary(), input-view fidelity, notes."""
     headline = {
         "prior": "**Prior mode**: Gaussians built from the fitted body and the photo (no trained network weights).",
         "full": "**Full mode**: multi-view synthesizer + latent reconstruction transformer (trained weights).",
     }.get(result.mode, f"**Mode: {result.mode}**")
-    notes = "\n".join(f"- {n}" for n in dict.fromkeys([*result.body_fit.crop.notes, *result.notes]))
-    return f"{headline}\n\n`{result.summary()}` (request {run_s:.1f}s)\n\n{notes}".strip()
+    q = result.quality
+    fidelity = (
+        f"Input-view fidelity (the photo's own view only; unseen sides are not measured): PSNR "
+        f"{q['input_view_psnr_db']:.1f} dB, alpha IoU {q['input_view_alpha_iou']:.3f}"
+        if "input_view_psnr_db" in q and "input_view_alpha_iou" in q
+        else ""
+    )
+    crop_notes = result.body_fit.crop.notes if result.body_fit.crop is not None else []
+    notes = "\n".join(f"- {n}" for n in dict.fromkeys([*crop_notes, *result.notes, *([notice] if notice else [])]))
+    return f"{headline}\n\n`{result.summary()}` (request {run_s:.1f}s)\n\n{fidelity}\n\n{notes}".strip()
 
 
 def _centred(result):
@@ -280,46 +390,40 @@ def _centred(result):
     """
     from dataclasses import replace
 
-    from humansplat.pipeline import orbit_framing
+    from humansplat.api import orbit_framing
 
     centre, _, _ = orbit_framing(result.gaussians, result.body_fit)
     return replace(result.gaussians, means=result.gaussians.means - centre.to(result.gaussians.means))
 
 
-def _write_result(result, run_dir: Path, views_written: bool) -> dict[str, str]:
-    """The final files of a reconstruction: .ply (as is, and centred for the viewer), .glb, .mp4, and the
-    views if not written yet."""
-    from humansplat.io.mesh import save_glb
+def _write_result(result, run_dir: Path) -> dict[str, Any]:
+    """The final files of a reconstruction: every file of ``Result.save`` (the CLI's names; all offered
+    under ``files``), and the Gaussians centred on the body for the 3D viewer (``viewer.ply``)."""
     from humansplat.io.ply import save_ply
-    from humansplat.io.video import write_video
 
-    files: dict[str, str] = {}
-    if not views_written:
-        files["views"] = _save_png(_strip(result.views), run_dir / "views.png")
-    save_ply(result.gaussians, run_dir / "humansplat.ply")
-    files["ply"] = str(run_dir / "humansplat.ply")
+    paths = result.save(run_dir)
+    files: dict[str, Any] = {key: str(paths[key]) for key in ("ply", "glb", "video", "views") if key in paths}
+    files["files"] = [str(path) for path in paths.values()]
     files["model3d"] = str(save_ply(_centred(result), run_dir / "viewer.ply"))
-    files["glb"] = str(save_glb(result.gaussians, run_dir / "humansplat.glb"))
-    if len(result.turntable):
-        fps = min(24.0, max(8.0, len(result.turntable) / 4))  # about 4 s a turn, never a flicker
-        write_video(result.turntable, run_dir / "turntable.mp4", fps=fps)
-        files["video"] = str(run_dir / "turntable.mp4")
     return files
 
 
 @_gpu(GPU_DURATION_S)
 def _run_stages(
-    photo, mode: str, frames: int, seed: int, resolution: int, run_dir: Path, deadline=None
+    photo, mode: str, frames: int, seed: int, resolution: int, run_dir: Path, deadline=None,
+    notice: str | None = None,
 ) -> Iterator[tuple[str, float, dict]]:
     """Run the pipeline stage by stage, writing each artefact into ``run_dir`` as soon as it exists.
 
     Yields ``(stage, fraction, files)`` with ``files`` the new outputs: ``person``, ``body``, ``views``
-    (PNG paths), and at the end ``ply``, ``glb``, ``video`` paths and the ``summary`` Markdown.
+    (PNG paths), ``body_json`` (the body's summary dict), and at the end ``ply``, ``glb``, ``video``,
+    ``model3d`` paths, ``files`` (every file's path) and the ``summary`` Markdown.
     Only plain values cross this function's boundary (ZeroGPU runs it in another process).
     ``deadline`` (:class:`humansplat.errors.Deadline`) is checked inside the long stages.
     """
-    from humansplat.pipeline import iter_reconstruct
+    from humansplat.api import iter_reconstruct
     from humansplat.prior.overlay import draw_body_parts
+    from humansplat.result import views_strip
 
     start = time.perf_counter()
     shown: set[str] = set()
@@ -331,18 +435,19 @@ def _run_stages(
             files["person"] = _save_png(_person_overlay(update.crop), run_dir / "person.png")
         if update.body_fit is not None and "body" not in shown:
             files["body"] = _save_png(draw_body_parts(update.body_fit), run_dir / "body.png")
+            files["body_json"] = update.body_fit.to_dict(include_mesh=False)
         if update.views is not None and "views" not in shown:
-            files["views"] = _save_png(_strip(update.views), run_dir / "views.png")
+            files["views"] = _save_png(views_strip(update.views), run_dir / "views.png")
         if update.result is not None:
             yield "writing", 1.0, files
-            files = _write_result(update.result, run_dir, views_written="views" in shown or "views" in files)
-            files["summary"] = _summary_markdown(update.result, time.perf_counter() - start)
+            files = _write_result(update.result, run_dir)
+            files["summary"] = _summary_markdown(update.result, time.perf_counter() - start, notice)
         shown.update(files)
         yield update.stage, float(update.fraction), files
 
 
 # Output order of /reconstruct (the API returns them in this order).
-RECONSTRUCT_OUTPUTS = ("ply", "glb", "video", "views", "summary", "person", "body", "model3d")
+RECONSTRUCT_OUTPUTS = ("ply", "glb", "video", "views", "summary", "person", "body", "model3d", "files", "body_json")
 
 
 def reconstruct_photo(
@@ -373,17 +478,23 @@ def reconstruct_photo(
         - person: the person mask beside the detected landmarks (PNG).
         - body: the fitted body's parts drawn over the photo (PNG).
         - model3d: the Gaussians centred on the body (.ply), for the 3D viewer.
+        - files: every file of the result, as the CLI writes them: gaussians.ply, gaussians.splat,
+          mesh.glb, turntable.mp4, views.png, body.json, report.json.
+        - body_json: the fitted body (schema humansplat.body/1) without its mesh arrays (in body.json).
     """
     from humansplat.errors import Deadline, InputError, TimeLimitError, WeightsUnavailableError
 
     mode, frames_i, seed_i, res_i = _check_options(mode, frames, seed, resolution)
     progress(0.0, desc=NEXT_STAGE["start"])
     loaded = _load_photo(photo)
+    notice = _SESSIONS.take_notice(request)
+    if notice:
+        gr.Warning(notice)
     run_dir = _SESSIONS.new_run(request)
     deadline = Deadline.after(TIME_LIMIT_S) if TIME_LIMIT_S > 0 else None
     outputs: dict[str, Any] = {}
     yield tuple(None for _ in RECONSTRUCT_OUTPUTS)  # clear the previous run's outputs
-    stages = _run_stages(loaded, mode, frames_i, seed_i, res_i, run_dir, deadline)
+    stages = _run_stages(loaded, mode, frames_i, seed_i, res_i, run_dir, deadline, notice)
     finished = False
     try:
         for stage, fraction, files in stages:
@@ -409,6 +520,7 @@ def reconstruct_photo(
         stages.close()
         if not finished:  # stopped, failed or cancelled: nothing in the folder will be shown
             shutil.rmtree(run_dir, ignore_errors=True)
+        _SESSIONS.finish(run_dir)
     yield tuple(outputs.get(k) for k in RECONSTRUCT_OUTPUTS)
 
 
@@ -420,25 +532,7 @@ def _fit(photo):
     return fit_body(detect_person(photo))
 
 
-def _body_summary(fit, photo_notes: list[str]) -> dict[str, Any]:
-    """The fitted body as JSON-ready values (units: metres, input camera frame, OpenCV axes)."""
-    from humansplat.prior.parts import PART_NAMES
-
-    crop = fit.crop
-    return {
-        "backend": fit.backend,
-        "vertices": int(fit.vertices.shape[0]),
-        "faces": int(fit.faces.shape[0]),
-        "parts": list(PART_NAMES),
-        "joints_m": [[round(float(v), 4) for v in j] for j in fit.joints.detach().cpu().tolist()],
-        "errors": {k: float(v) for k, v in fit.errors.items()},
-        "people_found": int(crop.people_found),
-        "cut_off": list(crop.cut_off),
-        "notes": list(dict.fromkeys([*photo_notes, *crop.notes])),
-    }
-
-
-def fit_body_photo(photo: str | bytes | None, request: gr.Request | None = None) -> tuple[str, dict]:
+def fit_body_photo(photo: str | bytes | None, request: gr.Request | None = None) -> tuple[str, dict, list[str]]:
     """Fit the 3D body model (the structure prior) to the person in a photo; no Gaussians are built.
 
     Args:
@@ -446,7 +540,9 @@ def fit_body_photo(photo: str | bytes | None, request: gr.Request | None = None)
 
     Returns:
         - overlay: the fitted body's semantic parts drawn over the person crop (PNG).
-        - body: the fit as JSON: backend, vertex/face counts, joints (metres, camera frame), fit errors, notes.
+        - body: the fit as JSON, schema humansplat.body/1 without the mesh arrays: backend, pose, shape,
+          params, joints (metres, camera frame), camera, crop (people_found, cut_off, notes), errors.
+        - files: [body.json], the same body with its mesh (vertices, faces, parts).
     """
     from humansplat.errors import InputError
     from humansplat.prior.overlay import draw_body_parts
@@ -461,8 +557,22 @@ def fit_body_photo(photo: str | bytes | None, request: gr.Request | None = None)
         raise gr.Error(
             f"The body fit failed ({type(exc).__name__}: {exc}). This is a bug; please report it with the photo."
         ) from None
+    fit.crop.notes = list(dict.fromkeys([*loaded.notes, *fit.crop.notes]))  # the photo's notes travel too
+    notice = _SESSIONS.take_notice(request)
+    if notice:
+        gr.Warning(notice)
     run_dir = _SESSIONS.new_run(request)
-    return _save_png(draw_body_parts(fit), run_dir / "body.png"), _body_summary(fit, loaded.notes)
+    try:
+        overlay = _save_png(draw_body_parts(fit), run_dir / "body.png")
+        body_file = str(fit.write_json(run_dir / "body.json"))
+    finally:
+        _SESSIONS.finish(run_dir)
+    return overlay, fit.to_dict(include_mesh=False), [body_file]
+
+
+def _cleared(count: int) -> tuple:
+    """``count`` empty outputs (the previous result's files leave the page)."""
+    return tuple(None for _ in range(count))
 
 
 # ----------------------------------------------------------------------------------- layout
@@ -492,13 +602,14 @@ def _mode_banner(available: bool, message: str) -> str:
 
 def build_demo() -> gr.Blocks:
     """The app's Blocks (not launched, models not loaded). ``serve()`` launches it with the app's limits."""
-    from humansplat.pipeline import network_status
+    from humansplat.api import network_status
 
     cache = Path(gr.utils.get_upload_folder())  # read now: GRADIO_TEMP_DIR may have changed since import
     available, message = network_status()
     modes = list(MODES) if available else [m for m in MODES if m != "full"]
 
-    with gr.Blocks(title="HumanSplat", delete_cache=(600, 3600)) as demo:
+    ttl = max(1, int(_SESSIONS.ttl_s))  # Gradio deletes its cached files at the sessions' age limit too
+    with gr.Blocks(title="HumanSplat", delete_cache=(min(600, ttl), ttl)) as demo:
         gr.Markdown(HEADER)
         gr.Markdown(_mode_banner(available, message), elem_id="mode-banner")
         with gr.Row():
@@ -507,16 +618,34 @@ def build_demo() -> gr.Blocks:
                     label="Photo of a person", sources=["upload", "webcam", "clipboard"], height=420, elem_id="photo"
                 )
                 with gr.Accordion("Options", open=False):
+                    # Without trained weights only prior mode runs, and it is deterministic: mode and seed
+                    # would change nothing, so they are shown disabled with the reason.
                     mode = gr.Radio(
-                        modes, value="auto", label="Mode", info="auto = full when weights are available, else prior"
+                        modes,
+                        value="auto",
+                        label="Mode",
+                        interactive=available,
+                        info="auto = full when weights are available, else prior"
+                        if available
+                        else "Only prior mode can run here (no trained network weights; see the line above).",
                     )
                     frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=DEFAULT_FRAMES, step=1, label="Turntable frames")
                     resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution (pixels)")
-                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+                    seed = gr.Number(
+                        value=0,
+                        precision=0,
+                        minimum=0,
+                        maximum=MAX_SEED,
+                        label="Seed",
+                        interactive=available,
+                        info="Seeds full mode's sampling: same seed, same result."
+                        if available
+                        else "Used by full mode only; prior mode is deterministic, so the seed changes nothing here.",
+                    )
                 with gr.Row():
                     run = gr.Button("Reconstruct", variant="primary", elem_id="run")
                     fit = gr.Button("Fit body only", elem_id="fit")
-                gr.Examples(_examples(cache / "humansplat-examples"), inputs=[photo], label="Examples")
+                gr.Examples(_examples(cache / EXAMPLES_CACHE), inputs=[photo], label="Examples")
             with gr.Column(scale=2):
                 summary = gr.Markdown("Results appear here stage by stage.", label="Summary", elem_id="summary")
                 with gr.Row():
@@ -541,8 +670,16 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     ply = gr.File(label="Gaussians (.ply)", interactive=False, height=90)
                     glb = gr.File(label="Mesh (.glb)", interactive=False, height=90)
+                files = gr.File(
+                    label="All files: .ply, .splat, .glb, .mp4, views.png, body.json, report.json",
+                    file_count="multiple",
+                    interactive=False,
+                    elem_id="files",
+                )
                 with gr.Accordion("Fitted body (JSON)", open=False):
-                    body_json = gr.JSON(label="Body")
+                    body_json = gr.JSON(
+                        label="Body (schema humansplat.body/1; the mesh arrays are in body.json)", elem_id="body-json"
+                    )
 
         components = {
             "ply": ply,
@@ -553,6 +690,8 @@ def build_demo() -> gr.Blocks:
             "person": person,
             "body": body,
             "model3d": model3d,
+            "files": files,
+            "body_json": body_json,
         }
         run.click(
             reconstruct_photo,
@@ -561,9 +700,15 @@ def build_demo() -> gr.Blocks:
             api_name="reconstruct",
             concurrency_id="work",
         )
-        fit.click(fit_body_photo, inputs=[photo], outputs=[body, body_json], api_name="fit_body", concurrency_id="work")
+        fit_outputs = [body, body_json, files]
+        stale = [c for k, c in components.items() if c not in fit_outputs]  # the previous photo's results
+        fit.click(lambda: _cleared(len(stale)), outputs=stale, api_visibility="private", queue=False).then(
+            fit_body_photo, inputs=[photo], outputs=fit_outputs, api_name="fit_body", concurrency_id="work"
+        )
         demo.load(_SESSIONS.open, api_visibility="private")
         demo.unload(_SESSIONS.close)
+    # examples Gradio copied into its cache: the disk cap must not delete them
+    _SESSIONS.keep.update(f for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", ()))
     return demo
 
 

@@ -9,6 +9,11 @@ Usage (from the repository root)::
 
     python benchmarks/app.py                       # 1 and 8 clients, 8 frames at 256 px, prior mode
     python benchmarks/app.py --clients 1 2 4 8 --frames 24 --resolution 512
+    python benchmarks/app.py --clients 1 --disk 30 --max-disk-mb 60   # disk held by clients that never close
+
+``--disk N`` then sends N more requests from 3 clients that never close their sessions (3 at a time)
+and prints the size of the app's Gradio temp folder (its outputs and Gradio's cached copies) after
+each round: it must stay under ``HUMANSPLAT_APP_MAX_DISK_MB`` (``--max-disk-mb``).
 
 Numbers depend on the machine and on the queue's concurrency (HUMANSPLAT_APP_CONCURRENCY): with
 concurrency C, N clients wait for about N / C request times.
@@ -73,7 +78,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--mode", default="prior")
+    parser.add_argument("--disk", type=int, default=0, metavar="N", help="N more requests from 3 clients that never close")
+    parser.add_argument("--max-disk-mb", type=float, default=None, help="HUMANSPLAT_APP_MAX_DISK_MB for this run")
     args = parser.parse_args()
+    if args.max_disk_mb is not None:
+        os.environ["HUMANSPLAT_APP_MAX_DISK_MB"] = str(args.max_disk_mb)
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="humansplat-bench-")
@@ -95,6 +104,12 @@ def main() -> None:
             rows.append((str(n), [r["first"] for r in res], [r["total"] for r in res], wall))
         for c in pool:
             c.close()
+        disk_mb = []
+        if args.disk:
+            never_closed = [Client(demo.local_url, download_files=downloads, verbose=False) for _ in range(3)]
+            for _ in range(0, args.disk, 3):
+                _round(never_closed, args)
+                disk_mb.append(_folder_mb(Path(os.environ["GRADIO_TEMP_DIR"])))
     finally:
         demo.close()
 
@@ -112,6 +127,18 @@ def main() -> None:
             f"{name:>9} | {statistics.median(first):12.1f} / {max(first):<12.1f} | "
             f"{statistics.median(total):12.1f} / {max(total):<11.1f} | {wall:8.1f} | {60 * n / wall:7.2f}"
         )
+
+
+    if disk_mb:
+        print(
+            f"\ndisk: {3 * len(disk_mb)} requests from 3 clients that never closed, cap {app.MAX_DISK_MB:.0f} MB; "
+            f"temp folder after each round (MB): {', '.join(f'{m:.1f}' for m in disk_mb)}; max {max(disk_mb):.1f} MB"
+        )
+
+
+def _folder_mb(folder: Path) -> float:
+    """Megabytes of the files under ``folder``."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
 
 
 def _torch_threads() -> int:

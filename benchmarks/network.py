@@ -126,7 +126,7 @@ def _view_cameras(size: int):
 
 # ---------------------------------------------------------------------------------------- attention
 def _attention_inputs(side: int, heads: int, head_dim: int, device: torch.device, dtype: torch.dtype, seed: int = 0):
-    from humansplat.reconstruct.attention import points_to_cells
+    from humansplat.network.attention import points_to_cells
 
     g = torch.Generator().manual_seed(seed)
     hp = side // 2  # patch 2
@@ -143,7 +143,7 @@ def _attention_inputs(side: int, heads: int, head_dim: int, device: torch.device
 
 def _attention_build(impl: str, side: int, heads: int, head_dim: int, dtype: torch.dtype, backward: bool,
                      device: torch.device) -> Callable[[], Any]:
-    from humansplat.reconstruct.attention import _dense_window_attention, window_attention
+    from humansplat.network.attention import _dense_window_attention, window_attention
 
     fn = window_attention if impl == "window" else _dense_window_attention
     q, k, v, cells, valid, _, _ = _attention_inputs(side, heads, head_dim, device, dtype)
@@ -161,7 +161,7 @@ def _attention_build(impl: str, side: int, heads: int, head_dim: int, dtype: tor
 
 def _window_work(side: int) -> dict[str, int]:
     """Exact work counts of the window attention at one size (independent of timing noise)."""
-    from humansplat.reconstruct.attention import window_attention
+    from humansplat.network.attention import window_attention
 
     q, k, v, cells, valid, _, _ = _attention_inputs(side, 1, 1, torch.device("cpu"), torch.float32)
     stats: dict[str, int] = {}
@@ -211,7 +211,7 @@ def _transformer_build(preset: str, size: int, dtype: torch.dtype, backend: str,
                        device: torch.device) -> Callable[[], Any]:
     from diffusers.utils import logging as diffusers_logging
 
-    from humansplat.reconstruct.transformer import LatentReconstructionTransformer
+    from humansplat.network.transformer import LatentReconstructionTransformer
 
     diffusers_logging.set_verbosity_error()
     with torch.random.fork_rng(devices=[]):
@@ -230,7 +230,7 @@ def _transformer_build(preset: str, size: int, dtype: torch.dtype, backend: str,
 
 
 def bench_transformer(args, device: torch.device) -> list[Row]:
-    from humansplat.reconstruct.attention import xformers_available
+    from humansplat.network.attention import xformers_available
 
     rows = []
     backends = ["sdpa"] + (["xformers"] if xformers_available() else [])
@@ -287,8 +287,8 @@ def _synthetic_body_fit(size: int):
 def _pipeline_row(dtype: torch.dtype, args, device: torch.device, config: dict[str, Any]) -> Row:
     """One full-pipeline measurement (CUDA): stage seconds (best of ``--repeats``) and the call's peak."""
     from humansplat.multiview.configs import full_size_sv3d_components
-    from humansplat.reconstruct.pipeline_humansplat import HumanSplatPipeline
-    from humansplat.reconstruct.transformer import LatentReconstructionTransformer
+    from humansplat.network.pipeline_humansplat import HumanSplatPipeline
+    from humansplat.network.transformer import LatentReconstructionTransformer
 
     components = full_size_sv3d_components(dtype=dtype, device=device)  # random weights: timing only
     with torch.device(device):

@@ -41,7 +41,7 @@ def bench_one(source, name: str, out: Path, frames: int, resolution: int) -> dic
     from PIL import Image
 
     from humansplat.io.ply import save_ply
-    from humansplat.pipeline import iter_reconstruct
+    from humansplat.api import iter_reconstruct
 
     t0 = time.perf_counter()
     result = None
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     real = [r for r in rows if r["photo"] != "synthetic_0" and "error" not in r]
     cols = ["photo", "t_detect", "t_fit", "t_reconstruct", "photo_to_ply_s", "t_views", "t_turntable",
-            "ply_plus_turntable_s", "gaussians", "input_psnr_db", "alpha_iou", "back_coverage", "fit_silhouette_iou"]
+            "ply_plus_turntable_s", "gaussians", "input_view_psnr_db", "input_view_alpha_iou", "back_coverage", "fit_silhouette_iou"]
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r.get(c, r.get("error", ""))) for c in cols) + " |")
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         def med(key: str) -> float:
             return statistics.median(float(r[key]) for r in real)
 
-        print(f"\nreal photos: {len(real)} ok, {len(rows) - 1 - len(real)} failed; median input PSNR {med('input_psnr_db'):.2f} dB, "
-              f"IoU {med('alpha_iou'):.4f}, back coverage {med('back_coverage'):.4f}, photo->ply {med('photo_to_ply_s'):.2f} s, "
+        print(f"\nreal photos: {len(real)} ok, {len(rows) - 1 - len(real)} failed; median input-view PSNR {med('input_view_psnr_db'):.2f} dB, "
+              f"input-view alpha IoU {med('input_view_alpha_iou'):.4f}, back coverage {med('back_coverage'):.4f}, photo->ply {med('photo_to_ply_s'):.2f} s, "
               f"+turntable {med('ply_plus_turntable_s'):.2f} s")
     print(f"views and turntable sheets: {args.out}")
     return 0

@@ -1,18 +1,13 @@
 """Command line: ``humansplat PHOTO [PHOTO ... | FOLDER ...] -o OUTDIR``.
 
-For each photo, a folder ``OUTDIR/<photo name>/`` gets:
-
-* ``gaussians.ply``  the avatar (3D Gaussian Splatting .ply, opens in standard splat viewers)
-* ``turntable.mp4``  a 360 deg orbit (``--frames`` frames)
-* ``views.png``      front | left | back | right views side by side
-* ``mesh.glb``       a vertex-coloured mesh of the avatar (glTF viewers, Blender)
-* ``body.json``      the fitted body (model, pose and shape parameters, joints, camera, fit errors)
-* ``report.json``    mode, network weights that ran (none in prior mode), per-stage timings,
-  input-view quality, Gaussian count, notes
+For each photo, a folder ``OUTDIR/<photo name>/`` gets the files of :meth:`humansplat.result.Result.save`
+(the same names as the app's downloads): ``gaussians.ply``, ``gaussians.splat``, ``mesh.glb``,
+``turntable.mp4`` (``--frames`` frames), ``views.png``, ``body.json`` (schema ``humansplat.body/1``)
+and ``report.json`` (mode, network weights that ran, per-stage timings, input-view fidelity, notes).
 
 A photo that cannot be used is reported and skipped; the batch goes on. ``OUTDIR/summary.json``
 lists every input with its status. Options are checked once, before any photo
-(:func:`humansplat.pipeline.check_options`). Exit status (:data:`EXIT_STATUS`, the same rule as
+(:func:`humansplat.api.check_options`). Exit status (:data:`EXIT_STATUS`, the same rule as
 ``python -m humansplat.prior``): 0 every photo was done, 1 some failed (the others were written),
 2 usage error (a bad option, or ``--mode full`` without weights: nothing was processed).
 """
@@ -23,7 +18,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,9 +26,8 @@ from typing import Any
 # (docs/benchmarks.md). Must be set before torch starts its thread pool.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np
 
-__all__ = ["EXIT_STATUS", "IMAGE_SUFFIXES", "build_parser", "collect_inputs", "main", "write_outputs"]
+__all__ = ["EXIT_STATUS", "IMAGE_SUFFIXES", "build_parser", "collect_inputs", "main"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 """File endings taken from a folder (other files in it are reported as skipped)."""
@@ -63,10 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: CUDA if available)")
     p.add_argument("--resolution", type=int, default=512, help="side of the views and turntable frames in pixels (default 512)")
     p.add_argument("--frames", type=int, default=36, help="turntable frames (default 36; 0 = no video)")
-    p.add_argument("--fps", type=int, default=12, help="turntable frames per second (default 12)")
+    p.add_argument("--fps", type=int, default=None, help="turntable frames per second (default: about 3 s a turn, 8-24 fps, as the app)")
     p.add_argument("--seed", type=int, default=0, help="seed of the network's sampling (full mode)")
     p.add_argument("--mesh-resolution", type=int, default=128, help="voxels along the avatar's longest side for mesh.glb")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from .animate.motions import MOTIONS
+
+    p.add_argument(
+        "--motion", default=None, choices=tuple(MOTIONS), metavar="NAME",
+        help=f"also animate the avatar: animation_NAME.mp4, avatar_rigged.glb (every motion as a clip), "
+        f"avatar_bound.ply + .rig.npz; NAME is one of {', '.join(MOTIONS)}",
+    )
     return p
 
 
@@ -105,86 +105,6 @@ def _unique_dir(out: Path, stem: str, used: set[str]) -> Path:
     return out / name
 
 
-def _tolist(x: Any) -> Any:
-    import torch
-
-    if isinstance(x, torch.Tensor):
-        return np.round(x.detach().cpu().double().numpy(), 6).tolist()
-    if isinstance(x, np.ndarray):
-        return np.round(x.astype(np.float64), 6).tolist()
-    return x
-
-
-def body_to_dict(fit: Any) -> dict[str, Any]:
-    """The fitted body as plain JSON data (parameters, joints, camera, landmarks, errors; no mesh)."""
-    cam = fit.camera
-    lm = fit.crop.landmarks
-    out: dict[str, Any] = {
-        "backend": fit.backend,
-        "frame": "input camera (OpenCV: x right, y down, z forward), metres",
-        "pose": _tolist(fit.pose),
-        "shape": {k: _tolist(v) for k, v in (fit.shape or {}).items()},
-        "joints": _tolist(fit.joints),
-        "vertex_count": int(fit.vertices.shape[0]),
-        "face_count": int(fit.faces.shape[0]),
-        "camera": {
-            "width": cam.width,
-            "height": cam.height,
-            "K": _tolist(cam.Ks[0]),
-            "world_to_camera": _tolist(cam.viewmats[0]),
-        },
-        "landmarks_px": {"body": _tolist(lm.body), "body_confidence": _tolist(lm.body_confidence)},
-        "errors": {k: float(v) for k, v in (fit.errors or {}).items()},
-    }
-    params = getattr(fit, "params", None)
-    if params is not None and hasattr(params, "to_dict"):
-        out["params"] = params.to_dict()  # global_orient, translation, body_pose, shape
-    return out
-
-
-def write_outputs(result: Any, folder: Path, source: str, fps: int = 12, mesh_resolution: int = 128) -> dict[str, Any]:
-    """Write every output file of one reconstruction into ``folder``; returns the report written."""
-    from PIL import Image
-
-    from .io.mesh import save_glb
-    from .io.ply import save_ply
-    from .io.video import write_video
-
-    folder.mkdir(parents=True, exist_ok=True)
-    timings = dict(result.timings)
-    t = time.perf_counter()
-    save_ply(result.gaussians, folder / "gaussians.ply")
-    timings["save_ply"] = round(time.perf_counter() - t, 3)
-    files = ["gaussians.ply"]
-    if len(result.turntable):
-        t = time.perf_counter()
-        write_video(result.turntable, folder / "turntable.mp4", fps=fps)
-        timings["save_video"] = round(time.perf_counter() - t, 3)
-        files.append("turntable.mp4")
-    Image.fromarray(np.concatenate(list(result.views), axis=1)).save(folder / "views.png")
-    files.append("views.png")
-    t = time.perf_counter()
-    save_glb(result.gaussians, folder / "mesh.glb", resolution=mesh_resolution)
-    timings["save_mesh"] = round(time.perf_counter() - t, 3)
-    files.append("mesh.glb")
-    (folder / "body.json").write_text(json.dumps(body_to_dict(result.body_fit), indent=1))
-    files.append("body.json")
-    report = {
-        "source": source,
-        "mode": result.mode,
-        "weights": dict(result.weights),
-        "network_weights": "none (prior mode: no network weights ran)" if result.mode == "prior" else "see weights",
-        "gaussians": len(result.gaussians),
-        "timings_s": timings,
-        "quality": dict(result.quality),
-        "fit_errors": {k: float(v) for k, v in (result.body_fit.errors or {}).items()},
-        "notes": list(result.notes),
-        "files": files + ["report.json"],
-    }
-    (folder / "report.json").write_text(json.dumps(report, indent=1))
-    return report
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``humansplat`` console script; returns the exit status (:data:`EXIT_STATUS`).
 
@@ -192,11 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``parser.error`` before any photo is processed.
     """
     from .errors import InputError, WeightsUnavailableError
-    from .pipeline import check_options, reconstruct
+    from .api import check_options, reconstruct
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.fps < 1 or args.mesh_resolution < 8:
+    if (args.fps is not None and args.fps < 1) or args.mesh_resolution < 8:
         parser.error(f"need --fps >= 1 and --mesh-resolution >= 8; got {args.fps} and {args.mesh_resolution}")
     try:
         opts = check_options(args.mode, args.frames, args.resolution, args.seed, args.device)
@@ -226,10 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 path, mode=args.mode, frames=opts.frames, resolution=opts.resolution, seed=opts.seed,
                 device=opts.device, progress=progress,
             )
-            report = write_outputs(result, folder, str(path), fps=args.fps, mesh_resolution=args.mesh_resolution)
+            if args.motion:  # first, so that the report counts its time
+                from .animate import animate_result
+
+                animate_result(result, args.motion, folder, resolution=opts.resolution, fps=args.fps or 24,
+                               mesh_resolution=args.mesh_resolution)
+            result.save(folder, source=str(path), fps=args.fps, mesh_resolution=args.mesh_resolution)
             ok += 1
-            entries.append({"input": str(path), "status": "ok", "output": str(folder), "mode": report["mode"],
-                            "quality": report["quality"], "seconds": round(sum(result.timings.values()), 3)})
+            entries.append({"input": str(path), "status": "ok", "output": str(folder), "mode": result.mode,
+                            "quality": result.quality, "seconds": round(sum(result.timings.values()), 3)})
             bar.write(f"{path.name}: {result.summary()} -> {folder}")
         except (InputError, WeightsUnavailableError, OSError, ValueError) as exc:
             failed += 1

@@ -18,6 +18,12 @@ Components (names used everywhere): ``unet`` (the human fine-tuned SV3D UNet), `
 ``feature_extractor`` and ``scheduler`` (SVD-XT's configs, small), ``reconstructor`` (the latent
 reconstruction transformer: no public weights exist, so no default repo).
 
+Revisions are not pinned: every default ``revision`` is None, which is the repo's ``main`` branch,
+so a fresh download gets whatever the repo holds then (no commit hash of these repos could be checked
+from the machines this was written on, and an invented one would fail). To pin a component, set
+``HUMANSPLAT_REVISION_<COMPONENT>`` (e.g. ``HUMANSPLAT_REVISION_UNET=<commit hash>``), read by
+:meth:`HubConfig.from_env`, or pass a :class:`HubConfig` whose :class:`HubFiles` carry ``revision``.
+
 Nothing here runs at import time; ``huggingface_hub`` is imported inside the functions.
 """
 
@@ -33,6 +39,7 @@ __all__ = [
     "COMPONENTS",
     "DEFAULT_HUB",
     "ENV_RECONSTRUCTOR_REPO",
+    "ENV_REVISION_PREFIX",
     "ENV_WEIGHTS",
     "HubConfig",
     "HubFiles",
@@ -51,6 +58,10 @@ ENV_RECONSTRUCTOR_REPO = "HUMANSPLAT_RECONSTRUCTOR_REPO"
 """Environment variable read by :meth:`HubConfig.from_env`: ``owner/name[:subfolder]`` of the
 reconstruction model's weights, when someone publishes them."""
 
+ENV_REVISION_PREFIX = "HUMANSPLAT_REVISION_"
+"""``HUMANSPLAT_REVISION_<COMPONENT>`` (e.g. ``HUMANSPLAT_REVISION_UNET``): branch, tag or commit to pin
+that component to (read by :meth:`HubConfig.from_env`; unset: the repo's ``main`` branch)."""
+
 COMPONENTS = ("unet", "vae", "image_encoder", "feature_extractor", "scheduler", "reconstructor")
 
 
@@ -63,7 +74,8 @@ class HubFiles:
         subfolder: folder inside the repo holding ``config.json`` and the weights (None: repo root).
         variant: weight-file variant, e.g. ``"fp16"`` for ``diffusion_pytorch_model.fp16.safetensors``
             (None: the plain file).
-        revision: branch, tag or commit; None is ``main``. Pin a commit for reproducible installs.
+        revision: branch, tag or commit; None (every default) is the repo's ``main`` branch, which moves.
+            Pin a commit for reproducible installs (``HUMANSPLAT_REVISION_<COMPONENT>``, module docstring).
         gated: the repo asks users to accept a licence before downloading (needs ``HF_TOKEN``).
         weights: whether the component has weight files (False for config-only components).
     """
@@ -101,7 +113,8 @@ _SVD_XT = "stabilityai/stable-video-diffusion-img2vid-xt"
 
 @dataclass(frozen=True)
 class HubConfig:
-    """Every network component's Hub location (defaults: what the public research code loads).
+    """Every network component's Hub location (defaults: what the public research code loads, at the
+    repos' ``main`` branch: no revision is pinned, see the module docstring).
 
     Attributes:
         unet: the human fine-tuned SV3D UNet (``paulpanwang/GenHuman3D``, ``unet/``, fp16, ~3 GB).
@@ -133,7 +146,8 @@ class HubConfig:
 
     @classmethod
     def from_env(cls, base: HubConfig | None = None) -> HubConfig:
-        """``base`` (default: the defaults) with ``HUMANSPLAT_RECONSTRUCTOR_REPO`` applied."""
+        """``base`` (default: the defaults) with ``HUMANSPLAT_RECONSTRUCTOR_REPO`` and the
+        ``HUMANSPLAT_REVISION_<COMPONENT>`` pins (e.g. ``HUMANSPLAT_REVISION_UNET``) applied."""
         config = base or cls()
         spec = os.environ.get(ENV_RECONSTRUCTOR_REPO, "").strip()
         if spec:
@@ -141,6 +155,11 @@ class HubConfig:
             if repo.count("/") != 1:
                 raise ValueError(f"{ENV_RECONSTRUCTOR_REPO}={spec!r} is not 'owner/name' or 'owner/name:subfolder'")
             config = replace(config, reconstructor=HubFiles(repo, subfolder=sub or None))
+        for name in COMPONENTS:
+            revision = os.environ.get(f"{ENV_REVISION_PREFIX}{name.upper()}", "").strip()
+            files = config.component(name)
+            if revision and files is not None:
+                config = config.with_component(name, replace(files, revision=revision))
         return config
 
 

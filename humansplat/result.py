@@ -1,9 +1,28 @@
-"""The result of a reconstruction: what the CLI writes and the app shows."""
+"""The result of a reconstruction: what the CLI writes and the app shows, and its one file layout.
+
+:meth:`Result.save` writes every output file of one reconstruction into a folder; the CLI (one folder
+per photo) and the app (one folder per request) both call it, so the names are the same everywhere:
+
+=================== ====================================================================================
+``gaussians.ply``   the avatar, standard 3D Gaussian Splatting layout (SuperSplat, the Inria viewer, gsplat)
+``gaussians.splat`` the same Gaussians in the compact ``.splat`` layout (web viewers)
+``mesh.glb``        a vertex-coloured mesh of the avatar (glTF viewers, Blender)
+``turntable.mp4``   a 360 deg orbit, H.264 (only when the result has turntable frames)
+``views.png``       the views side by side (front | left | back | right)
+``body.json``       the fitted body, schema ``humansplat.body/1`` (:meth:`BodyFit.to_dict`)
+``report.json``     schema ``humansplat.report/1``: source, mode, weights that ran, Gaussian count,
+                    per-stage seconds (``timings_s``, including the writers), ``quality``, ``fit_errors``,
+                    notes and the list of ``files``
+=================== ====================================================================================
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from pathlib import Path
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -11,12 +30,38 @@ from .cameras import Cameras
 from .gaussians import Gaussians
 from .prior.body_fit import BodyFit
 
-Mode = Literal["prior", "full"]
+Mode = Literal["prior", "views", "full"]
 """``prior``: Gaussians built from the fitted body and the photo (no network weights).
+``views``: the human SV3D synthesizer's orbit views, prior-mode Gaussians fitted to them and the photo.
 ``full``: novel-view synthesizer + latent reconstruction transformer (trained weights)."""
 
 ProgressCallback = Callable[[float, str], None]
 """``callback(fraction in [0, 1], stage description)``, called as stages start and finish."""
+
+RESULT_FILES: dict[str, str] = {
+    "ply": "gaussians.ply",
+    "splat": "gaussians.splat",
+    "glb": "mesh.glb",
+    "video": "turntable.mp4",
+    "views": "views.png",
+    "body": "body.json",
+    "report": "report.json",
+}
+"""Key -> file name of everything :meth:`Result.save` writes (module docstring)."""
+
+REPORT_SCHEMA = "humansplat.report/1"
+"""``schema`` value of ``report.json``."""
+
+
+def views_strip(views: np.ndarray) -> np.ndarray:
+    """(V, S, S, 3) uint8 views -> one (S, V*S, 3) strip, left to right (``views.png``)."""
+    return np.concatenate(list(views), axis=1)
+
+
+def turntable_fps(frames: int) -> float:
+    """Default frame rate of a turntable video: about 3 s a turn, 8 to 24 frames per second
+    (36 frames -> 12 fps; never a flicker for few frames, never slow motion for many)."""
+    return float(min(24.0, max(8.0, frames / 3.0)))
 
 
 @dataclass
@@ -33,7 +78,10 @@ class Result:
         mode: which mode ran ("prior" or "full").
         weights: component -> weights that ran (Hub repo id and revision, local path, or "none").
         timings: stage -> seconds.
-        quality: e.g. ``input_psnr_db`` (re-render vs. photo inside the mask), ``alpha_iou``.
+        quality: input-view fidelity, measured on the one view the avatar is built from (not on unseen
+            views): ``input_view_psnr_db`` (re-render vs. photo inside the person mask, dB),
+            ``input_view_alpha_iou`` (rendered alpha vs. person mask); and ``back_coverage`` (share of
+            the body's back silhouette the back view covers).
         notes: messages for the user (fallbacks, several people, cut off, ...).
     """
 
@@ -54,3 +102,59 @@ class Result:
         t = ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
         total = sum(self.timings.values())
         return f"mode: {self.mode} | weights: {w} | {len(self.gaussians):,} Gaussians | {total:.1f}s ({t})"
+
+    def save(
+        self, folder: str | Path, *, source: str = "", fps: float | None = None, mesh_resolution: int = 128
+    ) -> dict[str, Path]:
+        """Write every output file (module docstring) into ``folder`` (created if needed).
+
+        Args:
+            folder: the output folder; existing files of the same names are replaced.
+            source: what the result was made from (e.g. the photo's path), recorded in ``report.json``.
+            fps: turntable frame rate (default :func:`turntable_fps` of the frame count).
+            mesh_resolution: voxels along the avatar's longest side for ``mesh.glb``.
+
+        Returns:
+            key -> path of each file written (keys of :data:`RESULT_FILES`; no ``video`` without frames).
+        """
+        from PIL import Image
+
+        from .io.mesh import save_glb
+        from .io.ply import save_ply, save_splat
+        from .io.video import write_video
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {key: folder / name for key, name in RESULT_FILES.items()}
+        timings = dict(self.timings)
+
+        def timed(key: str, write: Callable[[], Any]) -> None:
+            t = time.perf_counter()
+            write()
+            timings[f"save_{key}"] = round(time.perf_counter() - t, 3)
+
+        timed("ply", lambda: save_ply(self.gaussians, paths["ply"]))
+        timed("splat", lambda: save_splat(self.gaussians, paths["splat"]))
+        timed("glb", lambda: save_glb(self.gaussians, paths["glb"], resolution=mesh_resolution))
+        if len(self.turntable):
+            rate = fps if fps is not None else turntable_fps(len(self.turntable))
+            timed("video", lambda: write_video(self.turntable, paths["video"], fps=rate))
+        else:
+            del paths["video"]
+        Image.fromarray(views_strip(self.views)).save(paths["views"])
+        self.body_fit.write_json(paths["body"])
+        report = {
+            "schema": REPORT_SCHEMA,
+            "source": source,
+            "mode": self.mode,
+            "weights": dict(self.weights),
+            "network_weights": "none (prior mode: no network weights ran)" if self.mode == "prior" else "see weights",
+            "gaussians": len(self.gaussians),
+            "timings_s": timings,
+            "quality": dict(self.quality),
+            "fit_errors": {k: float(v) for k, v in (self.body_fit.errors or {}).items()},
+            "notes": list(self.notes),
+            "files": [p.name for p in paths.values()],
+        }
+        paths["report"].write_text(json.dumps(report, indent=1), encoding="utf-8")
+        return paths

@@ -3,12 +3,14 @@
 Covers: /reconstruct returns files that parse (.ply, .mp4, .glb, PNGs) and a summary naming the mode;
 /fit_body returns its overlay and the body as JSON; every kind of bad input is answered by a clear
 message while the app keeps serving; 8 clients at once all get complete results and their per-session
-folders are deleted when their sessions end; importing app.py has no side effects.
+folders are deleted when their sessions end; clients that never close stay under the disk cap; mode and
+seed are disabled where they change nothing; importing app.py has no side effects.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import struct
@@ -20,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures_app import FAST, PERSON_PNG, REPO, running_app
+from _fixtures_app import FAST, PERSON_PNG, REPO, load_app, running_app
 from PIL import Image
+
+from humansplat.result import RESULT_FILES
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file
@@ -59,7 +63,7 @@ def _check_reconstruction(outputs, frames: int, resolution: int) -> dict:
 
     from humansplat.io.ply import load_ply
 
-    ply, glb, video, views, summary, person, body, model3d = outputs
+    ply, glb, video, views, summary, person, body, model3d, files, body_json = outputs
     gaussians = load_ply(ply)
     assert len(gaussians) > 1000
     assert np.isfinite(gaussians.means.numpy()).all()
@@ -78,6 +82,16 @@ def _check_reconstruction(outputs, frames: int, resolution: int) -> dict:
     for overlay in (person, body):
         assert np.asarray(Image.open(overlay)).std() > 5
     assert re.search(r"\bprior\b", summary, re.IGNORECASE), summary
+    assert re.search(r"Input-view fidelity.*PSNR [\d.]+ dB", summary), summary
+    # every file the CLI writes is offered, under the CLI's names
+    names = sorted(Path(f).name for f in files)
+    assert names == sorted(RESULT_FILES.values()), names
+    body_file = next(f for f in files if Path(f).name == "body.json")
+    from humansplat.prior.body_fit import BodyFit
+
+    fit = BodyFit.from_dict(json.loads(Path(body_file).read_text()))
+    assert len(fit.vertices) == body_json["mesh"]["vertex_count"] > 1000  # the panel: the same body, no mesh
+    assert body_json["schema"] == "humansplat.body/1" and "vertices" not in body_json["mesh"]
     return {"gaussians": len(gaussians), "summary": summary}
 
 
@@ -95,7 +109,7 @@ def test_import_has_no_side_effects(tmp_path):
     code = (
         "import sys, os; sys.path.insert(0, sys.argv[1]); import app, gradio as gr;"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('mediapipe', 'anny', 'warp', 'diffusers', 'transformers')"
-        " or m.startswith(('humansplat.pipeline', 'humansplat.prior.fit', 'humansplat.reconstruct'))];"
+        " or m.startswith(('humansplat.api', 'humansplat.prior.fit', 'humansplat.network'))];"
         "assert not heavy, heavy; assert not gr.Blocks.get_instances(), 'a Blocks was built at import';"
         "assert not os.listdir(os.environ['GRADIO_TEMP_DIR']), 'files written at import';"
         "assert not os.path.exists(os.path.join(sys.argv[1], 'app.pyi')), 'a .pyi stub was written'; print('ok')"
@@ -229,7 +243,7 @@ def test_bad_options_are_refused(client):
         _reconstruct(client, PERSON_PNG, frames=10_000)
     with pytest.raises(AppError, match=r"100\b.*256"):  # a resolution that is not offered
         _reconstruct(client, PERSON_PNG, resolution=100)
-    from humansplat.pipeline import network_status
+    from humansplat.api import network_status
 
     if not network_status()[0]:  # full mode is not offered where its weights are missing
         with pytest.raises(AppError, match=r"'full'"):
@@ -264,14 +278,21 @@ def test_readme_client_example_works_as_written(server, tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (the README example is the test)
     frames = int(re.search(r"frames=(\d+)", code).group(1))
     resolution = int(re.search(r"resolution=(\d+)", code).group(1))
-    outputs = tuple(namespace[k] for k in ("ply", "glb", "video", "views", "summary", "person", "body", "viewer"))
+    outputs = tuple(
+        namespace[k] for k in ("ply", "glb", "video", "views", "summary", "person", "body", "viewer", "files", "body_json")
+    )
     _check_reconstruction(outputs, frames, resolution)
-    overlay, fit = namespace["overlay"], namespace["fit"]  # /fit_body
+    overlay, fit, fit_files = namespace["overlay"], namespace["fit"], namespace["fit_files"]  # /fit_body
     image = np.asarray(Image.open(overlay))
     assert image.ndim == 3 and image.shape[0] == image.shape[1] and image.std() > 5
-    assert fit["backend"] == "anny" and fit["vertices"] > 1000 and fit["people_found"] == 1
-    assert len(fit["joints_m"]) > 10 and all(len(j) == 3 for j in fit["joints_m"])
+    assert fit["schema"] == "humansplat.body/1" and fit["backend"] == "anny" and fit["mesh"]["vertex_count"] > 1000
+    assert fit["crop"]["people_found"] == 1
+    assert len(fit["joints"]) > 10 and all(len(j) == 3 for j in fit["joints"])
     assert 0.0 <= fit["errors"]["silhouette_iou"] <= 1.0
+    from humansplat.prior.body_fit import BodyFit
+
+    full = BodyFit.from_dict(json.loads(Path(fit_files[0]).read_text()))  # body.json: the same body, with its mesh
+    assert len(full.vertices) == fit["mesh"]["vertex_count"] and np.allclose(full.joints.numpy(), fit["joints"], atol=1e-5)
 
 
 def test_several_people_uses_the_largest(client, tmp_path):
@@ -281,9 +302,9 @@ def test_several_people_uses_the_largest(client, tmp_path):
     canvas.paste(person.resize((640, 640)), (384, 0))  # a large one
     path = tmp_path / "two_people.png"
     canvas.save(path)
-    _, body = client.predict(handle_file(str(path)), api_name="/fit_body")
-    assert body["people_found"] >= 2, body
-    assert any(re.search(r"(?i)people|persons|largest", n) for n in body["notes"]), body["notes"]
+    _, body, _ = client.predict(handle_file(str(path)), api_name="/fit_body")
+    assert body["crop"]["people_found"] >= 2, body["crop"]
+    assert any(re.search(r"(?i)people|persons|largest", n) for n in body["crop"]["notes"]), body["crop"]["notes"]
 
 
 # ------------------------------------------------------------------------------------------ load
@@ -301,7 +322,7 @@ def test_eight_clients_at_once_then_sessions_cleaned(server, tmp_path):
         _check_reconstruction(outputs, FAST["frames"], FAST["resolution"])
         # streamed: the person overlay arrived before the final result
         stream = job.outputs()
-        assert all(len(o) == 8 for o in stream)
+        assert all(len(o) == len(RECONSTRUCT_KEYS) for o in stream)
         firsts = [next((i for i, o in enumerate(stream) if o[k] is not None), None) for k in (5, 6, 3, 0)]
         assert None not in firsts and firsts == sorted(firsts) and firsts[0] < len(stream) - 1, firsts
     hashes = [c.session_hash for c in clients]
@@ -315,5 +336,71 @@ def test_eight_clients_at_once_then_sessions_cleaned(server, tmp_path):
         time.sleep(0.5)
     left = [h for h in hashes if (sessions / h).exists()]
     assert not left, f"session folders not deleted after their sessions ended: {left}"
-    produced = [p for p in temp.rglob("*") if p.suffix in (".ply", ".mp4", ".glb") and any(h in str(p) for h in hashes)]
+    produced = [
+        p for p in temp.rglob("*") if p.suffix in (".ply", ".splat", ".mp4", ".glb") and any(h in str(p) for h in hashes)
+    ]
     assert not produced, produced
+
+
+# ------------------------------------------------------------------------------------------ disk
+def test_disk_cap_bounds_clients_that_never_close(tmp_path, monkeypatch):
+    """30 requests from 3 clients that never close: the app's outputs and Gradio's cached copies stay under
+    the cap (oldest deleted first, examples kept), and a client whose files went is told so."""
+    import gradio as gr
+
+    app = load_app()
+    cache = tmp_path / "gradio"
+    cap = 20 * 2**20
+    sessions = app.SessionFolders(cache=cache, max_bytes=cap, ttl_s=3600)
+    monkeypatch.setattr(app, "_SESSIONS", sessions)
+    example = cache / ("e" * 64) / "example.png"  # an example Gradio copied at start: never deleted
+    example.parent.mkdir(parents=True)
+    example.write_bytes(bytes(100_000))
+    sessions.keep.add(str(example))
+    notices: list[str] = []
+
+    def fake_stages(photo, mode, frames, seed, resolution, run_dir, deadline=None, notice=None):  # 3 MB of files
+        notices.extend([notice] if notice else [])
+        for name in ("gaussians.ply", "turntable.mp4"):
+            (run_dir / name).write_bytes(os.urandom(1_500_000))
+        yield "done", 1.0, {"summary": "done", "ply": str(run_dir / "gaussians.ply")}
+
+    monkeypatch.setattr(app, "_run_stages", fake_stages)
+    sizes = []
+    for i in range(30):
+        upload = cache / f"{i:064x}" / "photo.png"  # Gradio's cached copy of this request's upload
+        upload.parent.mkdir(parents=True)
+        upload.write_bytes(os.urandom(500_000))
+        request = gr.Request(session_hash=f"client{i % 3}")
+        *_, last = app.reconstruct_photo(str(PERSON_PNG), "prior", 8, 0, 256, request, progress=lambda *a, **k: None)
+        assert last[RECONSTRUCT_KEYS.index("summary")] == "done"
+        sizes.append(sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()))
+    assert max(sizes) <= cap and sizes[-1] > cap - 4 * 2**20, sizes  # bounded, and filled up to the bound
+    assert example.is_file()
+    runs = sorted(sessions.root.glob("client*/*"))
+    assert 3 <= len(runs) < 10, runs  # the newest runs of every client remain
+    assert all(any(p.parent.name == f"client{k}" for p in runs) for k in range(3))
+    assert not (cache / f"{0:064x}").exists() and (cache / f"{29:064x}").exists()  # oldest copies went first
+    assert notices and all("deleted to keep the app's files under 20 MB" in n for n in notices), notices
+
+
+RECONSTRUCT_KEYS = ("ply", "glb", "video", "views", "summary", "person", "body", "model3d", "files", "body_json")
+
+
+def test_options_that_change_nothing_are_disabled(monkeypatch, tmp_path):
+    """Without trained weights, mode and seed change nothing: shown disabled, with the reason."""
+    import humansplat.api
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    app = load_app()
+    monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders())
+    assert app.RECONSTRUCT_OUTPUTS == RECONSTRUCT_KEYS
+    monkeypatch.setattr(humansplat.api, "network_status", lambda: (False, "no trained weights here"))
+    demo = app.build_demo()
+    by_label = {getattr(b, "label", None): b for b in demo.blocks.values()}
+    mode, seed = by_label["Mode"], by_label["Seed"]
+    assert mode.interactive is False and "Only prior mode" in mode.info and "full" not in [v for _, v in mode.choices]
+    assert seed.interactive is False and "changes nothing" in seed.info
+    monkeypatch.setattr(humansplat.api, "network_status", lambda: (True, "weights found"))
+    by_label = {getattr(b, "label", None): b for b in app.build_demo().blocks.values()}
+    assert by_label["Mode"].interactive is not False and by_label["Seed"].interactive is not False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from humansplat.reconstruct.attention import (
+from humansplat.network.attention import (
     GeometryAwareInterAttention,
     _dense_window_attention,
     dispatch_attention,

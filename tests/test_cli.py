@@ -58,9 +58,11 @@ def test_every_file_exists_and_parses(run):
     report = json.loads((folder / "report.json").read_text())
     assert report["mode"] == "prior" and report["weights"] == {}
     assert "no network weights" in report["network_weights"]
-    assert report["quality"]["alpha_iou"] > 0.9 and report["quality"]["input_psnr_db"] > 25
+    assert report["quality"]["input_view_alpha_iou"] > 0.9 and report["quality"]["input_view_psnr_db"] > 25
     assert {"load", "detect", "fit", "reconstruct", "views", "turntable", "save_ply"} <= set(report["timings_s"])
-    assert set(report["files"]) == {"gaussians.ply", "turntable.mp4", "views.png", "mesh.glb", "body.json", "report.json"}
+    assert set(report["files"]) == {"gaussians.ply", "gaussians.splat", "turntable.mp4", "views.png", "mesh.glb",
+                                    "body.json", "report.json"}
+    assert sorted(p.name for p in folder.iterdir()) == sorted(report["files"])
 
     g = load_ply(folder / "gaussians.ply")
     assert len(g) == report["gaussians"] > 1000
@@ -81,7 +83,7 @@ def test_every_file_exists_and_parses(run):
     assert 1.0 < ext[1] < 2.5 and ext[1] > ext[0]  # a standing person, y-up in glTF
 
     body = json.loads((folder / "body.json").read_text())
-    assert body["backend"] == "anny" and body["vertex_count"] > 1000
+    assert body["schema"] == "humansplat.body/1" and body["backend"] == "anny" and body["mesh"]["vertex_count"] > 1000
     assert np.asarray(body["camera"]["K"]).shape == (3, 3) and "silhouette_iou" in body["errors"]
 
 
@@ -124,10 +126,10 @@ def test_all_bad_inputs_exit_non_zero(tmp_path, capsys):
 )
 def test_bad_arguments_exit_2_before_any_photo(tmp_path, monkeypatch, capsys, options, message):
     """An option wrong for every photo is one usage error (status 2), not one failure per photo."""
-    import humansplat.pipeline as pipeline
+    import humansplat.api as api
 
-    monkeypatch.setattr(pipeline, "network_status", lambda: (False, "no weights here"))
-    monkeypatch.setattr(pipeline, "reconstruct", _must_not_run)
+    monkeypatch.setattr(api, "network_status", lambda: (False, "no weights here"))
+    monkeypatch.setattr(api, "reconstruct", _must_not_run)
     (tmp_path / "a.png").write_bytes(b"x")
     with pytest.raises(SystemExit) as exc:
         main([str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), *options])
@@ -141,23 +143,26 @@ def _must_not_run(*args, **kwargs):
 
 
 def test_exit_status_0_all_done_1_some_failed(tmp_path, monkeypatch):
-    import humansplat.cli as cli
-    import humansplat.pipeline as pipeline
+    import humansplat.api as api
     from humansplat.errors import InputError
 
     class _Result:
         timings = {"fit": 0.1}
+        mode = "prior"
+        quality: dict = {}
 
         def summary(self) -> str:
             return "ok"
+
+        def save(self, folder, **kwargs):
+            return {}
 
     def fake_reconstruct(path, **kwargs):
         if "bad" in Path(path).name:
             raise InputError("no person in this photo")
         return _Result()
 
-    monkeypatch.setattr(pipeline, "reconstruct", fake_reconstruct)
-    monkeypatch.setattr(cli, "write_outputs", lambda *a, **k: {"mode": "prior", "quality": {}})
+    monkeypatch.setattr(api, "reconstruct", fake_reconstruct)
     for name in ("good1.png", "good2.png", "bad.png"):
         (tmp_path / name).write_bytes(b"x")
     args = ["-o", str(tmp_path / "o"), "-q", "--frames", "0"]

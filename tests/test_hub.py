@@ -181,3 +181,12 @@ def test_reconstructor_has_no_default_and_can_be_configured(monkeypatch):
     monkeypatch.setenv(hub.ENV_RECONSTRUCTOR_REPO, "not-a-repo")
     with pytest.raises(ValueError, match="'not-a-repo'"):
         HubConfig.from_env()
+
+
+def test_revisions_float_unless_pinned_by_environment(monkeypatch):
+    assert all(getattr(hub.DEFAULT_HUB, n) is None or getattr(hub.DEFAULT_HUB, n).revision is None
+               for n in hub.COMPONENTS)  # no pinned commit: the repos' main branch
+    monkeypatch.setenv("HUMANSPLAT_REVISION_UNET", "0123abcd")
+    config = HubConfig.from_env()
+    assert config.unet.revision == "0123abcd" and config.vae.revision is None
+    assert "--revision 0123abcd" in hub.download_command("unet", config)

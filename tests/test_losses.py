@@ -82,7 +82,7 @@ def person():
 @pytest.fixture(scope="module")
 def views(person):
     """The input camera and orbit views at azimuth 90 and 180 around the body."""
-    from humansplat.reconstruct.pipeline_humansplat import body_orbit_cameras
+    from humansplat.network.pipeline_humansplat import body_orbit_cameras
 
     return Cameras.cat([person.crop.camera, body_orbit_cameras(person.as_body_fit(), [90.0, 180.0], 0.0, 64, 64)])
 
@@ -99,14 +99,14 @@ def test_face_parts_majority_vote():
 
 
 def test_part_masks_partition_the_silhouette(person, views, masks):
-    from humansplat.prior.overlay import rasterize_mesh
+    from humansplat.render.mesh import rasterize_mesh
 
     assert masks.shape == (3, len(PART_NAMES), 64, 64) and masks.dtype == torch.float32
     total = masks.sum(1)
     assert set(torch.unique(masks).tolist()) <= {0.0, 1.0}
     assert float(total.max()) == 1.0  # no pixel belongs to two parts
     for c in range(len(views)):
-        coverage = torch.from_numpy(rasterize_mesh(person.vertices, person.faces, views[c]).coverage).float()
+        coverage = rasterize_mesh(person.vertices, person.faces, views[c]).coverage.float()
         assert torch.equal(total[c], coverage)
         assert int(coverage.sum()) > 200
     # antialiased masks still partition the coverage, and match the synthetic renderer's own mask

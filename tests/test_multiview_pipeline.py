@@ -13,6 +13,7 @@ from humansplat.multiview.pipeline_sv3d import (
     MultiviewOutput,
     SV3DPipeline,
     default_orbit_azimuths,
+    encoder_pixels,
     frame_guidance_scales,
     sv3d_camera_ids,
 )
@@ -119,10 +120,7 @@ def test_conditioning_reaches_the_unet_as_documented(pipe, photo):
     x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         mode = pipe.vae.encode(2 * x - 1).latent_dist.mode()[0]  # NOT scaled
-        clip = pipe.image_encoder(
-            pixel_values=(x - torch.tensor(pipe.feature_extractor.image_mean).view(1, 3, 1, 1))
-            / torch.tensor(pipe.feature_extractor.image_std).view(1, 3, 1, 1)
-        ).image_embeds
+        clip = pipe.image_encoder(pixel_values=encoder_pixels(x, S, S, "imagenet")).image_embeds
     assert torch.count_nonzero(sample[0, :, 4:]) == 0  # unconditional: zero latent
     for f in range(4):
         torch.testing.assert_close(sample[1, f, 4:], mode, rtol=1e-5, atol=1e-5)
@@ -280,8 +278,9 @@ def test_load_from_a_local_weights_folder(tmp_path, monkeypatch, photo):
     monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path))
     loaded = load_sv3d_pipeline(builtin_configs=False, torch_dtype=torch.float32)
     loaded.set_progress_bar_config(disable=True)
-    assert loaded.unet.dtype == torch.float32 and loaded.default_size == 512
-    loaded.default_size = None  # tiny models: use the UNet's own sample size (32 px)
+    assert loaded.unet.dtype == torch.float32 and loaded.default_size is None
+    assert loaded.default_view_size() == 32 and loaded.default_num_frames() == 4  # from the UNet config
+    assert loaded.attention_backend == "sdpa"
     ref = SV3DPipeline(**{**parts, "unet": tiny_sv3d_components(seed=0)["unet"].half().float()})
     ref.set_progress_bar_config(disable=True)
     torch.testing.assert_close(_run(loaded, photo).latents, _run(ref, photo).latents, atol=1e-3, rtol=0)

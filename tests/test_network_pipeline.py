@@ -12,8 +12,8 @@ from humansplat.multiview.tiny import TINY_IMAGE_SIZE, tiny_sv3d_components
 from humansplat.prior.body_fit import BodyFit
 from humansplat.prior.landmarks import Landmarks
 from humansplat.prior.person import PersonCrop
-from humansplat.reconstruct.pipeline_humansplat import HumanSplatPipeline, body_orbit_cameras, network_status
-from humansplat.reconstruct.transformer import UNTRAINED, LatentReconstructionTransformer
+from humansplat.network.pipeline_humansplat import HumanSplatPipeline, body_orbit_cameras, network_status
+from humansplat.network.transformer import UNTRAINED, LatentReconstructionTransformer
 
 S = TINY_IMAGE_SIZE  # 32 px crop
 
@@ -56,7 +56,7 @@ def _pipeline(seed: int = 0) -> HumanSplatPipeline:
 
 def _record(vae, smoke: bool = True):
     """A training record (provenance with held-out scores) matching the tiny pipeline and ``_body_fit``."""
-    from humansplat.reconstruct.provenance import HeldoutScores, Provenance, vae_info
+    from humansplat.network.provenance import HeldoutScores, Provenance, vae_info
 
     info = vae_info(vae, "tiny")
     scores = HeldoutScores(psnr=20.0, ssim=0.8, iou=0.9, subjects=1, step=0)

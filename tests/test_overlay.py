@@ -1,4 +1,4 @@
-"""Overlays and the small mesh rasteriser behind them."""
+"""Overlays of the structure prior (landmarks, mask, the fitted body's parts)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 
-from humansplat.cameras import Cameras
 from humansplat.prior.body_models import LANDMARK_NAMES
-from humansplat.prior.overlay import draw_body_parts, draw_landmarks, draw_mask, rasterize_mesh
+from humansplat.prior.overlay import draw_body_parts, draw_landmarks, draw_mask
 from humansplat.prior.parts import PART_COLORS, PART_NAMES
 from humansplat.prior.synthetic import make_synthetic_person
 
@@ -18,32 +16,6 @@ from humansplat.prior.synthetic import make_synthetic_person
 @pytest.fixture(scope="module")
 def person():
     return make_synthetic_person(seed=3, size=256)
-
-
-def test_rasterize_square_and_depth_order():
-    cam = Cameras.from_fov(60.0, 64, 48)
-    f = float(cam.Ks[0, 0, 0])
-    # A square at depth 2 m covering pixel columns 16..47 and rows 8..39 (edges on pixel edges).
-    def square(z: float, u0: float, u1: float, v0: float, v1: float) -> np.ndarray:
-        us, vs = np.array([u0, u1]) - 32.0, np.array([v0, v1]) - 24.0
-        x, y = us * z / f, vs * z / f
-        return np.array([[x[0], y[0], z], [x[1], y[0], z], [x[1], y[1], z], [x[0], y[1], z]])
-
-    far = square(2.0, 16, 48, 8, 40)
-    near = square(1.0, 0, 24, 0, 24)
-    verts = np.concatenate([far, near])
-    faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
-    r = rasterize_mesh(torch.as_tensor(verts, dtype=torch.float32), faces, cam)
-    assert r.face_id.shape == (48, 64) and r.depth.shape == (48, 64)
-    far_px = np.zeros((48, 64), bool)
-    far_px[8:40, 16:48] = True
-    near_px = np.zeros((48, 64), bool)
-    near_px[0:24, 0:24] = True
-    assert np.array_equal(r.coverage, far_px | near_px)
-    assert np.allclose(r.depth[near_px], 1.0, atol=1e-4)  # the nearer square wins where both cover
-    assert np.allclose(r.depth[far_px & ~near_px], 2.0, atol=1e-4)
-    assert np.isin(r.face_id[near_px], [2, 3]).all()
-    assert np.allclose(r.bary[r.coverage].sum(-1), 1.0, atol=1e-5)
 
 
 def test_draw_landmarks(person):

@@ -28,18 +28,19 @@ def test_cli_writes_overlays_json_and_meshes(tmp_path, capsys):
         with Image.open(folder / name) as im:
             assert im.size == (256, 256) and im.mode == "RGB"
     data = json.loads((folder / "body.json").read_text())
-    assert data["backend"] == "anny"
-    assert set(data["pose_axis_angle"]) == set(data["pose_groups"]) and len(data["pose_groups"]) == 16
+    assert data["schema"] == "humansplat.body/1" and data["backend"] == "anny"
+    assert np.asarray(data["pose"]).shape == (len(data["pose_groups"]), 3) and len(data["pose_groups"]) == 16
     assert data["errors"]["silhouette_iou"] > 0.8 and data["errors"]["landmark_error_pct"] < 3
-    assert len(data["translation"]) == 3 and data["translation"][2] > 0.5
+    assert len(data["params"]["translation"]) == 3 and data["params"]["translation"][2] > 0.5
     assert np.asarray(data["camera"]["K"]).shape == (3, 3)
 
     import trimesh
 
     obj = trimesh.load(folder / "body.obj", process=False, force="mesh")
     glb = trimesh.load(folder / "body.glb", force="mesh")
-    assert len(obj.vertices) == data["num_vertices"] and len(obj.faces) == data["num_faces"]
-    assert len(glb.faces) == data["num_faces"]
+    assert len(obj.vertices) == data["mesh"]["vertex_count"] and len(obj.faces) == data["mesh"]["face_count"]
+    assert len(glb.faces) == data["mesh"]["face_count"]
+    assert np.allclose(obj.vertices, data["mesh"]["vertices"], atol=1e-5)  # body.json holds the same mesh
     # OBJ: camera frame (person in front, z > 0); GLB: glTF axes (z flipped).
     assert obj.vertices[:, 2].mean() > 0.5 and glb.vertices[:, 2].mean() < -0.5
     assert np.allclose(np.sort(obj.vertices[:, 0]), np.sort(glb.vertices[:, 0]), atol=1e-5)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from humansplat import pipeline
+from humansplat import api
 from humansplat.errors import Deadline, TimeLimitError
 from humansplat.io.images import Photo
 from humansplat.prior.fit import fit_body
@@ -73,13 +73,13 @@ def stubbed(monkeypatch, person):
     import humansplat.prior.person as person_mod
 
     monkeypatch.setattr(person_mod, "detect_person", lambda photo, size=512: person.crop)
-    monkeypatch.setattr(pipeline, "network_status", lambda: (False, "no weights (test)"))
+    monkeypatch.setattr(api, "network_status", lambda: (False, "no weights (test)"))
 
 
 def test_the_pipeline_checks_each_stage_and_each_turntable_chunk(stubbed, person):
     rec = _Recorder()
     photo = Photo(rgb=person.crop.rgb, source="synthetic")
-    pipeline.reconstruct(photo, mode="prior", frames=9, resolution=32, deadline=rec)
+    api.reconstruct(photo, mode="prior", frames=9, resolution=32, deadline=rec)
     stages = list(dict.fromkeys(rec.stages))
     assert stages == [
         "reading the photo", "finding the person", "the body fit", "building the Gaussians",
@@ -95,11 +95,11 @@ def test_the_pipeline_stops_inside_the_turntable(stubbed, person, monkeypatch):
     monkeypatch.setattr(fit_mod, "fit_body", lambda crop, **kw: person.as_body_fit())  # the true body: fast
     probe = _Recorder()
     photo = Photo(rgb=person.crop.rgb, source="synthetic")
-    pipeline.reconstruct(photo, mode="prior", frames=9, resolution=32, deadline=probe)
+    api.reconstruct(photo, mode="prior", frames=9, resolution=32, deadline=probe)
     stop_at = len(probe.stages)  # the last check: before the third chunk
     updates = []
     with pytest.raises(TimeLimitError, match="rendering the turntable"):
-        for u in pipeline.iter_reconstruct(photo, mode="prior", frames=9, resolution=32, deadline=_Recorder(stop_at)):
+        for u in api.iter_reconstruct(photo, mode="prior", frames=9, resolution=32, deadline=_Recorder(stop_at)):
             updates.append(u)
     assert [u.stage for u in updates][-2:] == ["turntable", "turntable"]  # two chunks were shown
     assert all(u.result is None for u in updates)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from humansplat.cameras import Cameras
-from humansplat.reconstruct.tokenizer import (
+from humansplat.network.tokenizer import (
     HumanGeometricTokenizer,
     fourier_encode,
     sample_token_features,

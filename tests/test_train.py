@@ -101,7 +101,7 @@ def test_schedule_and_param_groups():
     assert cosine_with_warmup(4, 4, 20) == pytest.approx(1.0)
     assert cosine_with_warmup(12, 4, 20, 0.1) == pytest.approx(0.55)
     assert cosine_with_warmup(20, 4, 20, 0.1) == pytest.approx(0.1)
-    from humansplat.reconstruct.transformer import LatentReconstructionTransformer
+    from humansplat.network.transformer import LatentReconstructionTransformer
 
     model = LatentReconstructionTransformer.tiny()
     decay, no_decay = param_groups(model, 0.05)
@@ -149,7 +149,8 @@ def test_yaml_configurations(tmp_path):
 def test_view_metrics_by_group():
     from humansplat.train.evaluation import view_groups, view_metrics
 
-    assert view_groups(5, torch.tensor([0, 1, 2])) == ["input", "context", "context", "novel", "novel"]
+    groups = view_groups(torch.tensor([0.0, 0.0, 90.0, 180.0, 40.0]), torch.tensor([0, 1, 2, 3]))
+    assert groups == [("input",), ("front",), ("side",), ("back",), ("near side", "novel")]
     gt = torch.full((3, 16, 16, 3), 0.5)
     masks = torch.zeros(3, 16, 16)
     masks[:, :, :8] = 1.0
@@ -158,10 +159,10 @@ def test_view_metrics_by_group():
     alpha[2] = masks[2, ..., None]
     pred = gt + torch.tensor([0.1, 0.01, 0.0]).view(3, 1, 1, 1)
     pred[2, 0, 0] = 0.6  # one pixel off by 0.1
-    out = view_metrics(pred, alpha, gt, masks, ["input", "context", "novel"])
-    assert out["input"]["psnr"] == pytest.approx(20.0) and out["context"]["psnr"] == pytest.approx(40.0)
-    assert out["input"]["iou"] == pytest.approx(0.5) and out["novel"]["iou"] == 1.0
-    assert out["context"]["ssim"] > 0.99 and out["all"]["psnr"] == pytest.approx((20 + 40 + out["novel"]["psnr"]) / 3)
+    out = view_metrics(pred, alpha, gt, masks, [("input",), ("side",), ("back", "novel")])
+    assert out["input"]["psnr"] == pytest.approx(20.0) and out["side"]["psnr"] == pytest.approx(40.0)
+    assert out["input"]["iou"] == pytest.approx(0.5) and out["novel"]["iou"] == 1.0 and out["back"] == out["novel"]
+    assert out["side"]["ssim"] > 0.99 and out["all"]["psnr"] == pytest.approx((20 + 40 + out["novel"]["psnr"]) / 3)
     assert out["novel"]["psnr"] == pytest.approx(-10 * math.log10(0.01 / (16 * 16)))
 
 
@@ -187,7 +188,8 @@ def test_training_lowers_the_loss_and_raises_heldout_psnr(trained):
     # a person never trained on: PSNR and SSIM over all its views rise (seen: 15.76 -> 16.16 dB, 0.273 -> 0.308)
     assert held_after["all"]["psnr"] > held_before["all"]["psnr"] + 0.25, (held_before["all"], held_after["all"])
     assert held_after["all"]["ssim"] > held_before["all"]["ssim"] + 0.01
-    assert set(held_after) >= {"all", "input", "context", "novel"} and set(held_after["novel"]) == {"psnr", "ssim", "iou"}
+    assert set(held_after) >= {"all", "input", "front", "side", "back", "novel"}
+    assert set(held_after["novel"]) == {"psnr", "psnr_masked", "ssim", "iou"}
     assert all(math.isfinite(h.loss) and h.grad_norm > 0 for h in result.history)
     lrs = [h.lr for h in result.history]
     assert lrs[0] < lrs[2] and lrs[-1] < lrs[2]  # warm-up then decay
@@ -199,7 +201,7 @@ def test_training_lowers_the_loss_and_raises_heldout_psnr(trained):
 
 
 def test_export_records_provenance_and_loads(trained):
-    from humansplat.reconstruct.transformer import LatentReconstructionTransformer
+    from humansplat.network.transformer import LatentReconstructionTransformer
 
     trainer, _, _, _, result = trained
     out = result.out_dir
@@ -223,8 +225,8 @@ def test_pipeline_runs_the_export_only_when_its_provenance_matches(trained, tmp_
     from humansplat.errors import WeightsUnavailableError
     from humansplat.multiview.tiny import tiny_sv3d_components
     from humansplat.prior.synthetic import make_synthetic_person
-    from humansplat.reconstruct.pipeline_humansplat import HumanSplatPipeline
-    from humansplat.reconstruct.transformer import LatentReconstructionTransformer
+    from humansplat.network.pipeline_humansplat import HumanSplatPipeline
+    from humansplat.network.transformer import LatentReconstructionTransformer
 
     model = LatentReconstructionTransformer.from_pretrained(trained[-1].out_dir / "reconstructor")
     fit = make_synthetic_person(seed=7, size=32).as_body_fit()
@@ -244,7 +246,7 @@ def test_pipeline_runs_the_export_only_when_its_provenance_matches(trained, tmp_
 
 
 def test_auto_refuses_a_smoke_checkpoint(trained, monkeypatch):
-    from humansplat.reconstruct.pipeline_humansplat import network_status
+    from humansplat.network.pipeline_humansplat import network_status
 
     out = trained[-1].out_dir
     monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(out))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from humansplat.cameras import Cameras
-from humansplat.reconstruct.transformer import PRESETS, UNTRAINED, LatentReconstructionTransformer
+from humansplat.network.transformer import PRESETS, UNTRAINED, LatentReconstructionTransformer
 
 IMG = 64  # image pixels; latents are IMG / 8
 
@@ -87,7 +87,7 @@ def test_save_load_round_trip_and_provenance(tmp_path):
     assert loaded.weights_status.startswith(UNTRAINED) and "trained: false" in loaded.weights_status
     assert not loaded.has_trained_weights
 
-    from humansplat.reconstruct.provenance import HeldoutScores, Provenance, VaeInfo
+    from humansplat.network.provenance import HeldoutScores, Provenance, VaeInfo
 
     record = Provenance(VaeInfo("unit", None, 0.18215, 4, 8), 64, 8, 2, "anny", 100, "unit", 1, 0, "unit", smoke=True)
     model.mark_trained("unit test: 0 iterations", record)  # no held-out scores: not trained

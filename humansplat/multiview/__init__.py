@@ -5,6 +5,8 @@ Light at import: names load on first use (diffusers/transformers are heavy).
 * :class:`SV3DUNet` (``.unet``): SVD's UNet with per-frame (noise aug, polar, azimuth) conditioning.
 * :class:`SV3DPipeline`, :class:`MultiviewOutput` (``.pipeline_sv3d``): the sampler.
 * :func:`load_sv3d_pipeline` (``.load``): the sampler with real weights (local folder or Hub).
+* :func:`prepare_synthesizer_input`, :func:`orbit_view_cameras` (``.framing``): the re-framed input
+  and the exact cameras of the generated views.
 * :func:`tiny_sv3d_components` (``.tiny``), :func:`full_size_sv3d_components` (``.configs``):
   random components for tests and benchmarks.
 """
@@ -20,6 +22,13 @@ _EXPORTS = {
     "SV3DPipeline": "pipeline_sv3d",
     "MultiviewOutput": "pipeline_sv3d",
     "SV3D_AZIMUTH_SIGN": "pipeline_sv3d",
+    "ENCODER_NORMALIZATIONS": "pipeline_sv3d",
+    "encoder_pixels": "pipeline_sv3d",
+    "SynthesizerInput": "framing",
+    "prepare_synthesizer_input": "framing",
+    "orbit_view_cameras": "framing",
+    "body_up_axis": "framing",
+    "default_precision": "load",
     "default_orbit_azimuths": "pipeline_sv3d",
     "frame_guidance_scales": "pipeline_sv3d",
     "sv3d_camera_ids": "pipeline_sv3d",
@@ -32,18 +41,25 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ENCODER_NORMALIZATIONS",
     "SV3D_AZIMUTH_SIGN",
     "CheckpointMismatchError",
     "MultiviewOutput",
     "SV3DPipeline",
     "SV3DUNet",
+    "SynthesizerInput",
+    "body_up_axis",
     "default_orbit_azimuths",
+    "default_precision",
+    "encoder_pixels",
     "frame_guidance_scales",
     "full_size_parameter_counts",
     "full_size_sv3d_components",
     "load_sv3d_pipeline",
     "make_feature_extractor",
     "make_scheduler",
+    "orbit_view_cameras",
+    "prepare_synthesizer_input",
     "sv3d_camera_ids",
     "tiny_sv3d_components",
 ]

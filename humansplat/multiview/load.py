@@ -8,7 +8,7 @@ the Hub/cache, see :mod:`humansplat.hub`); every failure is a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from humansplat.errors import WeightsUnavailableError
 from humansplat.hub import DEFAULT_HUB, HubConfig, fetch
@@ -18,9 +18,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from humansplat.multiview.pipeline_sv3d import SV3DPipeline
 
-__all__ = ["FINE_TUNE_SIZE", "load_sv3d_pipeline"]
+__all__ = ["FINE_TUNE_SIZE", "default_precision", "load_sv3d_pipeline"]
 
-FINE_TUNE_SIZE = 512  # the human fine-tune was trained on 512 x 512 renders
+FINE_TUNE_SIZE = 512
+"""The research fine-tune's training size (humansplat/humansplat ``src/options.py`` L174-184), for
+reference only: the sampler's default size is read from the UNet config (``sample_size`` x 8)."""
+
+
+def default_precision(device: torch.device | str | None = None) -> tuple[torch.device, torch.dtype]:
+    """Where the networks will run and the dtype to load them in: ``device`` (default CUDA when
+    available, else CPU) and float16 on CUDA (the published ``fp16`` variants; SVD and SD 1.5's VAE run
+    in it), float32 on CPU (half precision is slow or unsupported there)."""
+    import torch
+
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return dev, (torch.float16 if dev.type == "cuda" else torch.float32)
 
 
 def _variant_or_none(folder: Path, variant: str | None) -> str | None:
@@ -38,17 +50,24 @@ def load_sv3d_pipeline(
     device: torch.device | str | None = None,
     local_files_only: bool | None = None,
     builtin_configs: bool = True,
+    attention: Literal["auto", "sdpa", "xformers"] = "auto",
+    cpu_offload: bool = False,
+    vae_slicing: bool = False,
 ) -> SV3DPipeline:
     """The human fine-tuned SV3D sampler with its real weights.
 
     Args:
         config: where each component lives (default :data:`humansplat.hub.DEFAULT_HUB`).
-        torch_dtype: dtype of the networks (default float16 on CUDA, float32 elsewhere; bfloat16 works).
-        device: where to put the pipeline (default: stay on the CPU; or call
-            ``enable_model_cpu_offload()`` on the result).
+        torch_dtype: dtype of the networks (default :func:`default_precision`: float16 when the
+            networks will run on CUDA, i.e. ``device`` is CUDA or, with no ``device``, CUDA is
+            available; float32 elsewhere; bfloat16 works).
+        device: where to put the pipeline (default: stay on the CPU, the caller moves it).
         local_files_only: never download (also implied by ``HF_HUB_OFFLINE=1``).
         builtin_configs: use the built-in copies of SVD-XT's scheduler and CLIP preprocessing
             configs instead of fetching them (they are configs, not weights).
+        attention, cpu_offload, vae_slicing: :meth:`SV3DPipeline.configure_memory` (xFormers when
+            installed and on CUDA, else PyTorch SDPA; model CPU offload and VAE slicing to fit a
+            12 GB card).
 
     Raises:
         WeightsUnavailableError: a component could not be fetched or does not match its class.
@@ -61,9 +80,8 @@ def load_sv3d_pipeline(
     from humansplat.multiview.pipeline_sv3d import SV3DPipeline
     from humansplat.multiview.unet import SV3DUNet
 
-    if torch_dtype is None:
-        on_cuda = device is not None and torch.device(device).type == "cuda"
-        torch_dtype = torch.float16 if on_cuda else torch.float32
+    run_device, auto_dtype = default_precision(device)
+    torch_dtype = torch_dtype or auto_dtype
 
     def folder(name: str) -> Path:
         return fetch(name, config, local_files_only=local_files_only)
@@ -94,7 +112,7 @@ def load_sv3d_pipeline(
     pipe = SV3DPipeline(
         unet=unet, vae=vae, image_encoder=image_encoder, scheduler=scheduler, feature_extractor=feature_extractor
     )
-    pipe.default_size = FINE_TUNE_SIZE
-    if device is not None:
+    if device is not None and not cpu_offload:
         pipe.to(device)
+    pipe.configure_memory(attention=attention, cpu_offload=cpu_offload, vae_slicing=vae_slicing, device=run_device)
     return pipe

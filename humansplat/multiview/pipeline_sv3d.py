@@ -2,31 +2,55 @@
 
 Conditioning (as the public HumanSplat research code, except where noted)
 -------------------------------------------------------------------------
-* CLIP image embedding of the photo: resized to the encoder's input (antialiased bicubic),
-  normalised with **CLIP's own** mean/std (the research code uses ImageNet statistics there; the
-  encoder was trained with CLIP's), ``image_embeds`` used as a single token.
+* CLIP image embedding of the photo: ``image_embeds`` of the encoder used as a single token. The
+  photo is resized to the encoder's 224 x 224 input as the research code does it
+  (``src/models/sv3d_p.py`` L430-436 of humansplat/humansplat: ``x * 2 - 1``, Gaussian blur with
+  sigma = (factor - 1) / 2, bilinear with ``align_corners=True``, back to [0, 1]) and normalised with
+  **ImageNet** mean/std (``sv3d_p.py`` L25-26, L434-435) by default: the human fine-tune was trained
+  through that code, so it saw ImageNet-normalised embeddings. SVD's own pipeline uses CLIP's
+  statistics (those the encoder was trained with); ``SV3DPipeline.image_normalization = "clip"``
+  selects them (see :data:`ENCODER_NORMALIZATIONS`).
 * VAE latent of the photo: ``vae.encode(2x - 1).latent_dist.mode()`` of the photo plus
-  ``noise_aug_strength`` Gaussian noise, **not** multiplied by the scaling factor, concatenated
-  along channels to every frame's noisy latent.
+  ``noise_aug_strength`` Gaussian noise, **not** multiplied by the scaling factor
+  (``sv3d_p.py`` L442-446; the training path divides the scaled latent by it again, L386-389),
+  concatenated along channels to every frame's noisy latent. The research ``generate()`` adds no
+  pixel noise; SVD's pipeline (and the research ``pipeline_sv3d.py`` L471-474) does: at the default
+  1e-5 the two agree to float precision. The VAE is Stable Diffusion 1.5's ``AutoencoderKL``
+  (``sv3d_p.py`` L23, L49-51), generated latents in its scaled space (``scaling_factor`` 0.18215).
 * Per-frame camera: (noise aug, polar = 90 deg - elevation, azimuth relative to frame 0) in
-  radians, through :class:`~humansplat.multiview.unet.SV3DUNet`'s added time ids.
+  radians, through :class:`~humansplat.multiview.unet.SV3DUNet`'s added time ids
+  (``sv3d_p.py`` L461-483; the training loader's angles: ``src/data/human_dataset.py`` L333-350,
+  relative azimuth ``(a - a[0]) % 360`` in ``sv3d_p.py`` L271-276). The research ``generate()``
+  without poses falls back to SV3D's original orbit (elevation 10 deg, input view last,
+  L470-478); the fine-tune itself was trained with frame 0 = the input view at azimuth 0 and
+  elevation 0 (``human_dataset.py`` L177-191), which is what we send.
 * Classifier-free guidance: the unconditional branch zeroes both the CLIP embedding and the
   conditioning latent; the guidance scale is per frame, rising from ``min_guidance_scale`` at
   frame 0 (the input view) to ``max_guidance_scale`` (linear in frame index, as the research
   pipeline; ``guidance_profile="triangular"`` peaks at the middle frame, as its model code).
-* EDM Euler sampling with SVD-XT's scheduler (v-prediction, Karras sigmas in [0.002, 700]).
+* EDM Euler sampling with SVD-XT's scheduler (v-prediction, Karras sigmas in [0.002, 700];
+  ``sv3d_p.py`` L39-41), 25 steps by default (``src/options.py`` L9; the test script uses 20,
+  ``src/test/infer_sv3d.py`` L30).
+* Frames and size: read from the UNet's config (``num_frames``; ``sample_size`` x the VAE's
+  downsampling), never assumed. For reference, the research fine-tune trained on 18 views of 512 x 512
+  (``options.py`` L174-184, ``sv3d_24``), and its test script resizes inputs to 576 (``infer_sv3d.py``
+  L74-75).
+* Input: the person on white (RGBA composited on white, ``infer_sv3d.py`` L66-71), re-centred and
+  scaled in the square (:func:`humansplat.multiview.framing.prepare_synthesizer_input`).
 
 Azimuths
 --------
 Our azimuths are :class:`~humansplat.cameras.Cameras`' (0 = the input camera's side, 90 = the
 subject's left, camera going counter-clockwise seen from above). The fine-tune's azimuth is the
 angle of its training cameras relative to the conditioning view, computed by the research data
-loader as ``atan2(eye_z, eye_x)`` from PyTorch3D ``(R, T)`` read as world-to-camera
-column-vector matrices: for PyTorch3D's row-vector ``R`` this mirrors the orbit, so SV3D's azimuth
-grows with PyTorch3D's azimuth, which grows towards the subject's left as ours does. Hence
-``sv3d_azimuth = +our_azimuth`` (:data:`SV3D_AZIMUTH_SIGN`). This follows from reading that code;
-it could not be checked against the weights here (no Hub access): if generated side views come
-out swapped, set ``SV3DPipeline.azimuth_sign = -1``.
+loader as ``atan2(eye_z, eye_x)`` with ``eye = -R^T T`` from PyTorch3D ``(R, T)`` read as
+world-to-camera column-vector matrices (``src/data/human_dataset.py`` L333-339): for PyTorch3D's
+row-vector ``R`` this mirrors the orbit (eye = (-sin a, 0, cos a) d for a camera at PyTorch3D
+azimuth a), so SV3D's azimuth grows with PyTorch3D's azimuth, which moves the camera towards the
+first view's image right (PyTorch3D's +X points left), i.e. the subject's left, as ours does. Hence
+``sv3d_azimuth = +our_azimuth`` (:data:`SV3D_AZIMUTH_SIGN`; ``tests/test_views_mode.py`` checks it
+against those formulas). This follows from the code; it could not be checked against the weights
+here (no Hub access): if generated side views come out swapped, set ``SV3DPipeline.azimuth_sign = -1``.
 
 Shapes: F frames (views), H, W image size, h = H / 8, w = W / 8 latent size (full VAE).
 """
@@ -48,10 +72,12 @@ from humansplat.errors import Deadline, check_deadline
 from humansplat.multiview.unet import SV3DUNet
 
 __all__ = [
+    "ENCODER_NORMALIZATIONS",
     "SV3D_AZIMUTH_SIGN",
     "MultiviewOutput",
     "SV3DPipeline",
     "default_orbit_azimuths",
+    "encoder_pixels",
     "frame_guidance_scales",
     "sv3d_camera_ids",
 ]
@@ -59,7 +85,16 @@ __all__ = [
 SV3D_AZIMUTH_SIGN = 1
 """SV3D azimuth = SV3D_AZIMUTH_SIGN * our azimuth (see the module docstring)."""
 
-DEFAULT_NUM_FRAMES = 12  # the fine-tune saw 12-18 of 36 views per sample; 12 = every 30 deg
+DEFAULT_NUM_FRAMES = 12  # only when the UNet config has no num_frames; 12 = every 30 deg
+
+EncoderNormalization = Literal["imagenet", "clip"]
+ENCODER_NORMALIZATIONS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    # (mean, std). "imagenet": what the research code feeds the encoder (src/models/sv3d_p.py L25-26);
+    # "clip": OpenAI CLIP's statistics (SVD's pipeline, via its CLIPImageProcessor).
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "clip": ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
+}
+"""Image-encoder input statistics by name; the sampler's default is ``"imagenet"`` (module docstring)."""
 DEFAULT_FOV_Y_DEG = 39.6  # field of view of the research code's renders / rays
 DEFAULT_CAMERA_DISTANCE = 2.0  # orbit radius of the research code's renders (arbitrary units)
 
@@ -88,10 +123,11 @@ class MultiviewOutput:
     elevations_deg: torch.Tensor
 
 
-def default_orbit_azimuths(num_frames: int) -> list[float]:
-    """``num_frames`` azimuths evenly spaced over 360 deg from 0 (the input view); a multiple of 4
-    so the orbit holds the 4 orthogonal views (0, 90, 180, 270)."""
-    if num_frames < 4 or num_frames % 4:
+def default_orbit_azimuths(num_frames: int, require_orthogonal: bool = True) -> list[float]:
+    """``num_frames`` azimuths evenly spaced over 360 deg from 0 (the input view). With
+    ``require_orthogonal`` (default) ``num_frames`` must be a multiple of 4 so the orbit holds the 4
+    orthogonal views (0, 90, 180, 270)."""
+    if num_frames < 1 or (require_orthogonal and (num_frames < 4 or num_frames % 4)):
         raise ValueError(
             f"the default orbit needs num_frames to be a multiple of 4 (so it contains the front, sides "
             f"and back), got {num_frames}; pass azimuths_deg explicitly for other orbits"
@@ -136,7 +172,7 @@ def _to_unit_rgb(image: Any) -> torch.Tensor:
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[-1] not in (3, 4):
             raise ValueError(f"image array must be (H, W, 3|4), got {image.shape}")
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        tensor = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None]
         tensor = tensor.float() / 255.0 if image.dtype == np.uint8 else tensor.float()
     elif isinstance(image, torch.Tensor):
         tensor = image[None] if image.ndim == 3 else image
@@ -176,6 +212,48 @@ def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return resized.clamp(0.0, 1.0)
 
 
+def _gaussian_kernel1d(sigma: float, size: int) -> torch.Tensor:
+    """(size,) normalised Gaussian weights centred on the middle tap (``size`` odd)."""
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    w = torch.exp(-0.5 * (x / sigma) ** 2)
+    return w / w.sum()
+
+
+def _blur_then_bilinear(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The research code's resize to the encoder input (``src/models/sv3d/pipeline_sv3d.py`` L626-659):
+    a separable Gaussian blur with sigma = max((factor - 1) / 2, 0.001) per axis and an odd kernel of
+    ``max(4 sigma, 3)`` taps (reflect padding), then bilinear with ``align_corners=True``.
+    (B, C, H, W) float32 in any range -> (B, C, height, width)."""
+    _, c, h, w = image.shape
+    x = image.float()
+    for axis, factor in ((2, h / height), (3, w / width)):
+        sigma = max((factor - 1.0) / 2.0, 0.001)
+        size = int(max(4.0 * sigma, 3))
+        size += 1 - size % 2  # odd
+        k = _gaussian_kernel1d(sigma, size).to(x)
+        pad = (size - 1) // 2
+        if axis == 2:  # along H: kernel (size, 1)
+            x = torch.nn.functional.pad(x, (0, 0, pad, size - 1 - pad), mode="reflect")
+            x = torch.nn.functional.conv2d(x, k.view(1, 1, size, 1).expand(c, 1, size, 1), groups=c)
+        else:  # along W: kernel (1, size)
+            x = torch.nn.functional.pad(x, (pad, size - 1 - pad, 0, 0), mode="reflect")
+            x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, size).expand(c, 1, 1, size), groups=c)
+    return torch.nn.functional.interpolate(x, size=(height, width), mode="bilinear", align_corners=True)
+
+
+def encoder_pixels(
+    image: torch.Tensor, height: int = 224, width: int = 224, normalization: EncoderNormalization = "imagenet"
+) -> torch.Tensor:
+    """The image encoder's input for (B, 3, H, W) images in [0, 1]: resized as the research code does
+    (in [-1, 1], :func:`_blur_then_bilinear`, back to [0, 1]) and normalised with the statistics of
+    ``normalization`` (:data:`ENCODER_NORMALIZATIONS`). Returns (B, 3, height, width) float32."""
+    if normalization not in ENCODER_NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {sorted(ENCODER_NORMALIZATIONS)}, got {normalization!r}")
+    mean, std = (torch.tensor(v, dtype=torch.float32).view(1, 3, 1, 1) for v in ENCODER_NORMALIZATIONS[normalization])
+    x = _blur_then_bilinear(image.float() * 2.0 - 1.0, height, width) * 0.5 + 0.5
+    return (x - mean.to(x.device)) / std.to(x.device)
+
+
 class SV3DPipeline(DiffusionPipeline):
     """Orbit views of a person from one photo with SV3D (the human fine-tune), in latent space.
 
@@ -194,7 +272,8 @@ class SV3DPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "image_encoder->unet->vae"
     _callback_tensor_inputs: ClassVar[list[str]] = ["latents"]
     azimuth_sign: int = SV3D_AZIMUTH_SIGN
-    default_size: int | None = None  # view size when none is asked for (load_sv3d_pipeline: 512)
+    image_normalization: EncoderNormalization = "imagenet"  # the research code's (module docstring)
+    default_size: int | None = None  # view size when none is asked for (default: the UNet config's)
 
     def __init__(
         self,
@@ -209,6 +288,54 @@ class SV3DPipeline(DiffusionPipeline):
             unet=unet, vae=vae, image_encoder=image_encoder, scheduler=scheduler, feature_extractor=feature_extractor
         )
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    # ------------------------------------------------------------------ memory
+    def configure_memory(
+        self,
+        attention: Literal["auto", "sdpa", "xformers"] = "auto",
+        cpu_offload: bool = False,
+        vae_slicing: bool = False,
+        device: torch.device | str | None = None,
+    ) -> str:
+        """Attention kernels and memory savers; returns the attention backend in use.
+
+        Args:
+            attention: ``"xformers"`` (memory-efficient attention; needs the package and CUDA),
+                ``"sdpa"`` (PyTorch's scaled-dot-product attention, diffusers' default on torch 2),
+                ``"auto"`` (xFormers when installed and the UNet runs on CUDA, else SDPA).
+            cpu_offload: keep each network on the CPU until it runs (``enable_model_cpu_offload``,
+                needs ``accelerate`` and CUDA): with float16 the 1.5 B UNet then peaks near its own
+                size, so the sampler fits a 12 GB card.
+            vae_slicing: encode/decode one image at a time.
+            device: the CUDA device for offloading (default ``cuda``).
+        """
+        import importlib.util
+
+        if attention not in ("auto", "sdpa", "xformers"):
+            raise ValueError(f"attention must be 'auto', 'sdpa' or 'xformers', got {attention!r}")
+        on_cuda = (torch.device(device).type == "cuda") if device is not None else self.unet.device.type == "cuda"
+        has_xformers = importlib.util.find_spec("xformers") is not None
+        if attention == "xformers" and not (has_xformers and on_cuda):
+            raise ValueError(
+                "attention='xformers' needs the xformers package and a CUDA device "
+                f"(installed: {has_xformers}, CUDA: {on_cuda}); use attention='sdpa' or 'auto'"
+            )
+        backend = "sdpa"
+        if attention in ("auto", "xformers") and has_xformers and on_cuda:
+            self.enable_xformers_memory_efficient_attention()
+            backend = "xformers"
+        else:
+            from diffusers.models.attention_processor import AttnProcessor2_0
+
+            self.unet.set_attn_processor(AttnProcessor2_0())
+        if vae_slicing:
+            self.vae.enable_slicing()
+        if cpu_offload:
+            if not on_cuda:
+                raise ValueError("cpu_offload needs a CUDA device (it moves each network there when it runs)")
+            self.enable_model_cpu_offload(device=device or "cuda")
+        self.attention_backend = backend
+        return backend
 
     # ------------------------------------------------------------------ steps
     def check_inputs(
@@ -253,10 +380,9 @@ class SV3DPipeline(DiffusionPipeline):
 
     def _encode_image(self, image: torch.Tensor, device: torch.device, do_cfg: bool) -> torch.Tensor:
         """(1, 3, H, W) in [0, 1] -> CLIP image embedding (1|2, 1, D); zeros first when ``do_cfg``."""
-        ch, cw = _input_size(self.feature_extractor)
-        mean = torch.tensor(self.feature_extractor.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(self.feature_extractor.image_std, dtype=torch.float32).view(1, 3, 1, 1)
-        pixels = (_resize(image.float().cpu(), ch, cw) - mean) / std
+        size = getattr(getattr(self.image_encoder, "config", None), "image_size", None)  # the encoder's own input
+        ch, cw = (int(size), int(size)) if size else _input_size(self.feature_extractor)
+        pixels = encoder_pixels(image.float().cpu(), ch, cw, self.image_normalization)
         dtype = next(self.image_encoder.parameters()).dtype
         embeds = self.image_encoder(pixel_values=pixels.to(device=device, dtype=dtype)).image_embeds
         embeds = embeds.unsqueeze(1)  # [1, D] -> [1, 1, D]
@@ -307,7 +433,11 @@ class SV3DPipeline(DiffusionPipeline):
         return (images.permute(0, 2, 3, 1) * 255.0).round().to(torch.uint8).cpu().numpy()
 
     # ------------------------------------------------------------------ helpers
-    def _default_size(self) -> int:
+    def default_num_frames(self) -> int:
+        """The UNet config's ``num_frames`` (what the weights were configured with), else 12."""
+        return int(getattr(self.unet.config, "num_frames", 0) or DEFAULT_NUM_FRAMES)
+
+    def default_view_size(self) -> int:
         """``default_size``, else the UNet config's ``sample_size`` in pixels, else 512."""
         if self.default_size:
             return int(self.default_size)
@@ -346,13 +476,13 @@ class SV3DPipeline(DiffusionPipeline):
             image: the photo (a square person crop on white works best): PIL image, (H, W, 3|4)
                 array (uint8 or float in [0, 1]), (3|4, H, W) tensor in [0, 1], or a
                 ``Photo``/``PersonCrop``. Resized to ``height`` x ``width``; must be about square.
-            num_frames: F; default ``len(azimuths_deg)`` or 12.
+            num_frames: F; default ``len(azimuths_deg)``, else the UNet config's ``num_frames``.
             num_inference_steps: Euler steps (20-25 is the research code's setting).
             azimuths_deg: (F,) azimuths in our convention, ``azimuths_deg[0] == 0`` (the input view);
                 default: ``F`` evenly spaced from 0 (F a multiple of 4: the 4 orthogonal views are in).
             elevation_deg: one elevation for all frames, or (F,); the fine-tune saw 0 only.
-            height, width: image size (default ``self.default_size``, set to 512, the fine-tune's
-                training size, by ``load_sv3d_pipeline``; else ``unet.config.sample_size * 8``).
+            height, width: image size (default ``self.default_size`` when set, else
+                ``unet.config.sample_size`` x the VAE's downsampling).
             min_guidance_scale, max_guidance_scale: per-frame guidance range (1 = no guidance).
             guidance_profile: ``"linear"`` over frames or ``"triangular"`` (peak mid-orbit).
             noise_aug_strength: noise added to the conditioning image (and its camera id).
@@ -371,10 +501,13 @@ class SV3DPipeline(DiffusionPipeline):
             :class:`MultiviewOutput`.
         """
         # 0. defaults
-        height = height or self._default_size()
-        width = width or self._default_size()
+        height = height or self.default_view_size()
+        width = width or self.default_view_size()
         if azimuths_deg is None:
-            azimuths_deg = default_orbit_azimuths(num_frames or DEFAULT_NUM_FRAMES)
+            if num_frames is None:  # the UNet's own frame count (any count: evenly spaced from 0)
+                azimuths_deg = default_orbit_azimuths(self.default_num_frames(), require_orthogonal=False)
+            else:
+                azimuths_deg = default_orbit_azimuths(num_frames)
         az = torch.as_tensor(azimuths_deg, dtype=torch.float32).reshape(-1)
         if num_frames is not None and num_frames != len(az):
             raise ValueError(f"num_frames={num_frames} but {len(az)} azimuths were given")

@@ -1,10 +1,11 @@
 """Structure prior from the command line: ``python -m humansplat.prior PHOTO [PHOTO...] -o OUT``.
 
-For each photo: person detection (mask + landmarks), body fit, and in ``OUT/<photo name>/``:
+For each photo: person detection (mask + landmarks), body fit, and in ``OUT/<photo name>/`` the
+files of :meth:`humansplat.prior.body_fit.BodyFit.save`:
 
 * ``landmarks.png``, ``mask.png``, ``body.png``: overlays (see :mod:`humansplat.prior.overlay`);
-* ``body.json``: backend, parameters (pose per group, shape per name, global orientation and
-  translation), fit errors and timings, the crop's camera and notes;
+* ``body.json``: the body, schema ``humansplat.body/1`` (:meth:`~humansplat.prior.body_fit.BodyFit.to_dict`:
+  parameters, mesh, joints, camera, crop, fit errors and timings), the same file the CLI and the app write;
 * ``body.obj``: the fitted mesh in the world frame (= the photo's OpenCV camera frame: x right,
   y down, z forward, metres), vertex colours by body part;
 * ``body.glb``: the same mesh in glTF axes (x, -y, -z: y up, facing +z), for viewers.
@@ -19,84 +20,12 @@ Photos that cannot be used (not an image, nobody in it, ...) are reported and sk
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
-__all__ = ["body_fit_to_dict", "main", "write_outputs"]
-
-
-def body_fit_to_dict(fit) -> dict:
-    """JSON-ready description of a :class:`~humansplat.prior.body_fit.BodyFit`."""
-    from .body_models import POSE_GROUPS
-
-    params = fit.params
-    cam = fit.camera
-    crop = fit.crop
-    out = {
-        "backend": fit.backend,
-        "frame": "world = the photo's camera frame (OpenCV: x right, y down, z forward), metres",
-        "pose_groups": list(POSE_GROUPS),
-        "pose_axis_angle": {g: [float(x) for x in fit.pose[i]] for i, g in enumerate(POSE_GROUPS)},
-        "shape": {k: float(v) for k, v in fit.shape.items()},
-        "errors": {k: float(v) for k, v in fit.errors.items()},
-        "timings": {k: float(v) for k, v in getattr(fit, "timings", {}).items()},
-        "camera": {
-            "width": cam.width,
-            "height": cam.height,
-            "K": cam.Ks[0].tolist(),
-            "viewmat": cam.viewmats[0].tolist(),
-        },
-        "num_vertices": int(fit.vertices.shape[0]),
-        "num_faces": int(fit.faces.shape[0]),
-    }
-    if params is not None:
-        out["global_orient_axis_angle"] = [float(x) for x in params.global_orient]
-        out["translation"] = [float(x) for x in params.translation]
-    if crop is not None:
-        out["crop"] = {
-            "size": crop.size,
-            "cut_off": list(crop.cut_off),
-            "people_found": int(crop.people_found),
-            "notes": list(crop.notes),
-            "box": [int(x) for x in getattr(crop, "box", (0, 0, 0))],
-        }
-    return out
-
-
-def _part_colors(fit) -> np.ndarray:
-    from .overlay import part_color_table
-
-    rgb = (part_color_table()[fit.parts.cpu().numpy()] * 255.0 + 0.5).astype(np.uint8)
-    return np.concatenate([rgb, np.full((len(rgb), 1), 255, np.uint8)], axis=1)
-
-
-def write_outputs(fit, folder: str | Path) -> dict[str, Path]:
-    """Write the overlays, ``body.json``, ``body.obj`` and ``body.glb`` of ``fit`` into ``folder``."""
-    import trimesh
-    from PIL import Image
-
-    from .overlay import draw_body_parts, draw_landmarks, draw_mask
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / name for name in ("landmarks.png", "mask.png", "body.png", "body.json", "body.obj", "body.glb")}
-    Image.fromarray(draw_landmarks(fit.crop)).save(paths["landmarks.png"])
-    Image.fromarray(draw_mask(fit.crop)).save(paths["mask.png"])
-    Image.fromarray(draw_body_parts(fit)).save(paths["body.png"])
-    paths["body.json"].write_text(json.dumps(body_fit_to_dict(fit), indent=2))
-    verts = fit.vertices.detach().cpu().numpy().astype(np.float64)
-    faces = fit.faces.cpu().numpy()
-    colors = _part_colors(fit)
-    mesh = trimesh.Trimesh(verts, faces, vertex_colors=colors, process=False)
-    mesh.export(paths["body.obj"])
-    gltf = trimesh.Trimesh(verts * np.array([1.0, -1.0, -1.0]), faces, vertex_colors=colors, process=False)
-    gltf.export(paths["body.glb"])
-    return paths
+__all__ = ["main"]
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -153,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             t_detect = time.perf_counter() - t0
             fit = fit_body(crop, backend=args.backend)
             fit.timings["detect_s"] = t_detect
-            write_outputs(fit, out_root / name)
+            fit.save(out_root / name)
         except (InputError, OSError) as exc:
             failed += 1
             print(f"skipped {source}: {exc}", file=sys.stderr)

@@ -459,12 +459,12 @@ def silhouette_iou(vertices: torch.Tensor, faces: torch.Tensor, crop: PersonCrop
     ``crop.mask > 0.5``, over :func:`valid_region`, at ``resolution`` pixels."""
     import torch.nn.functional as F
 
-    from .overlay import rasterize_mesh
+    from ..render.mesh import rasterize_mesh
 
     S = crop.size
     R = int(min(resolution, S))
     cam = crop.camera.resize(R, R)
-    cover = rasterize_mesh(vertices, faces, cam).coverage
+    cover = rasterize_mesh(vertices, faces, cam).coverage.numpy()
     mask = F.adaptive_avg_pool2d(torch.as_tensor(crop.mask, dtype=torch.float32)[None, None], R)[0, 0].numpy() > 0.5
     valid = F.adaptive_avg_pool2d(torch.as_tensor(valid_region(crop), dtype=torch.float32)[None, None], R)[0, 0].numpy() > 0.5
     inter = (cover & mask & valid).sum()

@@ -28,7 +28,8 @@ from ..cameras import Cameras
 from .body_fit import BodyFit
 from .body_models import POSE_GROUPS, BodyModel, BodyParams, get_body_model
 from .landmarks import Landmarks
-from .overlay import part_color_table, rasterize_mesh, shade_mesh
+from ..render.mesh import TexturedMesh, render_mesh
+from .overlay import part_color_table
 from .parts import PART_NAMES
 from .person import PersonCrop
 
@@ -240,9 +241,6 @@ def _render(
     supersample: int = 2,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shaded render on white and its soft mask at the camera's size (supersampled)."""
-    ss = int(supersample)
-    cam = camera.resize(camera.width * ss, camera.height * ss)
-    raster = rasterize_mesh(vertices, faces, cam)
     labels = parts.numpy()
     if colors == "parts":
         albedo = part_color_table()[labels]
@@ -263,13 +261,10 @@ def _render(
         albedo = table[labels]
     else:
         raise ValueError(f"colors must be 'clothing' or 'parts', got {colors!r}")
-    shaded = shade_mesh(raster, vertices, faces, albedo, cam)
-    cover = raster.coverage.astype(np.float32)
-    img = shaded + (1.0 - cover[..., None]) * 1.0
-    H, W = camera.height, camera.width
-    img = img.reshape(H, ss, W, ss, 3).mean((1, 3))
-    mask = cover.reshape(H, ss, W, ss).mean((1, 3))
-    return (img * 255.0 + 0.5).clip(0, 255).astype(np.uint8), mask.astype(np.float32)
+    mesh = TexturedMesh(vertices, faces, vertex_colors=albedo, name="synthetic person")
+    out = render_mesh(mesh, camera, supersample=supersample, background=1.0, ambient=0.35)
+    img = (out.rgb[0].numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+    return img, out.alpha[0].numpy().astype(np.float32)
 
 
 def make_synthetic_person(

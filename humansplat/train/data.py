@@ -10,12 +10,12 @@ Two sources, one sample type (:class:`MultiViewSample`):
   ``cameras.json`` in our convention; the layout is described in its docstring.
   :func:`save_sample` writes any sample in that layout.
 
-Views (as :class:`~humansplat.reconstruct.pipeline_humansplat.HumanSplatPipeline` feeds the
+Views (as :class:`~humansplat.network.pipeline_humansplat.HumanSplatPipeline` feeds the
 reconstructor at inference): view 0 is the **input view** (the photo's camera; world = its frame,
 OpenCV axes, see :mod:`humansplat.cameras`); the **context** views the reconstructor sees are the
 input view followed by views on an orbit at elevation 0 around the body's centre at
 ``context_azimuths`` (default 0/90/180/270 deg, the frames SV3D's human fine-tune generates, made
-with :func:`~humansplat.reconstruct.pipeline_humansplat.body_orbit_cameras`); further
+with :func:`~humansplat.network.pipeline_humansplat.body_orbit_cameras`); further
 ``extra_views`` orbit views at random multiples of 10 deg (the fine-tune's 36-view orbit) are only
 supervised. Every view is supervised.
 
@@ -130,38 +130,6 @@ def _albedo_table(rng: np.random.Generator) -> np.ndarray:
     return np.stack([table[name] for name in PART_NAMES])
 
 
-def render_mesh_views(
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    vertex_colors: np.ndarray,
-    cameras: Cameras,
-    ambient: float = 1.0,
-    background: float = 1.0,
-    supersample: int = 2,
-) -> torch.Tensor:
-    """Colours of a mesh in each view (:func:`~humansplat.prior.overlay.rasterize_mesh` +
-    :func:`~humansplat.prior.overlay.shade_mesh`), ``supersample``-times antialiased.
-
-    ``ambient = 1`` gives flat albedo (the same colour from every view, as renders of scans with
-    baked lighting); lower values add a head light, which changes with the view.
-
-    Returns:
-        (V, H, W, 3) float32 in [0, 1] on ``background``.
-    """
-    from ..prior.overlay import rasterize_mesh, shade_mesh
-
-    s = int(supersample)
-    H, W = cameras.height, cameras.width
-    big = cameras.to("cpu").resize(W * s, H * s)
-    out = []
-    for c in range(len(cameras)):
-        raster = rasterize_mesh(vertices, faces, big[c])
-        shaded = shade_mesh(raster, vertices, faces, vertex_colors, big[c], ambient=ambient)
-        img = shaded + (1.0 - raster.coverage[..., None]) * float(background)
-        out.append(img.reshape(H, s, W, s, 3).mean((1, 3)))  # [H s, W s, 3] -> [H, W, 3]
-    return torch.from_numpy(np.stack(out).astype(np.float32))
-
-
 class SyntheticPeople(Dataset):
     """``num_samples`` synthetic people (module docstring), deterministic for ``seed``, cached.
 
@@ -170,7 +138,7 @@ class SyntheticPeople(Dataset):
         image_size: S, square views of S x S pixels.
         context_azimuths: orbit azimuths (degrees) of the context views after the input view.
         extra_views: supervised-only orbit views per sample, at random multiples of 10 deg.
-        ambient: shading, 1 = flat albedo (see :func:`render_mesh_views`).
+        ambient: shading, 1 = flat albedo (see :func:`humansplat.render.mesh.render_mesh`).
         supersample: antialiasing of images and part masks (samples per pixel side).
         background: grey level of the background (white, as the paper renders).
         seed: selects the people and their colours.
@@ -225,8 +193,8 @@ class SyntheticPeople(Dataset):
 
     def _make(self, index: int) -> MultiViewSample:
         from ..prior.synthetic import make_synthetic_person
-        from ..reconstruct.pipeline_humansplat import body_orbit_cameras
-        from .losses import part_masks
+        from ..network.pipeline_humansplat import body_orbit_cameras
+        from ..render.mesh import TexturedMesh, render_mesh
 
         rng = np.random.default_rng([self.seed, index])
         person = make_synthetic_person(seed=int(rng.integers(2**31)), size=self.image_size)
@@ -238,10 +206,11 @@ class SyntheticPeople(Dataset):
         S = self.image_size
         cameras = Cameras.cat([fit.camera, body_orbit_cameras(fit, azimuths, 0.0, S, S)])
         colors = _albedo_table(rng)[person.parts.numpy()]
-        images = render_mesh_views(
-            person.vertices, person.faces, colors, cameras, self.ambient, self.background, self.supersample
+        mesh = TexturedMesh(person.vertices, person.faces, vertex_colors=colors, parts=person.parts, name="person")
+        views = render_mesh(
+            mesh, cameras, supersample=self.supersample, background=self.background, ambient=self.ambient
         )
-        masks = part_masks(person, cameras, supersample=self.supersample)
+        images, masks = views.rgb, views.parts  # the parts: z-buffered, as losses.part_masks
         return MultiViewSample(
             images=images,
             masks=masks.sum(1).clamp(0.0, 1.0),

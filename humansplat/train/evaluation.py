@@ -1,13 +1,11 @@
 """Held-out evaluation during training: PSNR, SSIM and mask IoU by view group, and sample images.
 
-One function, :func:`view_metrics`, turns rendered views and their ground truth into scores; the
-trainer calls it on held-out subjects every ``eval_every`` steps and at the end (the final scores
-go into the checkpoint's provenance). PSNR and SSIM are scikit-image's
-(``skimage.metrics``); this module writes no metric of its own, so swapping in the project's
-evaluation harness (``humansplat.eval``) is a change of these few lines.
-
-View groups of a :class:`~humansplat.train.data.MultiViewSample`: ``"input"`` (view 0, the photo's
-camera), ``"context"`` (the orbit views the reconstructor saw), ``"novel"`` (views only supervised).
+The scores are the novel-view evaluation harness's (:func:`humansplat.eval.metrics.score_view`:
+PSNR, masked PSNR, SSIM, mask IoU) and so are the view groups (:func:`humansplat.eval.view_group`:
+``"input"``, ``"front"``, ``"near side"``, ``"side"``, ``"far side"``, ``"back"`` by azimuth); a
+view the reconstructor did not see is also in ``"novel"``, and every view in ``"all"``. The trainer
+calls :func:`view_metrics` on held-out subjects every ``eval_every`` steps and at the end (the final
+scores go into the checkpoint's provenance).
 """
 
 from __future__ import annotations
@@ -19,49 +17,49 @@ import torch
 
 __all__ = ["METRICS", "sample_grid", "save_sample_grid", "view_groups", "view_metrics"]
 
-METRICS = ("psnr", "ssim", "iou")
+METRICS = ("psnr", "psnr_masked", "ssim", "iou")
 
 
-def view_groups(num_views: int, context: torch.Tensor) -> list[str]:
-    """The group of each of the V views: ``"input"`` (0), ``"context"`` or ``"novel"``."""
+def view_groups(azimuths_deg: torch.Tensor, context: torch.Tensor) -> list[tuple[str, ...]]:
+    """The groups of each of the V views of a sample: the harness's azimuth group (view 0: ``"input"``),
+    plus ``"novel"`` when the view is not in ``context``."""
+    from ..eval import view_group
+
     ctx = {int(i) for i in context.tolist()}
-    return ["input" if v == 0 else "context" if v in ctx else "novel" for v in range(num_views)]
+    out = []
+    for v, azimuth in enumerate(azimuths_deg.tolist()):
+        group = view_group(None if v == 0 else float(azimuth))
+        out.append((group,) if v in ctx else (group, "novel"))
+    return out
 
 
 def view_metrics(
-    rgb: torch.Tensor, alpha: torch.Tensor, images: torch.Tensor, masks: torch.Tensor, groups: list[str]
+    rgb: torch.Tensor, alpha: torch.Tensor, images: torch.Tensor, masks: torch.Tensor, groups: list[tuple[str, ...]]
 ) -> dict[str, dict[str, float]]:
     """Scores of V rendered views against ground truth, by view group and over ``"all"`` views.
 
     Args:
         rgb: (V, H, W, 3) rendered colours in [0, 1]; alpha: (V, H, W) or (V, H, W, 1) rendered opacity.
         images: (V, H, W, 3) ground-truth colours; masks: (V, H, W) ground-truth person masks.
-        groups: V group names (:func:`view_groups`).
+        groups: the groups of each view (:func:`view_groups`).
 
     Returns:
-        group -> {"psnr": dB, "ssim": [-1, 1], "iou": alpha > 0.5 vs mask > 0.5}, means over the group's views.
+        group -> {"psnr": dB, "psnr_masked": dB, "ssim", "iou"}: means over the group's views
+        (nan-skipping: an IoU is nan when both masks are empty).
     """
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from ..eval.metrics import score_view
 
-    pred = rgb.detach().float().clamp(0, 1).cpu().numpy()
-    gt = images.detach().float().cpu().numpy()
     if alpha.numel() != masks.numel():
         raise ValueError(f"alpha {tuple(alpha.shape)} does not match masks {tuple(masks.shape)}")
-    a, m = alpha.detach().cpu().reshape(masks.shape) > 0.5, masks.detach().cpu() > 0.5
-    per_view = []
-    for v in range(len(pred)):
-        union = int((a[v] | m[v]).sum())
-        per_view.append(
-            {
-                "psnr": float(peak_signal_noise_ratio(gt[v], pred[v], data_range=1.0)),
-                "ssim": float(structural_similarity(gt[v], pred[v], channel_axis=-1, data_range=1.0, win_size=7)),
-                "iou": float((a[v] & m[v]).sum()) / union if union else 1.0,
-            }
-        )
+    pred = rgb.detach().float().clamp(0, 1).cpu().numpy()
+    pred_a = alpha.detach().float().cpu().reshape(masks.shape).numpy()
+    gt, gt_a = images.detach().float().cpu().numpy(), masks.detach().float().cpu().numpy()
+    per_view = [score_view(gt[v], gt_a[v], pred[v], pred_a[v]) for v in range(len(pred))]
+    names = ["all", *dict.fromkeys(g for gs in groups for g in gs)]
     out: dict[str, dict[str, float]] = {}
-    for group in ["all", *dict.fromkeys(groups)]:
-        rows = [s for s, g in zip(per_view, groups) if group in ("all", g)]
-        out[group] = {k: float(np.mean([r[k] for r in rows])) for k in METRICS}
+    for name in names:
+        rows = [s for s, gs in zip(per_view, groups) if name == "all" or name in gs]
+        out[name] = {k: float(np.nanmean([getattr(r, k) for r in rows])) for k in METRICS}
     return out
 
 

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from ..cameras import Cameras
 from ..prior.parts import PART_NAMES, PART_WEIGHTS
+from ..render.mesh import TexturedMesh, face_parts, render_mesh
 
 __all__ = [
     "HierarchicalTerms",
@@ -237,18 +238,6 @@ def _weights(weights: Sequence[float]) -> tuple[float, float, float]:
 
 
 # ---------------------------------------------------------------------------------------------- part masks
-def face_parts(faces: torch.Tensor, parts: torch.Tensor) -> torch.Tensor:
-    """(F,) int64 part label of each triangle: the label most of its three vertices carry (the first
-    vertex's when all three differ).
-
-    Args:
-        faces: (F, 3) int vertex indices; parts: (M,) int64 per-vertex labels.
-    """
-    lab = torch.as_tensor(parts, dtype=torch.long)[torch.as_tensor(faces, dtype=torch.long)]  # (F, 3)
-    l0, l1, l2 = lab.unbind(-1)
-    return torch.where((l1 == l2) & (l0 != l1), l1, l0)
-
-
 def part_masks(
     body: object,
     cameras: Cameras,
@@ -263,7 +252,8 @@ def part_masks(
     Every pixel covered by the body belongs to exactly one part (the part of the front-most triangle
     there), so the masks partition the body's silhouette: ``masks.sum(1)`` is the body mask and no
     pixel is shared. With ``supersample = s > 1`` each pixel averages s x s samples (soft masks that
-    still sum to the body's coverage). Rasterised with :func:`humansplat.prior.overlay.rasterize_mesh`.
+    still sum to the body's coverage). Rendered with :func:`humansplat.render.mesh.render_mesh` (a
+    triangle's part: :func:`~humansplat.render.mesh.face_parts`).
 
     Args:
         body: a :class:`~humansplat.prior.body_fit.BodyFit` (or anything with ``vertices``, ``faces``,
@@ -276,8 +266,6 @@ def part_masks(
     Returns:
         (C, P, H, W) float32 in [0, 1] on ``cameras.device``.
     """
-    from ..prior.overlay import rasterize_mesh
-
     if isinstance(body, (torch.Tensor, np.ndarray)):
         vertices = torch.as_tensor(body, dtype=torch.float32)
         if faces is None or parts is None:
@@ -297,18 +285,8 @@ def part_masks(
     if s < 1:
         raise ValueError(f"supersample must be >= 1, got {supersample}")
     faces = torch.as_tensor(faces, dtype=torch.long).cpu()
-    labels = face_parts(faces, parts).numpy()
-    H, W = cameras.height, cameras.width
-    big = cameras.to("cpu").resize(W * s, H * s)
-    out = np.zeros((len(cameras), num_parts, H, W), dtype=np.float32)
-    for c in range(len(cameras)):
-        fid = rasterize_mesh(vertices.cpu(), faces, big[c]).face_id  # (H s, W s)
-        covered = fid >= 0
-        onehot = np.zeros((num_parts, H * s, W * s), dtype=np.float32)
-        rows, cols = np.nonzero(covered)
-        onehot[labels[fid[rows, cols]], rows, cols] = 1.0
-        out[c] = onehot.reshape(num_parts, H, s, W, s).mean((2, 4))  # [P, H s, W s] -> [P, H, W]
-    return torch.from_numpy(out).to(cameras.device)
+    mesh = TexturedMesh(vertices.detach().cpu(), faces, parts=parts, name="body")
+    return render_mesh(mesh, cameras, supersample=s, num_parts=num_parts).parts.to(cameras.device)
 
 
 def part_boxes(masks: torch.Tensor, margin: int = 2, min_pixels: float = 4.0) -> tuple[torch.Tensor, torch.Tensor]:

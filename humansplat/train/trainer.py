@@ -24,7 +24,7 @@ the augmentations, so a resumed run sees exactly the samples and noise the unint
 Output folder::
 
     OUT/reconstructor/              save_pretrained of the (EMA) transformer; config.json records the
-                                    provenance (humansplat.reconstruct.provenance) and held-out scores
+                                    provenance (humansplat.network.provenance) and held-out scores
     OUT/unet/                       instead, for target="synthesizer"
     OUT/training.json               config, provenance, held-out scores, loss history
     OUT/checkpoints/step_NNNNNNN.pt model, EMA, optimiser, scheduler, scaler, RNG and step (resume)
@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 import torch
 
-from ..reconstruct.provenance import HeldoutScores, Provenance, vae_info
+from ..network.provenance import HeldoutScores, Provenance, vae_info
 from .data import DEFAULT_CONTEXT_AZIMUTHS, FolderDataset, MultiViewSample, SyntheticPeople
 from .ema import EMA
 from .evaluation import sample_grid, save_sample_grid, view_groups, view_metrics
@@ -79,7 +79,7 @@ class TrainConfig:
     name: str = "custom"
     target: Literal["reconstructor", "synthesizer"] = "reconstructor"  # what is trained
     # --- model
-    model_preset: str = "tiny"  # LatentReconstructionTransformer preset (reconstruct.transformer.PRESETS)
+    model_preset: str = "tiny"  # LatentReconstructionTransformer preset (network.transformer.PRESETS)
     model_overrides: dict[str, Any] = field(default_factory=dict)  # config entries replacing the preset's
     init_from: str | None = None  # start from these weights (a save_pretrained folder), e.g. the 256 px run
     vae: str = "tiny"  # "tiny" (random tiny VAE, smoke runs only), "hub" (SD 1.5's, via humansplat.hub) or a folder
@@ -343,7 +343,7 @@ def _tensorboard_writer(log_dir: Path) -> Any | None:
 
 
 class Trainer:
-    """Trains a :class:`~humansplat.reconstruct.transformer.LatentReconstructionTransformer` (or,
+    """Trains a :class:`~humansplat.network.transformer.LatentReconstructionTransformer` (or,
     with ``config.target = "synthesizer"``, fine-tunes the SV3D UNet).
 
     Args:
@@ -431,7 +431,7 @@ class Trainer:
 
             self.components = load_synthesizer_components(cfg.synthesizer, cfg.seed)
             return self.components.pop("unet")
-        from ..reconstruct.transformer import LatentReconstructionTransformer
+        from ..network.transformer import LatentReconstructionTransformer
 
         if cfg.init_from:
             return LatentReconstructionTransformer.from_pretrained(cfg.init_from)
@@ -643,7 +643,7 @@ class Trainer:
                 losses.append(float(loss))
                 if renders:
                     s, r = self.eval_dataset[i], renders[0]
-                    rows.append(view_metrics(r.rgb, r.alpha, s.images, s.masks, view_groups(s.num_views, s.context)))
+                    rows.append(view_metrics(r.rgb, r.alpha, s.images, s.masks, view_groups(s.azimuths_deg, s.context)))
                     if i == 0 and self.is_main:
                         grid = sample_grid(r.rgb, s.images)
                         if out_dir is not None:
@@ -731,7 +731,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def provenance(self) -> Provenance:
-        """What the current weights were trained on (:class:`~humansplat.reconstruct.provenance.Provenance`)."""
+        """What the current weights were trained on (:class:`~humansplat.network.provenance.Provenance`)."""
         sample = self.dataset[0]
         subjects = getattr(self.dataset, "subjects", None)
         return Provenance(

@@ -215,6 +215,7 @@ class AnnyBody(BodyModel):
         vertex_index: torch.Tensor | None,
         landmarks: bool = False,
         rest: RestState | None = None,
+        bone_frames: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Posed body in the model frame (root at the origin). shape (B, S), body_pose (B, P, 3)."""
         m = self._anny
@@ -260,6 +261,11 @@ class AnnyBody(BodyModel):
         root = joints[:, :1, :]
         A_t = self._A.T
         out = {"vertices": (verts - root) @ A_t, "joints": (joints - root) @ A_t}
+        if bone_frames:  # (B, J, 4, 4) rigid bone frames in the model frame
+            to_model = torch.eye(4, dtype=self.dtype).repeat(B, 1, 1)
+            to_model[:, :3, :3] = self._A
+            to_model[:, :3, 3] = -root[:, 0] @ A_t
+            out["bone_poses"] = to_model[:, None] @ poses
         if landmarks:
             # Regressed vertex landmarks skinned exactly from per-bone moments, plus bone heads.
             L, J = self._lm_w_joints.shape
@@ -457,6 +463,31 @@ class AnnyBody(BodyModel):
             axis = torch.linalg.cross(upper, towards)
             axes.append(axis / axis.norm())
         return torch.stack(axes).float()
+
+    def bone_poses(self, params: BodyParams) -> torch.Tensor:
+        """(..., J, 4, 4) float32 rigid frames (bone -> camera frame, metres) of every bone of
+        :attr:`joint_names` for ``params``: translation = the bone head (``BodyOutput.joints``).
+        Linear blend skinning moves a point bound in pose ``a`` to pose ``b`` with
+        ``bone_poses(b) @ inverse(bone_poses(a))`` per bone and :meth:`skin_weights`."""
+        shape = params.shape
+        batch = shape.shape[:-1]
+        flat = lambda t: t.reshape((-1,) + tuple(t.shape[len(batch):])).to(self.dtype)
+        one = torch.zeros(1, dtype=torch.int64)  # skin one vertex only: the bones are what we want
+        poses = self._forward_model_frame(flat(shape), flat(params.body_pose), one, bone_frames=True)["bone_poses"]
+        world = torch.eye(4, dtype=self.dtype).repeat(poses.shape[0], 1, 1)
+        world[:, :3, :3] = axis_angle_to_matrix(flat(params.global_orient))
+        world[:, :3, 3] = flat(params.translation)
+        return (world[:, None] @ poses).reshape(batch + poses.shape[1:]).float()
+
+    @property
+    def bone_parents(self) -> tuple[int, ...]:
+        """J parent indices into :attr:`joint_names` (-1 for the root)."""
+        return tuple(int(p) for p in self._anny.bone_parents)
+
+    def skin_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sparse skinning weights of the V vertices: (V, k) float32 weights (rows sum to 1) and
+        (V, k) int64 bone indices into :attr:`joint_names`."""
+        return self._anny.vertex_bone_weights.float().clone(), self._anny.vertex_bone_indices.long().clone()
 
     def reference_height(self, shape: torch.Tensor | None = None) -> float:
         """Standing height (metres) of the reference pose for ``shape`` (S,) (default shape)."""

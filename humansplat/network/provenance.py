@@ -1,11 +1,11 @@
 """Where a reconstructor's weights came from: what the trainer records, what the pipeline checks.
 
-A trained :class:`~humansplat.reconstruct.transformer.LatentReconstructionTransformer` only makes
+A trained :class:`~humansplat.network.transformer.LatentReconstructionTransformer` only makes
 sense with the VAE whose latent space it was trained on, at the latent resolution and number of
 views it saw, with the body model whose vertices made its prior tokens. The trainer
 (:mod:`humansplat.train.trainer`) writes a :class:`Provenance` into the model's config
 (``config.json`` -> ``"provenance"``) through ``mark_trained``; the pipeline
-(:class:`~humansplat.reconstruct.pipeline_humansplat.HumanSplatPipeline`) compares it with its own
+(:class:`~humansplat.network.pipeline_humansplat.HumanSplatPipeline`) compares it with its own
 components at load time and with the call's inputs (:meth:`Provenance.differences`), and refuses a
 mismatch with a message saying what differs.
 

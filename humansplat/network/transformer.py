@@ -148,7 +148,7 @@ class LatentReconstructionTransformer(ModelMixin, ConfigMixin):
         trained: written as true by a trainer that saved trained weights; only then (and when the
             weights were actually loaded with ``from_pretrained``) is the model "trained".
         training_note: free text a trainer writes (data, iterations, resolution).
-        provenance: what the weights were trained on (:class:`~humansplat.reconstruct.provenance.Provenance`
+        provenance: what the weights were trained on (:class:`~humansplat.network.provenance.Provenance`
             as a dict: VAE, latent size, views, body model, data, steps, held-out scores, smoke);
             written by :meth:`mark_trained`, checked by the pipeline at load.
     """
@@ -240,7 +240,7 @@ class LatentReconstructionTransformer(ModelMixin, ConfigMixin):
 
     @property
     def provenance_record(self) -> Provenance | None:
-        """The recorded :class:`~humansplat.reconstruct.provenance.Provenance` (None if none or unreadable)."""
+        """The recorded :class:`~humansplat.network.provenance.Provenance` (None if none or unreadable)."""
         data = self.config.get("provenance") if hasattr(self.config, "get") else None
         if not data:
             return None
@@ -276,7 +276,7 @@ class LatentReconstructionTransformer(ModelMixin, ConfigMixin):
         trained on. They count as trained only when ``provenance.heldout`` is set."""
         if not isinstance(provenance, Provenance):
             raise TypeError(
-                f"mark_trained needs a humansplat.reconstruct.provenance.Provenance, got {type(provenance).__name__}"
+                f"mark_trained needs a humansplat.network.provenance.Provenance, got {type(provenance).__name__}"
             )
         self.register_to_config(trained=True, training_note=str(note), provenance=provenance.to_dict())
 

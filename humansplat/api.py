@@ -5,15 +5,19 @@
 and returns the :class:`~humansplat.result.Result`.
 
 Stages: ``load`` (decode the photo) -> ``detect`` (person mask, landmarks, square crop) -> ``fit``
-(the body model, the structure prior) -> ``reconstruct`` (Gaussians: prior mode, or the network in
-full mode) -> ``views`` (the 4 orthogonal views front/left/back/right, and the input-view quality)
+(the body model, the structure prior) -> ``reconstruct`` (Gaussians: prior mode, prior mode refined
+on the synthesizer's views in views mode, or the network in full mode) -> ``views`` (the 4 orthogonal views front/left/back/right, and the input-view quality)
 -> ``turntable`` (a 360 deg orbit) -> ``done``.
 
 Modes: ``"prior"`` builds the Gaussians from the fitted body and the photo alone
-(:mod:`humansplat.reconstruct.prior_only`, no network weights). ``"full"`` runs the novel-view
-synthesizer and the latent reconstruction transformer (:mod:`humansplat.reconstruct.pipeline_humansplat`)
+(:mod:`humansplat.prior_mode.build`, no network weights). ``"full"`` runs the novel-view
+synthesizer and the latent reconstruction transformer (:mod:`humansplat.network.pipeline_humansplat`)
 and raises :class:`~humansplat.errors.WeightsUnavailableError` when their weights cannot be loaded.
-``"auto"`` runs full when :func:`network_status` says it can, else prior with a note saying why.
+``"views"`` runs the public human-fine-tuned SV3D synthesizer (``paulpanwang/GenHuman3D``) and fits
+the prior-mode Gaussians to its orbit views and the photo (:mod:`humansplat.views_mode`).
+``"auto"`` runs full with trained reconstructor and synthesizer weights on a CUDA GPU, views with the
+synthesizer's weights on a CUDA GPU, else prior, with a note saying why the others did not run
+(:func:`humansplat.views_mode.choose_mode`).
 
 Options are checked once, before any work, by :func:`check_options` (the limits are
 :data:`LIMITS`; the app narrows them with its own :class:`OptionLimits`). A
@@ -32,7 +36,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Sequence, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -48,7 +52,7 @@ from .result import Mode, ProgressCallback, Result
 if TYPE_CHECKING:
     from .prior.body_fit import BodyFit
     from .prior.person import PersonCrop
-    from .reconstruct.prior_only import PriorOptions
+    from .prior_mode.build import PriorOptions
 
 __all__ = [
     "LIMITS",
@@ -69,8 +73,8 @@ __all__ = [
     "render_views",
 ]
 
-RequestedMode = Literal["auto", "prior", "full"]
-MODES: tuple[str, ...] = ("auto", "prior", "full")
+RequestedMode = Literal["auto", "prior", "views", "full"]
+MODES: tuple[str, ...] = ("auto", "prior", "views", "full")
 """The modes a run can ask for (module docstring)."""
 
 VIEW_AZIMUTHS: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)
@@ -153,7 +157,7 @@ class RunOptions:
     """Checked options of one run (:func:`check_options`).
 
     Attributes:
-        mode: the mode that will run (``"prior"`` or ``"full"``; ``"auto"`` resolved).
+        mode: the mode that will run (``"prior"``, ``"views"`` or ``"full"``; ``"auto"`` resolved).
         frames, resolution, seed: whole numbers within the limits.
         device: where Gaussians are rendered and networks run.
         notes: notes for the Result (e.g. why auto ran prior mode).
@@ -201,14 +205,16 @@ def check_options(
     and the app call it).
 
     Args:
-        mode: ``"auto"``, ``"prior"`` or ``"full"``.
+        mode: ``"auto"``, ``"prior"``, ``"views"`` or ``"full"`` (module docstring; ``"auto"``: full with
+            trained reconstructor + synthesizer weights on a CUDA GPU, views with the synthesizer's
+            weights on a CUDA GPU, else prior).
         frames, resolution, seed: whole numbers (ints, or floats/strings holding one) within ``limits``.
         device: a torch device name (default CUDA when available, else CPU).
         limits: the allowed ranges (default :data:`LIMITS`).
 
     Raises:
         InputError: an option is unknown, not a whole number or out of range (the message quotes it).
-        WeightsUnavailableError: ``mode="full"`` and the network weights are not available here.
+        WeightsUnavailableError: ``mode="views"``/``"full"`` and their weights are not available here.
     """
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}; use {', '.join(repr(m) for m in MODES)}")
@@ -218,7 +224,7 @@ def check_options(
         seed=_whole("seed", seed, limits.seed),
         device=_device(device),
     )
-    run_mode, notes = _resolve_mode(mode)
+    run_mode, notes = _resolve_mode(mode, checked["device"])
     return RunOptions(mode=run_mode, notes=tuple(notes), **checked)
 
 
@@ -226,11 +232,11 @@ def check_options(
 def network_status() -> tuple[bool, str]:
     """Whether ``"full"`` mode can run here: (available, a message saying why or why not).
 
-    Looks at the network pipeline (:mod:`humansplat.reconstruct.pipeline_humansplat`) without
+    Looks at the network pipeline (:mod:`humansplat.network.pipeline_humansplat`) without
     downloading anything; never raises.
     """
     try:
-        from .reconstruct.pipeline_humansplat import network_status as probe
+        from .network.pipeline_humansplat import network_status as probe
 
         ok, message = probe()
     except Exception as exc:  # noqa: BLE001 - a probe must not break the app
@@ -244,35 +250,52 @@ def _network_pipeline(device: torch.device) -> Any:
     with _NETWORK_LOCK:
         if key not in _NETWORK_CACHE:
             try:
-                from .reconstruct.pipeline_humansplat import HumanSplatPipeline
+                from .network.pipeline_humansplat import HumanSplatPipeline
             except ImportError as exc:
                 raise WeightsUnavailableError(
-                    f"full mode needs the network pipeline (humansplat.reconstruct.pipeline_humansplat), "
+                    f"full mode needs the network pipeline (humansplat.network.pipeline_humansplat), "
                     f"which is not available here ({exc}); use mode='prior' or 'auto'"
                 ) from exc
             _NETWORK_CACHE[key] = HumanSplatPipeline.from_pretrained().to(device)
         return _NETWORK_CACHE[key]
 
 
-def _resolve_mode(mode: str) -> tuple[Mode, list[str]]:
-    """Requested mode (one of MODES) -> (mode to run, notes). Raises WeightsUnavailableError."""
+def _synthesizer_pipeline(device: torch.device) -> Any:
+    """The views-mode synthesizer (human SV3D, fp16 on CUDA), loaded once per process and device."""
+    key = f"sv3d:{device}"
+    with _NETWORK_LOCK:
+        if key not in _NETWORK_CACHE:
+            from .multiview.load import load_sv3d_pipeline
+
+            _NETWORK_CACHE[key] = load_sv3d_pipeline(device=device)
+        return _NETWORK_CACHE[key]
+
+
+def _resolve_mode(mode: str, device: torch.device | None = None) -> tuple[Mode, list[str]]:
+    """Requested mode (one of MODES) -> (mode to run, notes): the rule of
+    :func:`humansplat.views_mode.choose_mode`. Raises WeightsUnavailableError for an explicit
+    ``"views"``/``"full"`` whose weights are missing."""
     if mode == "prior":
         return "prior", ["prior mode: Gaussians from the fitted body and the photo; no network weights ran"]
-    ok, message = network_status()
-    if mode == "full":
-        if not ok:
-            raise WeightsUnavailableError(
-                f"full mode cannot run: {message}. Use mode='prior' (no weights needed) or 'auto' instead of 'full'."
-            )
-        return "full", []
-    if ok:
-        return "full", []
-    reason = message.split(". ")[0].rstrip(".")
-    note = (
-        f"Prior mode ran (no network weights): full mode unavailable here. {reason}. "
-        "Details: humansplat.pipeline.network_status() and the README section 'Network weights'."
-    )
-    return "prior", [note]
+    from .views_mode.run import choose_mode, synthesizer_status
+
+    device = device if device is not None else _device(None)
+    net_ok, net_message = network_status()
+    synth_ok, synth_message = synthesizer_status()
+    try:
+        run_mode, reasons = choose_mode({"synthesizer": synth_ok, "reconstructor": net_ok}, device, mode)
+    except ValueError as exc:
+        detail = net_message if mode == "full" else synth_message
+        raise WeightsUnavailableError(
+            f"{mode} mode cannot run: {detail}. Use mode='prior' (no weights needed) or 'auto' instead of {mode!r}."
+        ) from exc
+    if run_mode == "prior":
+        note = (
+            "Prior mode ran (no network ran): " + "; ".join(reasons) + ". "
+            "Details: humansplat.api.network_status() and the README section 'Network weights'."
+        )
+        return "prior", [note]
+    return run_mode, [f"{run_mode} mode: " + r for r in reasons]
 
 
 # ---------------------------------------------------------------------------------------- cameras
@@ -370,11 +393,12 @@ def render_turntable(
 
 
 def input_view_quality(gaussians: Gaussians, body_fit: BodyFit) -> dict[str, float]:
-    """How well the avatar reproduces the photo: render the crop's own camera and compare.
+    """Input-view fidelity: render the crop's own camera (the one view the avatar is built from) and
+    compare with the photo. It says nothing about unseen views.
 
     Returns:
-        ``input_psnr_db``: PSNR (dB, colours in [0, 1]) over pixels with person mask > 0.5;
-        ``alpha_iou``: IoU of rendered alpha > 0.5 with mask > 0.5.
+        ``input_view_psnr_db``: PSNR (dB, colours in [0, 1]) over pixels with person mask > 0.5;
+        ``input_view_alpha_iou``: IoU of rendered alpha > 0.5 with mask > 0.5.
     """
     from .render import render
 
@@ -390,7 +414,7 @@ def input_view_quality(gaussians: Gaussians, body_fit: BodyFit) -> dict[str, flo
     pred = alpha > 0.5
     union = int((pred | mask).sum())
     iou = float((pred & mask).sum() / union) if union else float("nan")
-    return {"input_psnr_db": round(psnr, 3), "alpha_iou": round(iou, 4)}
+    return {"input_view_psnr_db": round(psnr, 3), "input_view_alpha_iou": round(iou, 4)}
 
 
 def back_coverage(alpha_back: np.ndarray, body_fit: BodyFit, camera: Cameras, threshold: float = 0.5) -> float:
@@ -399,7 +423,7 @@ def back_coverage(alpha_back: np.ndarray, body_fit: BodyFit, camera: Cameras, th
     Only the body's triangles that project inside the person mask in the input view count (where
     the fit sticks out of the person, e.g. a bad fit, the photo says nothing about the body).
     """
-    from .prior.overlay import rasterize_mesh
+    from .render.mesh import rasterize_mesh
 
     verts = body_fit.vertices.detach().float().cpu()
     faces = body_fit.faces.detach().cpu().long()
@@ -412,7 +436,7 @@ def back_coverage(alpha_back: np.ndarray, body_fit: BodyFit, camera: Cameras, th
     faces = faces[inside[faces].all(dim=1)]
     if len(faces) == 0:
         return float("nan")
-    sil = rasterize_mesh(verts, faces, camera[0].to("cpu")).coverage
+    sil = rasterize_mesh(verts, faces, camera[0].to("cpu")).coverage.numpy()
     if not sil.any():
         return float("nan")
     return float((alpha_back[sil] >= threshold).mean())
@@ -458,9 +482,14 @@ class _Reconstruction:
 
 
 def _reconstruct_gaussians(
-    fit: BodyFit, opts: RunOptions, prior_options: PriorOptions | None, deadline: Deadline | None
+    fit: BodyFit,
+    opts: RunOptions,
+    prior_options: PriorOptions | None,
+    deadline: Deadline | None,
+    views_options: Any = None,
 ) -> _Reconstruction:
-    """The ``reconstruct`` stage: the network in full mode, else prior mode."""
+    """The ``reconstruct`` stage: the network in full mode; prior mode, refined on the synthesizer's
+    views in views mode."""
     if opts.mode == "full":
         pipe = _network_pipeline(opts.device)
         generator = torch.Generator(device=opts.device).manual_seed(opts.seed)
@@ -469,9 +498,25 @@ def _reconstruct_gaussians(
         return _Reconstruction(
             out.gaussians.to(opts.device), dict(getattr(out, "weights", {}) or {}), views, getattr(out, "view_cameras", None)
         )
-    from .reconstruct.prior_only import reconstruct_from_prior
+    from .prior_mode.build import gaussians_from_prior
 
-    return _Reconstruction(reconstruct_from_prior(fit, prior_options).to(opts.device), {})
+    prior = gaussians_from_prior(fit, prior_options).to(opts.device)
+    if opts.mode == "views":
+        from .views_mode.run import ViewsModeOptions, run_views_mode
+
+        from dataclasses import replace
+
+        vopts = replace(views_options or ViewsModeOptions(), seed=opts.seed)
+        out = run_views_mode(fit, prior, _synthesizer_pipeline(opts.device), vopts, deadline=deadline)
+        pick = _nearest_frames(out.azimuths_deg, VIEW_AZIMUTHS)  # the 4-view strip from the orbit's frames
+        return _Reconstruction(out.gaussians, dict(out.weights), np.asarray(out.views)[pick], out.view_cameras[torch.as_tensor(pick)])
+    return _Reconstruction(prior, {})
+
+
+def _nearest_frames(azimuths_deg: torch.Tensor, wanted: Sequence[float]) -> list[int]:
+    """Index of the frame whose azimuth is nearest (on the circle) to each wanted azimuth (degrees)."""
+    az = torch.as_tensor(azimuths_deg, dtype=torch.float64).reshape(-1)
+    return [int(((az - w + 180.0) % 360.0 - 180.0).abs().argmin()) for w in wanted]
 
 
 def _views_and_quality(
@@ -512,19 +557,23 @@ def iter_reconstruct(
     device: str | torch.device | None = None,
     body_backend: str = "anny",
     prior_options: PriorOptions | None = None,
+    views_options: Any = None,
     deadline: Deadline | None = None,
 ) -> Iterator[StageUpdate]:
     """Reconstruct a person stage by stage (module docstring); the last update carries the Result.
 
     Args:
         photo: a path, file bytes, (H, W, 3|4) array, PIL image or an already loaded Photo.
-        mode: ``"auto"``, ``"prior"`` or ``"full"`` (module docstring).
+        mode: ``"auto"``, ``"prior"``, ``"views"`` or ``"full"`` (module docstring).
         frames: turntable frames (0 = none).
         resolution: side in pixels of the orthogonal views and the turntable frames.
-        seed: seed of the network's sampling (full mode; prior mode is deterministic).
+        seed: seed of the synthesizer's sampling and the views fit (views and full modes; prior mode is
+            deterministic).
         device: where Gaussians are rendered and networks run (default CUDA when available, else CPU).
         body_backend: body model of the structure prior (``"anny"``; ``"smplx"`` with its model files).
-        prior_options: options of prior mode (:class:`~humansplat.reconstruct.prior_only.PriorOptions`).
+        prior_options: options of prior mode (:class:`~humansplat.prior_mode.build.PriorOptions`).
+        views_options: options of views mode (:class:`~humansplat.views_mode.ViewsModeOptions`: frames,
+            sampler steps, the fit's steps; its seed is ``seed``).
         deadline: the run's time limit (:class:`~humansplat.errors.Deadline`; None: no limit).
 
     Raises:
@@ -554,12 +603,15 @@ def iter_reconstruct(
     yield run.update("fit", f"fitted the {fit.backend} body", body_fit=fit)
 
     with run.timed("reconstruct"):
-        recon = _reconstruct_gaussians(fit, opts, prior_options, deadline)
+        recon = _reconstruct_gaussians(fit, opts, prior_options, deadline, views_options)
     yield run.update("reconstruct", f"{len(recon.gaussians):,} Gaussians ({opts.mode} mode)", gaussians=recon.gaussians)
 
     with run.timed("views"):
         views, view_cams, quality = _views_and_quality(recon, fit, opts.resolution, deadline)
-    message = f"input view PSNR {quality['input_psnr_db']:.1f} dB, alpha IoU {quality['alpha_iou']:.3f}"
+    message = (
+        f"input-view fidelity: PSNR {quality['input_view_psnr_db']:.1f} dB, "
+        f"alpha IoU {quality['input_view_alpha_iou']:.3f}"
+    )
     yield run.update("views", message, views=views)
 
     with run.timed("turntable"):
@@ -594,7 +646,7 @@ def reconstruct(
     """Run every stage of :func:`iter_reconstruct` and return the Result.
 
     ``progress(fraction, stage)`` is called after each stage (and during the turntable);
-    ``kwargs`` go to :func:`iter_reconstruct` (``body_backend``, ``prior_options``, ``deadline``).
+    ``kwargs`` go to :func:`iter_reconstruct` (``body_backend``, ``prior_options``, ``views_options``, ``deadline``).
     """
     result: Result | None = None
     for update in iter_reconstruct(photo, mode, frames, resolution, seed, device, **kwargs):

@@ -1,4 +1,4 @@
-"""The staged pipeline (humansplat.pipeline): stages, modes, Result, progress, thread safety.
+"""The staged pipeline (humansplat.api): stages, modes, Result, progress, thread safety.
 
 The detector and the body fit are replaced by the synthetic person's crop and true body, so these
 tests take seconds and test the pipeline's own logic; tests/test_cli.py runs the real chain once.
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from humansplat import pipeline
+from humansplat import api
 from humansplat.errors import InputError, WeightsUnavailableError
 from humansplat.io.images import Photo
 from humansplat.prior.synthetic import make_synthetic_person
@@ -45,7 +45,7 @@ def stubbed(monkeypatch, person):
 
     monkeypatch.setattr(person_mod, "detect_person", detect)
     monkeypatch.setattr(fit_mod, "fit_body", fit)
-    monkeypatch.setattr(pipeline, "network_status", lambda: (False, "no reconstructor weights (test)"))
+    monkeypatch.setattr(api, "network_status", lambda: (False, "no reconstructor weights (test)"))
     return calls
 
 
@@ -55,7 +55,7 @@ def photo(person):
 
 
 def test_stages_in_order_with_growing_fraction_and_a_result(stubbed, photo):
-    updates = list(pipeline.iter_reconstruct(photo, mode="prior", **FAST))
+    updates = list(api.iter_reconstruct(photo, mode="prior", **FAST))
     stages = [u.stage for u in updates]
     firsts = list(dict.fromkeys(stages))
     assert firsts == ["load", "detect", "fit", "reconstruct", "views", "turntable", "done"]
@@ -73,15 +73,15 @@ def test_stages_in_order_with_growing_fraction_and_a_result(stubbed, photo):
     assert r.turntable.shape == (3, 64, 64, 3) and r.turntable.dtype == np.uint8
     assert set(r.timings) == {"load", "detect", "fit", "reconstruct", "views", "turntable"}
     assert all(v >= 0 for v in r.timings.values())
-    assert r.quality["input_psnr_db"] >= 30 and r.quality["alpha_iou"] >= 0.97, r.quality
+    assert r.quality["input_view_psnr_db"] >= 30 and r.quality["input_view_alpha_iou"] >= 0.97, r.quality
     assert r.quality["back_coverage"] >= 0.95, r.quality
     assert stubbed == {"detect": 1, "fit": 1}
 
 
 def test_views_show_the_person_from_four_sides(stubbed, photo):
-    r = pipeline.reconstruct(photo, mode="prior", frames=0, resolution=64)
+    r = api.reconstruct(photo, mode="prior", frames=0, resolution=64)
     assert r.turntable.shape[0] == 0
-    for k, name in enumerate(pipeline.VIEW_NAMES):
+    for k, name in enumerate(api.VIEW_NAMES):
         person_px = (r.views[k].astype(int).sum(-1) < 700).mean()  # not white
         assert 0.03 < person_px < 0.6, f"{name} view: {person_px:.3f} of the pixels show the person"
     # the orbit cameras look at the body's centre from the right sides: front camera near the input camera
@@ -93,28 +93,28 @@ def test_views_show_the_person_from_four_sides(stubbed, photo):
 
 
 def test_auto_falls_back_to_prior_with_a_note_and_full_raises(stubbed, photo):
-    r = pipeline.reconstruct(photo, mode="auto", **FAST)
+    r = api.reconstruct(photo, mode="auto", **FAST)
     assert r.mode == "prior" and r.weights == {}
     assert any("full mode unavailable" in n and "no reconstructor weights (test)" in n for n in r.notes)
     with pytest.raises(WeightsUnavailableError, match="full mode cannot run.*prior"):
-        next(pipeline.iter_reconstruct(photo, mode="full", **FAST))
+        next(api.iter_reconstruct(photo, mode="full", **FAST))
     assert stubbed["detect"] == 1  # full mode failed before doing any work
 
 
 def test_bad_options_are_refused_with_clear_messages(stubbed, photo):
     with pytest.raises(InputError, match="unknown mode 'fast'"):
-        pipeline.reconstruct(photo, mode="fast")
+        api.reconstruct(photo, mode="fast")
     with pytest.raises(InputError, match="frames"):
-        pipeline.reconstruct(photo, frames=-1)
+        api.reconstruct(photo, frames=-1)
     with pytest.raises(InputError, match="resolution"):
-        pipeline.reconstruct(photo, resolution=4)
+        api.reconstruct(photo, resolution=4)
     with pytest.raises(InputError, match="device 'nonsense'"):
-        pipeline.reconstruct(photo, device="nonsense", **FAST)
+        api.reconstruct(photo, device="nonsense", **FAST)
 
 
 def test_progress_callback_gets_every_stage(stubbed, photo):
     seen: list[tuple[float, str]] = []
-    pipeline.reconstruct(photo, mode="prior", progress=lambda f, s: seen.append((f, s)), **FAST)
+    api.reconstruct(photo, mode="prior", progress=lambda f, s: seen.append((f, s)), **FAST)
     stages = [s.split(":")[0] for _, s in seen]
     assert stages[0] == "load" and stages[-1] == "done" and "fit" in stages and "turntable" in stages
     assert all(0.0 <= f <= 1.0 for f, _ in seen)
@@ -124,7 +124,7 @@ def test_network_status_never_raises_and_reports_why(monkeypatch):
     # no trained reconstructor anywhere: full mode must be reported unavailable, with the reason
     monkeypatch.delenv("HUMANSPLAT_WEIGHTS", raising=False)
     monkeypatch.delenv("HUMANSPLAT_RECONSTRUCTOR_REPO", raising=False)
-    ok, message = pipeline.network_status()
+    ok, message = api.network_status()
     assert ok is False
     assert "trained" in message and "reconstruct" in message
 
@@ -135,7 +135,7 @@ def test_concurrent_reconstructions_agree(stubbed, photo):
 
     def run() -> None:
         try:
-            results.append(pipeline.reconstruct(photo, mode="prior", frames=0, resolution=48))
+            results.append(api.reconstruct(photo, mode="prior", frames=0, resolution=48))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -151,8 +151,8 @@ def test_concurrent_reconstructions_agree(stubbed, photo):
 
 
 def test_orbit_framing_fits_the_avatar(stubbed, photo):
-    r = pipeline.reconstruct(photo, mode="prior", frames=0, resolution=64)
-    _, radius, fov = pipeline.orbit_framing(r.gaussians, r.body_fit)
+    r = api.reconstruct(photo, mode="prior", frames=0, resolution=64)
+    _, radius, fov = api.orbit_framing(r.gaussians, r.body_fit)
     assert 5.0 < fov < 90.0 and radius > 0
     # every view leaves a white border: nothing is cut off
     for v in r.views:
@@ -161,13 +161,13 @@ def test_orbit_framing_fits_the_avatar(stubbed, photo):
 
 
 def test_check_options_is_the_one_check(monkeypatch):
-    monkeypatch.setattr(pipeline, "network_status", lambda: (False, "no weights (test)"))
-    opts = pipeline.check_options("prior", 24.0, "256", 7, "cpu")  # API clients send floats and strings
+    monkeypatch.setattr(api, "network_status", lambda: (False, "no weights (test)"))
+    opts = api.check_options("prior", 24.0, "256", 7, "cpu")  # API clients send floats and strings
     assert (opts.mode, opts.frames, opts.resolution, opts.seed, opts.device) == ("prior", 24, 256, 7, torch.device("cpu"))
-    auto = pipeline.check_options("auto")
+    auto = api.check_options("auto")
     assert auto.mode == "prior" and any("no weights (test)" in n for n in auto.notes)
-    lo, hi = pipeline.LIMITS.resolution
-    assert pipeline.check_options("prior", resolution=hi).resolution == hi
+    lo, hi = api.LIMITS.resolution
+    assert api.check_options("prior", resolution=hi).resolution == hi
     for kwargs, message in [
         ({"resolution": hi + 1}, f"resolution {hi + 1} is out of range: use a whole number of pixels from {lo} to {hi}"),
         ({"frames": 2.5}, "frames 2.5 is out of range"),
@@ -176,18 +176,39 @@ def test_check_options_is_the_one_check(monkeypatch):
         ({"mode": "fast"}, "unknown mode 'fast'"),
     ]:
         with pytest.raises(InputError, match=message):
-            pipeline.check_options(**{"mode": "prior", **kwargs})
-    narrow = pipeline.OptionLimits(frames=(8, 72))
+            api.check_options(**{"mode": "prior", **kwargs})
+    narrow = api.OptionLimits(frames=(8, 72))
     with pytest.raises(InputError, match="frames 100 is out of range: use a whole number from 8 to 72"):
-        pipeline.check_options("prior", frames=100, limits=narrow)
+        api.check_options("prior", frames=100, limits=narrow)
     with pytest.raises(WeightsUnavailableError, match="full mode cannot run: no weights"):
-        pipeline.check_options("full")
+        api.check_options("full")
 
 
 def test_views_turn_about_the_body_up_axis(stubbed, photo):
     from humansplat.orbit import body_orbit
 
-    r = pipeline.reconstruct(photo, mode="prior", frames=0, resolution=48)
+    r = api.reconstruct(photo, mode="prior", frames=0, resolution=48)
     orbit = body_orbit(r.body_fit)
     up_in_cams = r.view_cameras.viewmats[:, :3, :3] @ orbit.up  # the body's up in each view camera's frame
     torch.testing.assert_close(up_in_cams, torch.tensor([0.0, -1.0, 0.0]).expand(4, 3), atol=1e-5, rtol=0)
+
+
+def test_package_exports_the_entry_points_lightly():
+    """``from humansplat import reconstruct`` gives the function; importing the package loads no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, humansplat\n"
+        "heavy = [m for m in ('torch', 'mediapipe', 'gradio', 'diffusers') if m in sys.modules]\n"
+        "from humansplat import reconstruct, iter_reconstruct, Result, gaussians_from_prior, InputError\n"
+        "import humansplat.api as api\n"
+        "print(heavy, reconstruct is api.reconstruct, callable(iter_reconstruct), Result.__name__,\n"
+        "      gaussians_from_prior.__module__, issubclass(InputError, Exception))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.split() == ["[]", "True", "True", "Result", "humansplat.prior_mode.build", "True"], out
+    import humansplat
+
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        humansplat.nonsense  # noqa: B018

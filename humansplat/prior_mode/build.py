@@ -42,10 +42,11 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians, rgb_to_sh0
 from ..prior.body_fit import BodyFit
 from ..prior.parts import PART_NAMES
+from ..render.mesh import MeshRaster, rasterize_mesh
 from ..render.projection import SH_C1, rotmat_to_quat
 from .fill import boundary_pixels, harmonic_fill, nearest_fill
 
-__all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "reconstruct_from_prior"]
+__all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "gaussians_from_prior"]
 
 
 @dataclass
@@ -384,11 +385,11 @@ def _depth_jumps(depth: np.ndarray, mask: np.ndarray, threshold: np.ndarray, max
 
 
 # ---------------------------------------------------------------------------------------- surfaces
-def _body_depths(body_fit: BodyFit, camera: Cameras):
+def _body_depths(body_fit: BodyFit, camera: Cameras) -> tuple[MeshRaster, MeshRaster, MeshRaster]:
     """Where each pixel's ray of ``camera`` enters the fitted body, leaves the first part it
     entered, and leaves the body for the last time.
 
-    All three come from the body-fit stage's z-buffer rasteriser. The first exit is the nearest
+    All three come from :func:`humansplat.render.mesh.rasterize_mesh`. The first exit is the nearest
     *back-facing* triangle (a ray leaves a closed surface through back faces). For the farthest
     hit the body is inverted along the rays (a point at depth z moves to depth K / z on its own
     ray), which turns the farthest surface into the nearest; its depth is mapped back with
@@ -396,11 +397,9 @@ def _body_depths(body_fit: BodyFit, camera: Cameras):
     is well below a millimetre.
 
     Returns:
-        (front, first_exit, far): :class:`humansplat.prior.overlay.MeshRaster` each, depths in
+        (front, first_exit, far): :class:`humansplat.render.mesh.MeshRaster` each, depths in
         camera metres (``first_exit.depth`` and ``far.depth`` are -inf where empty).
     """
-    from ..prior.overlay import rasterize_mesh
-
     verts = body_fit.vertices.detach().float().cpu()
     faces = body_fit.faces.detach().cpu().long()
     z = camera.world_to_camera(verts)[0, :, 2]
@@ -412,14 +411,16 @@ def _body_depths(body_fit: BodyFit, camera: Cameras):
     outward = 1.0 if float((v0 * torch.linalg.cross(v1, v2, dim=-1)).sum()) >= 0 else -1.0
     facing_away = outward * (normals * ((v0 + v1 + v2) / 3 - centre)).sum(-1) > 0
     first = rasterize_mesh(verts, faces[facing_away], camera)
-    first.depth = np.where(first.coverage, first.depth, -np.inf).astype(np.float32)
-    first.face_id = np.where(first.coverage, torch.nonzero(facing_away).squeeze(-1).numpy()[np.maximum(first.face_id, 0)], -1)
+    first.depth = torch.where(first.coverage, first.depth, -torch.inf)
+    if bool(facing_away.any()):  # back to indices into all faces
+        away = torch.nonzero(facing_away).squeeze(-1)
+        first.face_id = torch.where(first.coverage, away[first.face_id.clamp_min(0)], -1)
     k = float(z[z > 0].median()) ** 2 if bool((z > 0).any()) else 1.0
     # the inverted body in the world frame: same rays (through the camera centre), depth K / z
     inv = centre + (verts - centre) * (k / z.clamp_min(1e-6) ** 2)[:, None]
     inv = torch.where((z > 0)[:, None], inv, verts)  # points behind the camera stay there (dropped)
     far = rasterize_mesh(inv, faces, camera)
-    far.depth = np.where(far.coverage, k / np.maximum(far.depth, 1e-12), -np.inf).astype(np.float32)
+    far.depth = torch.where(far.coverage, k / far.depth.clamp_min(1e-12), -torch.inf)
     return front, first, far
 
 
@@ -436,9 +437,10 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
 
         raise InputError("the person mask is empty at the reconstruction resolution; use a photo where the person is larger")
     front_r, back_r, far_r = _body_depths(body_fit, cam)
-    cov = front_r.coverage
-    back_r.depth = np.where(back_r.coverage, back_r.depth, far_r.depth)  # open meshes: no back face hit
-    back_r.face_id = np.where(back_r.coverage, back_r.face_id, far_r.face_id)
+    back_r.depth = torch.where(back_r.coverage, back_r.depth, far_r.depth)  # open meshes: no back face hit
+    back_r.face_id = torch.where(back_r.coverage, back_r.face_id, far_r.face_id)
+    cov = front_r.coverage.numpy()
+    front_d, back_d, far_d = front_r.depth.numpy(), back_r.depth.numpy(), far_r.depth.numpy()
     body = cov & mask
     parts = body_fit.parts.cpu().long()
     faces = body_fit.faces.cpu().long()
@@ -446,9 +448,9 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     default_mid = float(verts_z.median())
     focal = float(cam.Ks[0, 0, 0])
 
-    front_b = np.where(cov, front_r.depth, 0.0).astype(np.float64)
-    back_b = np.where(cov, np.maximum(back_r.depth, front_r.depth), 0.0).astype(np.float64)
-    far_b = np.where(cov, np.maximum(far_r.depth, back_b), 0.0).astype(np.float64)
+    front_b = np.where(cov, front_d, 0.0).astype(np.float64)
+    back_b = np.where(cov, np.maximum(back_d, front_d), 0.0).astype(np.float64)
+    far_b = np.where(cov, np.maximum(far_d, back_b), 0.0).astype(np.float64)
     mid_known = 0.5 * (front_b + back_b)
     half_known = 0.5 * (back_b - front_b)
     mid = harmonic_fill(np.where(body, mid_known, 0.0), body, mask, default_mid)
@@ -480,10 +482,10 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         body=body,
         front_depth=front.astype(np.float32),
         back_depth=back.astype(np.float32),
-        front_part=labels(front_r.face_id),
-        back_part=labels(back_r.face_id),
+        front_part=labels(front_r.face_id.numpy()),
+        back_part=labels(back_r.face_id.numpy()),
         far_depth=far.astype(np.float32),
-        far_part=labels(far_r.face_id),
+        far_part=labels(far_r.face_id.numpy()),
     )
 
 
@@ -538,7 +540,7 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
 
 
 # ---------------------------------------------------------------------------------------- main entry
-def reconstruct_from_prior(
+def gaussians_from_prior(
     body_fit: BodyFit, options: PriorOptions | None = None, return_layers: bool = False
 ) -> Gaussians | tuple[Gaussians, dict[str, slice]]:
     """Gaussians of the person from the structure prior and the photo (module docstring).

@@ -3,7 +3,7 @@
 :class:`HumanSplatPipeline` is a diffusers ``DiffusionPipeline`` whose components are the novel-view
 synthesizer's (``unet``, ``vae``, ``image_encoder``, ``scheduler``, ``feature_extractor``: see
 :class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline`) plus ``reconstructor``
-(:class:`~humansplat.reconstruct.transformer.LatentReconstructionTransformer`). One
+(:class:`~humansplat.network.transformer.LatentReconstructionTransformer`). One
 ``from_pretrained(folder_or_repo)`` loads them all; ``save_pretrained`` writes them all;
 :meth:`HumanSplatPipeline.from_hub` assembles them from :mod:`humansplat.hub`'s locations.
 
@@ -11,7 +11,7 @@ synthesizer's (``unet``, ``vae``, ``image_encoder``, ``scheduler``, ``feature_ex
 UNet was). The pipeline therefore refuses to present output unless its reconstructor was loaded
 with ``from_pretrained`` from a checkpoint whose config says ``trained: true`` and records its
 provenance with held-out scores (written by :mod:`humansplat.train` through ``mark_trained()``, see
-:mod:`humansplat.reconstruct.provenance`), and every other network was loaded from a checkpoint too;
+:mod:`humansplat.network.provenance`), and every other network was loaded from a checkpoint too;
 otherwise ``__call__`` raises :class:`~humansplat.errors.WeightsUnavailableError` saying so. Loading
 (and ``__call__``) refuses a reconstructor trained with another VAE, latent size, number of views
 or body model, saying what differs; :func:`network_status` (``mode="auto"``) never picks a smoke run. Tests and
@@ -138,7 +138,7 @@ class HumanSplatPipeline(DiffusionPipeline):
     Components:
         unet, vae, image_encoder, scheduler, feature_extractor: the SV3D sampler's
             (:class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline`).
-        reconstructor: :class:`~humansplat.reconstruct.transformer.LatentReconstructionTransformer`.
+        reconstructor: :class:`~humansplat.network.transformer.LatentReconstructionTransformer`.
 
     ``enable_model_cpu_offload()`` (needs ``accelerate``), ``.to(device, dtype)`` and
     ``from_pretrained(..., torch_dtype=torch.float16 | torch.bfloat16)`` are inherited from diffusers;
@@ -262,7 +262,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         self, num_views: int | None = None, latent_size: int | None = None, body_model: str | None = None
     ) -> list[str]:
         """What differs between the reconstructor's recorded training (its
-        :class:`~humansplat.reconstruct.provenance.Provenance`) and this pipeline's VAE, the latent
+        :class:`~humansplat.network.provenance.Provenance`) and this pipeline's VAE, the latent
         size, number of views and body model of a call (None: not checked). Empty without a record."""
         record = self.reconstructor.provenance_record
         if record is None:
@@ -307,7 +307,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         """(V, 4, h, w): the photo's latent first, then the chosen orbit frames'."""
         return torch.cat([input_latent[None].to(orbit_latents), orbit_latents[frames]])
 
-    def reconstruct(
+    def gaussians_from_latents(
         self,
         latents: torch.Tensor,
         cameras: Cameras,
@@ -379,7 +379,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         if not allow_untrained:
             sv3d = self.synthesizer
             self.check_provenance(
-                num_views=1 + len(view_az), latent_size=int(height or sv3d._default_size()) // sv3d.vae_scale_factor,
+                num_views=1 + len(view_az), latent_size=int(height or sv3d.default_view_size()) // sv3d.vae_scale_factor,
                 body_model=body_fit.backend,
             )
         frames = torch.stack([_angle_diff(orbit_az, a).argmin() for a in view_az])
@@ -422,7 +422,7 @@ class HumanSplatPipeline(DiffusionPipeline):
         # 5. latent reconstruction
         check_deadline(deadline, "the latent reconstruction")
         start = time.perf_counter()
-        gaussians = self.reconstruct(latents, latent_cams, body_fit)
+        gaussians = self.gaussians_from_latents(latents, latent_cams, body_fit)
         timings["reconstruct"] = time.perf_counter() - start
         self.maybe_free_model_hooks()
         return HumanSplatOutput(

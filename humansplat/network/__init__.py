@@ -1,0 +1,11 @@
+"""The network of full mode: the latent reconstruction transformer and the pipeline that runs it.
+
+* :mod:`.transformer`: :class:`LatentReconstructionTransformer` (presets ``tiny``/``small``/``base``).
+* :mod:`.attention`: projection-aware window attention and its dense masked reference.
+* :mod:`.tokenizer`: body vertices -> human prior tokens.
+* :mod:`.gaussian_head`: tokens -> pixel-aligned Gaussians.
+* :mod:`.pipeline_humansplat`: :class:`HumanSplatPipeline` (SV3D latents -> transformer -> Gaussians;
+  refuses untrained weights), diffusers-style.
+
+Modules load on first use (``from humansplat.network.transformer import ...``).
+"""

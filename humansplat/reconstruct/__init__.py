@@ -1,1 +1,0 @@
-"""Reconstruction: Gaussians from the structure prior (prior mode) or from the latent reconstruction transformer (full mode)."""

@@ -1,0 +1,486 @@
+"""The bounded Gaussian fit of views mode: prior-mode Gaussians refined on the photo and generated views.
+
+Start: the prior-mode Gaussians (:func:`humansplat.prior_mode.build.gaussians_from_prior`).
+Then a fixed, seeded number of Adam steps on
+
+    ``L = w_in · L(input view) + w_v · mean over generated views of L(view)``,
+    ``L(view) = λ_i·MSE(rgb) + λ_m·MSE(alpha, mask) + λ_h·L_hier``
+
+(:func:`~humansplat.train.losses.reconstruction_loss` and the hierarchical, part-weighted
+:func:`~humansplat.train.losses.hierarchical_loss`: face, hands and arms weigh 2, the rest 1, on part
+masks of the fitted body z-buffered into each view). The photo weighs most (``input_weight``), and
+by default (``protect_input``) the generated views, which are guesses, cannot touch what the photo
+shows: the Gaussians it sees are fitted to it alone and keep their depth; the hidden ones (the back,
+the side walls) are fitted to everything, move only along the input camera's rays and never in front
+of the surface the photo shows; no Gaussian grows beyond its start size. So the input view stays at
+least as faithful as prior mode's while the generated views reshape and recolour the unseen side.
+Every ``densify_every`` steps a simple, bounded densify/prune runs: the Gaussians with the largest
+accumulated position gradients (hidden ones: the others have none) are split in two (smaller, moved
+apart along their input ray), up to ``max_growth`` x the start count; nearly transparent ones are
+pruned, never below ``min_keep`` x the start count. Rendering: gsplat on CUDA, the project's own
+renderer on the CPU (:func:`humansplat.render.render`, ``backend="auto"``).
+
+Images are channel-last, colours in [0, 1], on white. Shapes: V generated views, S view side, N Gaussians.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+import torch
+
+from ..cameras import Cameras
+from ..gaussians import Gaussians
+from ..prior.body_fit import BodyFit
+
+__all__ = [
+    "FitStats",
+    "ViewsFitOptions",
+    "fit_gaussians_to_views",
+    "input_visible",
+    "mask_from_white",
+    "views_to_tensors",
+]
+
+ProgressFn = Callable[[int, int, float], None]
+"""``progress(step, steps, loss)`` after each step."""
+
+
+@dataclass
+class ViewsFitOptions:
+    """Options of :func:`fit_gaussians_to_views` (defaults: what views mode runs).
+
+    Attributes:
+        steps: Adam steps (fixed; a deadline may stop earlier).
+        size: side in pixels at which the generated views are compared (None: their own size).
+        input_size: side at which the photo is compared (None: the crop's own size, at most 512).
+        seed: seeds the densification jitter (a local generator; no global seeding).
+        input_weight: w_in, weight of the photo (highest).
+        view_weight: w_v, weight of the mean over generated views.
+        mask_weight: λ_m of the alpha-vs-mask term (λ_i = 1).
+        hierarchical_weight: λ_h of the part-weighted term (0 = off).
+        lr_means: Adam step of the means, in metres (scaled by the body's height / 1.7 m).
+        lr_log_scales, lr_quats, lr_opacity, lr_sh0: Adam steps of the other fields; ``shN`` uses
+            ``lr_sh0 / 20``.
+        densify_every: steps between densify/prune passes (0 = never).
+        densify_from, densify_until: densify/prune only in [from, until · steps).
+        densify_fraction: share of the Gaussians split per pass (largest mean position gradients).
+        max_growth: at most this many times the start count of Gaussians.
+        prune_opacity: Gaussians below this opacity are pruned.
+        min_keep: never fewer than this share of the start count.
+        backend: renderer (``"auto"``: gsplat on CUDA when installed, else the torch backend).
+        protect_input: the generated views do not touch what the photo shows: for Gaussians visible
+            in the input view (within ``protect_tolerance_m`` of its rendered depth inside its mask, or
+            anywhere outside the mask, where the photo shows the background)
+            the views' gradients are dropped, the photo alone fits their appearance and their depth
+            stays (the photo says nothing about it, and Adam would turn its tiny gradients into full
+            steps); hidden Gaussians are fitted to everything but never come in front of that surface.
+            With it no Gaussian grows beyond its start size (near the silhouette a grown one would
+            spill over it).
+            This keeps the input view at least as faithful as prior mode's.
+        protect_tolerance_m: depth tolerance of "visible", metres.
+        polish_fraction: the last share of the steps fits the photo alone (the generated views'
+            pull on what the photo also shows is undone; what only they show keeps their fit), so the
+            input view ends as faithful as prior mode's.
+        along_input_rays: each mean moves only along its ray from the input camera (its depth is
+            optimised, not its 3 coordinates), so the photo's pixels stay where they are and the
+            generated views can only change the depth, shape, opacity and colour of what the photo shows.
+    """
+
+    steps: int = 200
+    size: int | None = None
+    input_size: int | None = None
+    seed: int = 0
+    input_weight: float = 4.0
+    view_weight: float = 1.0
+    mask_weight: float = 1.0
+    hierarchical_weight: float = 1.0
+    lr_means: float = 1e-3
+    lr_log_scales: float = 5e-3
+    lr_quats: float = 1e-3
+    lr_opacity: float = 2.5e-2
+    lr_sh0: float = 2e-2
+    densify_every: int = 50
+    densify_from: int = 25
+    densify_until: float = 0.8
+    densify_fraction: float = 0.05
+    max_growth: float = 1.5
+    prune_opacity: float = 0.005
+    min_keep: float = 0.5
+    backend: str = "auto"
+    along_input_rays: bool = True
+    polish_fraction: float = 0.0
+    protect_input: bool = True
+    protect_tolerance_m: float = 0.02
+
+    def __post_init__(self) -> None:
+        if int(self.steps) < 0:
+            raise ValueError(f"ViewsFitOptions.steps must be >= 0, got {self.steps!r}")
+        if self.size is not None and int(self.size) < 8:
+            raise ValueError(f"ViewsFitOptions.size must be >= 8 pixels or None, got {self.size!r}")
+        for name in ("input_weight", "view_weight", "mask_weight", "hierarchical_weight"):
+            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
+                raise ValueError(f"ViewsFitOptions.{name} must be finite and >= 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.polish_fraction <= 1.0:
+            raise ValueError(f"ViewsFitOptions.polish_fraction must be in [0, 1], got {self.polish_fraction!r}")
+        if self.max_growth < 1.0 or not 0.0 < self.min_keep <= 1.0 or not 0.0 <= self.densify_fraction <= 1.0:
+            raise ValueError(
+                f"ViewsFitOptions: need max_growth >= 1, 0 < min_keep <= 1, 0 <= densify_fraction <= 1; got "
+                f"{self.max_growth!r}, {self.min_keep!r}, {self.densify_fraction!r}"
+            )
+
+
+@dataclass
+class FitStats:
+    """What the fit did.
+
+    Attributes:
+        steps: steps run; requested: steps asked for (fewer ran when the deadline passed).
+        seconds: wall time of the optimisation; seconds_per_step: its mean per step.
+        loss_first, loss_last: total loss at the first and the last step.
+        gaussians_start, gaussians_end: counts before and after.
+        densified, pruned: Gaussians added by splits and removed by pruning, over all passes.
+        backend: the renderer used.
+        terms: the last step's loss terms (``input/rgb``, ``views/mask``, ``input/hier``, ...).
+    """
+
+    steps: int
+    requested: int
+    seconds: float
+    seconds_per_step: float
+    loss_first: float
+    loss_last: float
+    gaussians_start: int
+    gaussians_end: int
+    densified: int = 0
+    pruned: int = 0
+    backend: str = "torch"
+    terms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.steps < self.requested
+
+
+# ---------------------------------------------------------------------------------------- inputs
+def mask_from_white(images: torch.Tensor, lo: float = 0.02, hi: float = 0.08) -> torch.Tensor:
+    """(V, S, S, 3) colours in [0, 1] on white -> (V, S, S) soft person mask: 0 where every channel is
+    within ``lo`` of white, 1 beyond ``hi`` (linear between). For generated views, which come on white
+    without a mask (a white garment reads as background: the mask term then pulls it thinner)."""
+    distance = (1.0 - images).amax(dim=-1)
+    return ((distance - lo) / (hi - lo)).clamp(0.0, 1.0)
+
+
+def views_to_tensors(images: np.ndarray | torch.Tensor, size: int | None = None) -> torch.Tensor:
+    """(V, S, S, 3) uint8 (or float in [0, 1]) -> (V, s, s, 3) float32 in [0, 1], area-resampled to
+    ``size`` (pixel edges kept: the cameras follow with :meth:`Cameras.resize`)."""
+    x = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    if x.ndim == 3:
+        x = x[..., None]
+    if size is not None and x.shape[1] != size:
+        chw = x.permute(0, 3, 1, 2)  # [V, S, S, c] -> [V, c, S, S]
+        chw = torch.nn.functional.interpolate(
+            chw, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+        x = chw.permute(0, 2, 3, 1)
+    return x
+
+
+# ---------------------------------------------------------------------------------------- fit
+_FIELDS = ("means", "log_scales", "quats", "logit_opacities", "sh0", "shN")
+
+
+class _Params:
+    """The optimised tensors: the Gaussians' fields, with ``means`` replaced by ``depth`` (N,) along
+    fixed unit ``dirs`` (N, 3) from ``origin`` (3,) when the means are tied to the input camera's rays."""
+
+    def __init__(self, g: Gaussians, origin: torch.Tensor | None) -> None:
+        self.origin = origin
+        self.tensors = {k: getattr(g, k).detach().clone().float() for k in _FIELDS}
+        if origin is not None:
+            offset = self.tensors.pop("means") - origin
+            self.tensors["depth"] = offset.norm(dim=-1).clamp_min(1e-6)
+            self.dirs = offset / self.tensors["depth"][:, None]
+        for v in self.tensors.values():
+            v.requires_grad_(True)
+
+    @property
+    def position(self) -> torch.Tensor:
+        """The tensor whose gradient says where Gaussians are under-fitted (means or depth)."""
+        return self.tensors["means"] if self.origin is None else self.tensors["depth"]
+
+    def gaussians(self) -> Gaussians:
+        t = dict(self.tensors)
+        if self.origin is not None:
+            t["means"] = self.origin + t.pop("depth")[:, None] * self.dirs
+        return Gaussians(**t)
+
+
+def _optimizer(params: _Params, opt: ViewsFitOptions, scene_scale: float) -> torch.optim.Adam:
+    lrs = {
+        "means": opt.lr_means * scene_scale,
+        "depth": opt.lr_means * scene_scale,
+        "log_scales": opt.lr_log_scales,
+        "quats": opt.lr_quats,
+        "logit_opacities": opt.lr_opacity,
+        "sh0": opt.lr_sh0,
+        "shN": opt.lr_sh0 / 20.0,
+    }
+    groups = [{"params": [v], "lr": lrs[k], "name": k} for k, v in params.tensors.items() if v.numel() > 0]
+    return torch.optim.Adam(groups, eps=1e-15)
+
+
+def _densify_and_prune(
+    g: Gaussians,
+    score: torch.Tensor,
+    n_start: int,
+    opt: ViewsFitOptions,
+    generator: torch.Generator,
+    origin: torch.Tensor | None = None,
+) -> tuple[Gaussians, int, int]:
+    """One bounded pass over detached Gaussians: prune transparent ones (never below ``min_keep`` x
+    ``n_start``), then split the ``densify_fraction`` with the largest ``score`` (N,) in two, smaller by
+    1.6 and moved apart by one sample of their own shape (never above ``max_growth`` x ``n_start``);
+    with an ``origin`` (3,) the two move apart along the ray from it only (the input view sees them
+    on the same pixel)."""
+    from ..render.projection import quat_to_rotmat
+
+    with torch.no_grad():
+        n = len(g)
+        opacity = g.opacities
+        drop = opacity < opt.prune_opacity
+        max_drop = max(0, n - int(math.ceil(opt.min_keep * n_start)))
+        if int(drop.sum()) > max_drop:
+            drop = torch.zeros_like(drop)
+            drop[torch.argsort(opacity)[:max_drop]] = True
+        g, score = g.select(~drop), score[~drop]
+        pruned = int(drop.sum())
+        n = len(g)
+        k = max(0, min(int(opt.max_growth * n_start) - n, int(opt.densify_fraction * n)))
+        if k == 0:
+            return g, 0, pruned
+        idx = torch.topk(score, k).indices
+        scales = g.log_scales[idx].exp()
+        rot = quat_to_rotmat(torch.nn.functional.normalize(g.quats[idx], dim=-1))
+        noise = torch.randn(k, 3, generator=generator).to(scales)
+        offset = torch.einsum("nij,nj->ni", rot, noise * scales)  # [k, 3]: one sample of each Gaussian
+        if origin is not None:
+            ray = torch.nn.functional.normalize(g.means[idx] - origin, dim=-1)
+            offset = (offset * ray).sum(-1, keepdim=True) * ray
+        means, log_scales = g.means.clone(), g.log_scales.clone()
+        means[idx] -= offset
+        log_scales[idx] -= math.log(1.6)
+        split = replace(g, means=means, log_scales=log_scales)
+        twins = replace(split[idx], means=g.means[idx] + offset)
+        return Gaussians.cat([split, twins]), k, pruned
+
+
+def input_visible(
+    g: Gaussians, camera: Cameras, mask: torch.Tensor, tolerance_m: float = 0.02, backend: str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the input view sees of ``g``.
+
+    Returns:
+        visible: (N,) bool, mean projected inside the image and either outside ``mask`` (H, W) > 0.5
+            (what the photo shows as background) or no deeper than the rendered expected depth there
+            plus ``tolerance_m`` (what the photo shows of the person);
+        surface: (N,) float32, the rendered depth (metres) at each mean's pixel plus ``tolerance_m``
+            inside the mask (0 elsewhere): the depth in front of which nothing hidden may come.
+    """
+    from ..render import render
+
+    with torch.no_grad():
+        out = render(g, camera, background=1.0, backend=backend)
+        uv, z = camera.project(g.means)
+        H, W = camera.height, camera.width
+        j = uv[0, :, 0].floor().long()
+        i = uv[0, :, 1].floor().long()
+        jj, ii = j.clamp(0, W - 1), i.clamp(0, H - 1)
+        in_image = (j >= 0) & (j < W) & (i >= 0) & (i < H) & (z[0] > 0)
+        inside = in_image & (mask[ii, jj] > 0.5)
+        surface = torch.where(inside, out.depth[0, ii, jj, 0] + tolerance_m, torch.zeros_like(z[0]))
+        return (inside & (z[0] <= surface)) | (in_image & ~inside), surface
+
+
+def fit_gaussians_to_views(
+    gaussians: Gaussians,
+    body_fit: BodyFit,
+    views: np.ndarray | torch.Tensor,
+    view_cameras: Cameras,
+    options: ViewsFitOptions | None = None,
+    view_masks: np.ndarray | torch.Tensor | None = None,
+    progress: ProgressFn | None = None,
+    deadline: "Deadline | float | None" = None,
+) -> tuple[Gaussians, FitStats]:
+    """Refine ``gaussians`` on the photo (``body_fit.crop`` with ``body_fit.camera``) and V generated views.
+
+    Args:
+        gaussians: the start (prior-mode Gaussians), world = the input camera frame; not modified.
+        body_fit: the fitted body (part masks) and the photo crop, its mask and camera (the input view).
+        views: (V, S, S, 3) uint8 (or float in [0, 1]) generated views on white.
+        view_cameras: their V cameras (:func:`humansplat.multiview.framing.orbit_view_cameras`).
+        options: :class:`ViewsFitOptions`.
+        view_masks: (V, S, S) person masks of the views in [0, 1]; default :func:`mask_from_white`.
+        progress: ``progress(step, steps, loss)`` after each step.
+        deadline: a :class:`humansplat.errors.Deadline` or a ``time.monotonic()`` value; the fit
+            stops (without an error: the Gaussians so far are a valid result) after the step that passes it.
+
+    Returns:
+        The refined Gaussians (detached, on ``gaussians.device``) and :class:`FitStats`.
+    """
+    from ..errors import Deadline
+    from ..render import gsplat_available, render
+
+    deadline_at = deadline.at if isinstance(deadline, Deadline) else deadline
+    from ..train.losses import hierarchical_loss, part_masks, reconstruction_loss
+
+    opt = options or ViewsFitOptions()
+    device = gaussians.device
+    V = len(view_cameras)
+    imgs = views_to_tensors(views)
+    if imgs.shape[0] != V or imgs.shape[-1] != 3:
+        raise ValueError(f"views must be (V, S, S, 3) with V = {V} cameras, got {tuple(imgs.shape)}")
+    if (imgs.shape[1], imgs.shape[2]) != (view_cameras.height, view_cameras.width):
+        raise ValueError(
+            f"views are {imgs.shape[2]}x{imgs.shape[1]} but their cameras are "
+            f"{view_cameras.width}x{view_cameras.height}"
+        )
+    size = int(opt.size or view_cameras.width)
+    masks = mask_from_white(imgs) if view_masks is None else views_to_tensors(view_masks)[..., 0]
+    if tuple(masks.shape) != tuple(imgs.shape[:3]):
+        raise ValueError(f"view_masks must be (V, S, S) = {tuple(imgs.shape[:3])}, got {tuple(masks.shape)}")
+    gt_views = views_to_tensors(imgs, size).to(device)
+    gt_view_masks = views_to_tensors(masks, size)[..., 0].to(device)
+    cams_views = view_cameras.resize(size, size).to(device)
+    crop = body_fit.crop
+    in_size = int(opt.input_size or min(body_fit.camera.width, 512))
+    cam_in = body_fit.camera.resize(in_size, in_size).to(device)
+    gt_in = views_to_tensors(np.asarray(crop.rgb)[None], in_size).to(device)
+    gt_in_mask = views_to_tensors(np.asarray(crop.mask, dtype=np.float32)[None], in_size)[..., 0].to(device)
+    hier = opt.hierarchical_weight > 0
+    parts_in = part_masks(body_fit, cam_in) if hier else None
+    parts_views = part_masks(body_fit, cams_views) if hier and V else None
+    weights = (1.0, float(opt.mask_weight), 0.0)
+
+    verts = torch.as_tensor(body_fit.vertices, dtype=torch.float32)
+    scene_scale = float((verts.amax(0) - verts.amin(0)).max()) / 1.7 if len(verts) else 1.0
+    backend = opt.backend
+    if backend == "auto":
+        backend = "gsplat" if device.type == "cuda" and gsplat_available() else "torch"
+
+    def view_loss(g: Gaussians, cams: Cameras, gt: torch.Tensor, gt_mask: torch.Tensor, parts, tag: str, terms: dict):
+        out = render(g, cams, background=1.0, backend=backend)
+        rec = reconstruction_loss(out.rgb, out.alpha, gt, gt_mask, None, weights)
+        total = rec.total
+        terms[f"{tag}/rgb"], terms[f"{tag}/mask"] = float(rec.rgb.detach()), float(rec.mask.detach())
+        if parts is not None:
+            h = hierarchical_loss(out.rgb, out.alpha, gt, gt_mask, parts, None, weights)
+            total = total + opt.hierarchical_weight * h.total
+            terms[f"{tag}/hier"] = float(h.total.detach())
+        return total
+
+    origin = cam_in.centers[0].to(device) if opt.along_input_rays else None
+    params = _Params(gaussians.to(device), origin)
+
+    def protect(g: Gaussians) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Visible Gaussians and the smallest depth along its input ray each hidden one may take."""
+        if not opt.protect_input:
+            return None, None
+        visible, surface = input_visible(g, cam_in, gt_in_mask[0], tolerance_m=opt.protect_tolerance_m, backend=backend)
+        if origin is None:  # free means: no ray to clamp along
+            return visible, None
+        # surface is a camera z; the parameter is the distance along the ray: scale by |ray| / z
+        ray_len_per_z = (g.means - origin).norm(dim=-1) / cam_in.world_to_camera(g.means)[0, :, 2].clamp_min(1e-6)
+        return visible, torch.where(visible, torch.zeros_like(surface), surface * ray_len_per_z)
+
+    protected, min_depth = protect(gaussians.to(device))
+    max_log_scales = params.tensors["log_scales"].detach().clone()
+    n_start = len(gaussians)
+    optimizer = _optimizer(params, opt, scene_scale)
+    generator = torch.Generator().manual_seed(int(opt.seed))
+    score = torch.zeros(n_start, device=device)
+    loss_first = loss_last = float("nan")
+    densified = pruned = 0
+    terms: dict[str, float] = {}
+    steps = int(opt.steps)
+    done = 0
+    t0 = time.perf_counter()
+    for step in range(steps):
+        g = params.gaussians()
+        terms = {}
+        polishing = step >= steps - int(round(opt.polish_fraction * steps))
+        optimizer.zero_grad(set_to_none=True)
+        loss = opt.input_weight * view_loss(g, cam_in, gt_in, gt_in_mask, parts_in, "input", terms)
+        total = float(loss.detach())
+        if V and opt.view_weight > 0 and not polishing:
+            loss_views = opt.view_weight * view_loss(
+                g, cams_views, gt_views, gt_view_masks, parts_views, "views", terms
+            )
+            total += float(loss_views.detach())
+            if protected is None:
+                loss = loss + loss_views
+            else:  # the views' gradients stop at what the photo sees
+                loss_views.backward(retain_graph=True)
+                with torch.no_grad():
+                    for v in params.tensors.values():
+                        if v.grad is not None:
+                            v.grad[protected] = 0.0
+        loss.backward()
+        if protected is not None:  # the photo says nothing about depth: what it sees keeps its place
+            with torch.no_grad():
+                for k in ("depth", "means"):
+                    v = params.tensors.get(k)
+                    if v is not None and v.grad is not None:
+                        v.grad[protected] = 0.0
+        optimizer.step()
+        if protected is not None:
+            with torch.no_grad():
+                if min_depth is not None:  # hidden Gaussians stay behind the surface the photo shows
+                    params.tensors["depth"].clamp_(min=min_depth)
+                # no Gaussian grows (a grown wall near the silhouette would spill over it)
+                torch.minimum(params.tensors["log_scales"], max_log_scales, out=params.tensors["log_scales"])
+        grad = params.position.grad
+        if grad is not None:
+            score += grad.detach().reshape(len(score), -1).norm(dim=-1)
+        loss_last = total
+        if step == 0:
+            loss_first = loss_last
+        done = step + 1
+        if progress is not None:
+            progress(done, steps, loss_last)
+        in_window = opt.densify_from <= done < opt.densify_until * steps
+        if opt.densify_every and in_window and done % opt.densify_every == 0:
+            g, added, removed = _densify_and_prune(params.gaussians().detach(), score, n_start, opt, generator, origin)
+            densified, pruned = densified + added, pruned + removed
+            params = _Params(g, origin)
+            protected, min_depth = protect(g)
+            max_log_scales = params.tensors["log_scales"].detach().clone()
+            optimizer = _optimizer(params, opt, scene_scale)
+            score = torch.zeros(len(g), device=device)
+        if deadline_at is not None and time.monotonic() > deadline_at:
+            break
+    seconds = time.perf_counter() - t0
+    result = params.gaussians().detach()
+    stats = FitStats(
+        steps=done,
+        requested=steps,
+        seconds=round(seconds, 3),
+        seconds_per_step=round(seconds / max(done, 1), 4),
+        loss_first=loss_first,
+        loss_last=loss_last,
+        gaussians_start=n_start,
+        gaussians_end=len(result),
+        densified=densified,
+        pruned=pruned,
+        backend=backend,
+        terms={k: round(v, 6) for k, v in terms.items()},
+    )
+    return result, stats
+
+
+assert {f.name for f in fields(Gaussians)} >= set(_FIELDS)

@@ -1,0 +1,255 @@
+"""Views mode: SV3D's orbit views of the person, then the bounded Gaussian fit on them.
+
+:func:`run_views_mode` is what the pipeline calls for ``mode="views"``:
+
+1. the person re-framed for the synthesizer (:func:`~humansplat.multiview.framing.prepare_synthesizer_input`);
+2. F orbit views from the human fine-tuned SV3D (:class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline`),
+   frame 0 = the input view, the frame count and size from the UNet config unless asked;
+3. their exact cameras (:func:`~humansplat.multiview.framing.orbit_view_cameras`);
+4. the prior-mode Gaussians refined on the photo and frames 1..F-1
+   (:func:`~humansplat.views_mode.fit.fit_gaussians_to_views`; frame 0 is left out: the photo is better).
+
+:func:`choose_mode` is the rule of ``mode="auto"``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from ..cameras import Cameras
+from ..gaussians import Gaussians
+from ..prior.body_fit import BodyFit
+from .fit import FitStats, ViewsFitOptions, fit_gaussians_to_views
+
+__all__ = [
+    "ViewsModeOptions",
+    "ViewsModeResult",
+    "choose_mode",
+    "run_views_mode",
+    "synthesizer_status",
+    "synthesizer_weights",
+]
+
+RunMode = Literal["prior", "views", "full"]
+Progress = Callable[[float, str], None]
+"""``progress(fraction in [0, 1], message)``."""
+
+
+@dataclass
+class ViewsModeOptions:
+    """Options of :func:`run_views_mode`.
+
+    Attributes:
+        num_frames: SV3D frames F (None: the UNet config's ``num_frames``); frame 0 is the input view.
+        num_inference_steps: Euler steps (the research code's 25).
+        size: synthesizer image side (None: the UNet config's ``sample_size`` x the VAE's downsampling).
+        fill: share of the square the person's longer side takes (framing.DEFAULT_FILL).
+        seed: seeds sampling (``torch.Generator``) and the fit.
+        min_guidance_scale, max_guidance_scale, guidance_profile: per-frame CFG (research: 1 -> 2.5).
+        fit: options of the Gaussian fit.
+    """
+
+    num_frames: int | None = None
+    num_inference_steps: int = 25
+    size: int | None = None
+    fill: float = 0.8
+    seed: int = 0
+    min_guidance_scale: float = 1.0
+    max_guidance_scale: float = 2.5
+    guidance_profile: Literal["linear", "triangular"] = "linear"
+    fit: ViewsFitOptions = field(default_factory=ViewsFitOptions)
+
+
+@dataclass
+class ViewsModeResult:
+    """What :func:`run_views_mode` returns.
+
+    Attributes:
+        gaussians: the fitted avatar (world = input camera frame, metres).
+        views: (F, S, S, 3) uint8 generated frames (frame 0 = the synthesizer's input view).
+        view_cameras: their F exact cameras.
+        azimuths_deg: (F,) azimuths (0 = the input side, 90 = the subject's left).
+        synth_input: (S, S, 3) uint8, the re-framed photo the synthesizer saw.
+        weights: component -> what ran (``"loaded: <folder or repo>"`` or ``"random (untrained)"``).
+        stats: the fit's :class:`FitStats`.
+        timings: seconds per stage (``synthesize``, ``fit``).
+        mode: always ``"views"`` (for ``Result.mode``).
+    """
+
+    gaussians: Gaussians
+    views: np.ndarray
+    view_cameras: Cameras
+    azimuths_deg: torch.Tensor
+    synth_input: np.ndarray
+    weights: dict[str, str]
+    stats: FitStats
+    timings: dict[str, float] = field(default_factory=dict)
+    mode: str = "views"
+
+
+def synthesizer_weights(pipe: Any) -> dict[str, str]:
+    """Component -> where its weights came from (``"loaded: <folder or repo>"``), or ``"random (untrained)"``."""
+    from ..network.pipeline_humansplat import _origin
+
+    return {name: _origin(getattr(pipe, name)) for name in ("unet", "vae", "image_encoder")}
+
+
+def synthesizer_status(config: Any = None) -> tuple[bool, str]:
+    """Whether the SV3D synthesizer's weights (unet, vae, image_encoder) load here without downloading
+    (``$HUMANSPLAT_WEIGHTS`` or the Hugging Face cache), and why not. Never contacts the Hub."""
+    from ..hub import DEFAULT_HUB, is_available
+
+    missing = []
+    for name in ("unet", "vae", "image_encoder"):
+        ok, message = is_available(name, config or DEFAULT_HUB)
+        if not ok:
+            missing.append(f"{name}: {message.splitlines()[0]}")
+    if missing:
+        return False, "SV3D weights missing: " + "; ".join(missing)
+    return True, "SV3D weights found (unet, vae, image_encoder)"
+
+
+def run_views_mode(
+    body_fit: BodyFit,
+    prior_gaussians: Gaussians,
+    synthesizer: Any,
+    options: ViewsModeOptions | None = None,
+    progress: Progress | None = None,
+    deadline: Any = None,
+) -> ViewsModeResult:
+    """Generate orbit views with ``synthesizer`` and fit ``prior_gaussians`` to them and the photo.
+
+    Args:
+        body_fit: the fitted body with the photo crop (its camera is the input view).
+        prior_gaussians: the start (``gaussians_from_prior(body_fit)``).
+        synthesizer: an :class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline` (e.g.
+            ``load_sv3d_pipeline()``, or tiny random components in tests).
+        options: :class:`ViewsModeOptions`.
+        progress: ``progress(fraction, message)``: sampling takes [0, 0.5], the fit (0.5, 1].
+        deadline: a :class:`humansplat.errors.Deadline` (sampling stops with its ``TimeLimitError``;
+            the fit stops early and keeps what it has) or a ``time.monotonic()`` value (the fit only).
+
+    Returns:
+        :class:`ViewsModeResult`.
+    """
+    from ..errors import Deadline
+    from ..multiview.framing import orbit_view_cameras, prepare_synthesizer_input
+    from ..multiview.pipeline_sv3d import default_orbit_azimuths
+
+    opt = options or ViewsModeOptions()
+    report = progress or (lambda fraction, message: None)
+    size = int(opt.size or synthesizer.default_view_size())
+    frames = int(opt.num_frames or synthesizer.default_num_frames())
+    azimuths = default_orbit_azimuths(frames, require_orthogonal=False)
+    if frames < 2:
+        raise ValueError(f"views mode needs at least 2 frames (the input and one more), got {frames}")
+
+    t = time.perf_counter()
+    synth_in = prepare_synthesizer_input(body_fit.crop, size, opt.fill)
+    device = getattr(synthesizer, "_execution_device", torch.device("cpu"))
+    generator = torch.Generator(device=device).manual_seed(int(opt.seed))
+    steps = int(opt.num_inference_steps)
+
+    def on_step(pipe: Any, i: int, t_: Any, kwargs: dict) -> dict:
+        report(0.5 * (i + 1) / steps, f"SV3D step {i + 1}/{steps}")
+        return {}
+
+    out = synthesizer(
+        synth_in.image,
+        azimuths_deg=azimuths,
+        elevation_deg=0.0,
+        num_inference_steps=steps,
+        height=size,
+        width=size,
+        min_guidance_scale=opt.min_guidance_scale,
+        max_guidance_scale=opt.max_guidance_scale,
+        guidance_profile=opt.guidance_profile,
+        generator=generator,
+        callback_on_step_end=on_step,
+        **({"deadline": deadline} if isinstance(deadline, Deadline) else {}),
+    )
+    views = np.asarray(out.images)
+    cameras = orbit_view_cameras(body_fit, synth_in.camera, out.azimuths_deg)
+    t_synth = time.perf_counter() - t
+
+    t = time.perf_counter()
+    fit_opts = opt.fit
+    if fit_opts.seed != opt.seed:
+        from dataclasses import replace
+
+        fit_opts = replace(fit_opts, seed=int(opt.seed))
+
+    def on_fit(step: int, total: int, loss: float) -> None:
+        report(0.5 + 0.5 * step / max(total, 1), f"fit step {step}/{total}, loss {loss:.4f}")
+
+    gaussians, stats = fit_gaussians_to_views(
+        prior_gaussians, body_fit, views[1:], cameras[1:], fit_opts, progress=on_fit, deadline=deadline
+    )
+    return ViewsModeResult(
+        gaussians=gaussians,
+        views=views,
+        view_cameras=cameras,
+        azimuths_deg=out.azimuths_deg,
+        synth_input=synth_in.image,
+        weights=synthesizer_weights(synthesizer),
+        stats=stats,
+        timings={"synthesize": round(t_synth, 3), "fit": round(time.perf_counter() - t, 3)},
+    )
+
+
+def choose_mode(
+    available: dict[str, bool],
+    device: torch.device | str,
+    requested: Literal["auto", "prior", "views", "full"] = "auto",
+) -> tuple[RunMode, list[str]]:
+    """Which mode runs, and why.
+
+    Args:
+        available: ``{"synthesizer": bool, "reconstructor": bool}``: whether the SV3D weights
+            (unet, vae, image_encoder) and trained reconstructor weights can be loaded here.
+        device: where the networks would run.
+        requested: the user's mode. ``"auto"``: trained reconstructor + synthesizer + CUDA -> ``"full"``;
+            synthesizer + CUDA -> ``"views"``; else ``"prior"``. An explicit ``"views"``/``"full"``
+            needs its weights (a CPU is allowed, slowly); ``"prior"`` always runs.
+
+    Returns:
+        (mode, reasons): one line per reason a better mode did not run (empty when nothing was left out).
+
+    Raises:
+        ValueError: unknown ``requested``, or an explicit mode whose weights are missing (the message
+            says which).
+    """
+    if requested not in ("auto", "prior", "views", "full"):
+        raise ValueError(f"unknown mode {requested!r}; use 'auto', 'prior', 'views' or 'full'")
+    synth = bool(available.get("synthesizer", False))
+    recon = bool(available.get("reconstructor", False))
+    cuda = torch.device(device).type == "cuda"
+    if requested == "prior":
+        return "prior", []
+    if requested in ("views", "full"):
+        missing = [n for n, ok in (("synthesizer", synth), ("reconstructor", recon)) if not ok]
+        missing = missing if requested == "full" else [m for m in missing if m == "synthesizer"]
+        if missing:
+            raise ValueError(
+                f"mode {requested!r} needs the {' and '.join(missing)} weights, which cannot be loaded here; "
+                "use mode='auto' or 'prior'"
+            )
+        return requested, ([] if cuda else [f"{requested} mode on the CPU is slow (minutes per step of SV3D)"])
+    reasons = []
+    if not cuda:
+        reasons.append("no CUDA GPU: views and full modes need one")
+    if not synth:
+        reasons.append("the SV3D synthesizer weights are not available (views and full modes need them)")
+    if not recon:
+        reasons.append("no trained reconstructor weights (full mode needs them; none were published)")
+    if cuda and synth and recon:
+        return "full", []
+    if cuda and synth:
+        return "views", reasons
+    return "prior", reasons

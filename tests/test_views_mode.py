@@ -1,0 +1,359 @@
+"""Views mode: the SV3D conditioning against the research code's formulas, the exact cameras of the
+generated views, the bounded Gaussian fit, the end-to-end run on a tiny synthesizer, the mode rule.
+
+Ground truth for the fit: the project's synthetic person (its true body) given per-vertex colours
+whose back differs from the front, rendered with ``render_mesh`` from the input camera (the "photo")
+and from the generated views' cameras (the "generated views"). 128-pixel crop, 96-pixel views.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from humansplat.cameras import Cameras
+from humansplat.multiview.framing import axis_rotation, body_up_axis, orbit_view_cameras, prepare_synthesizer_input
+from humansplat.multiview.pipeline_sv3d import (
+    ENCODER_NORMALIZATIONS,
+    SV3D_AZIMUTH_SIGN,
+    _blur_then_bilinear,
+    encoder_pixels,
+    sv3d_camera_ids,
+)
+from humansplat.views_mode import (
+    ViewsFitOptions,
+    ViewsModeOptions,
+    choose_mode,
+    fit_gaussians_to_views,
+    mask_from_white,
+    run_views_mode,
+)
+
+SIZE, VIEW = 128, 96
+
+
+# ------------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def person():
+    from humansplat.prior.synthetic import make_synthetic_person
+
+    return make_synthetic_person(seed=0, size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def textured():
+    """(body fit whose crop is the textured mesh rendered from the input camera, the mesh)."""
+    from humansplat.views_mode.synthetic import textured_synthetic_person
+
+    return textured_synthetic_person(seed=0, size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def prior(textured):
+    from humansplat.prior_mode.build import gaussians_from_prior
+
+    return gaussians_from_prior(textured[0])
+
+
+# ------------------------------------------------------------------------------------ conditioning
+def test_time_ids_equal_the_research_formulas_by_hand():
+    # research (sv3d_p.py L461-483): [1e-5, polar = deg2rad(90 - elevation), deg2rad((az - az0) % 360)]
+    ids = sv3d_camera_ids(torch.tensor([0.0, 90.0, 180.0, 330.0]), torch.tensor([10.0] * 4), 1e-5)
+    expected = torch.tensor(
+        [
+            [1e-5, 1.3962634, 0.0],
+            [1e-5, 1.3962634, 1.5707963],
+            [1e-5, 1.3962634, 3.1415927],
+            [1e-5, 1.3962634, 5.7595865],
+        ]
+    )
+    torch.testing.assert_close(ids, expected)
+
+
+def _p3d_look_at(azimuth_deg: float, dist: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """PyTorch3D's look_at_view_transform(dist, elev=0, azim) written out: R's columns are the camera's
+    axes in the world (+X left, +Y up, +Z forward), T = -R^T C; X_view = X_world R + T."""
+    a = math.radians(azimuth_deg)
+    C = torch.tensor([dist * math.sin(a), 0.0, dist * math.cos(a)])
+    z = -C / C.norm()
+    x = torch.linalg.cross(torch.tensor([0.0, 1.0, 0.0]), z)
+    x = x / x.norm()
+    y = torch.linalg.cross(z, x)
+    R = torch.stack([x, y, z], dim=1)
+    return R, -R.T @ C
+
+
+def test_azimuth_sign_matches_the_research_loader():
+    """human_dataset.py L333-339: eye = -R^T T, azimuth = atan2(eye_z, eye_x), then relative to view 0
+    (sv3d_p.py L271-276). Our azimuth of the same cameras: the angle the camera moved towards the first
+    view's image right (the subject's left), measured from the geometry."""
+    start = 37.0
+    R0, _ = _p3d_look_at(start)
+    right0 = -R0[:, 0]  # PyTorch3D's +X points to the image's left
+    back0 = -R0[:, 2]  # from the centre towards the first camera
+    research, ours = [], []
+    for step in (0.0, 30.0, 90.0, 200.0, 300.0):
+        R, T = _p3d_look_at(start + step)
+        eye = -R.T @ T
+        research.append(math.atan2(float(eye[2]), float(eye[0])))
+        centre = -R @ T  # the true camera centre
+        ours.append(math.degrees(math.atan2(float(centre @ right0), float(centre @ back0))))
+    rel = torch.tensor([(math.degrees(r - research[0])) % 360.0 for r in research])
+    ids = sv3d_camera_ids(torch.tensor(ours), torch.zeros(len(ours)), 1e-5, SV3D_AZIMUTH_SIGN)
+    torch.testing.assert_close(torch.rad2deg(ids[:, 2]), rel, atol=1e-3, rtol=0)
+    assert SV3D_AZIMUTH_SIGN == 1 and abs(ours[2] - 90.0) < 1e-3  # 90 deg towards the subject's left
+
+
+def test_encoder_input_is_the_research_resize_and_imagenet_statistics():
+    # A ramp 0..7 along x, resized 8 -> 4: Gaussian blur sigma 0.5, 3 taps, reflect; bilinear, corners aligned.
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8)
+    w = math.exp(-2.0) / (1 + 2 * math.exp(-2.0))
+    edge0, edge7 = 2 * w * 1.0, (1 - 2 * w) * 7 + 2 * w * 6
+    out = _blur_then_bilinear(ramp, 4, 4)[0, 0, 0]
+    torch.testing.assert_close(out, torch.tensor([edge0, 7 / 3, 14 / 3, edge7]), atol=1e-5, rtol=0)
+    grey = torch.full((1, 3, 40, 40), 0.5)
+    pixels = encoder_pixels(grey, 8, 8)  # default: ImageNet statistics
+    mean, std = ENCODER_NORMALIZATIONS["imagenet"]
+    assert mean == (0.485, 0.456, 0.406) and std == (0.229, 0.224, 0.225)
+    torch.testing.assert_close(pixels[0, :, 3, 3], torch.tensor([(0.5 - m) / s for m, s in zip(mean, std)]))
+    clip = encoder_pixels(grey, 8, 8, "clip")[0, 0, 0, 0]
+    assert abs(float(clip) - (0.5 - 0.48145466) / 0.26862954) < 1e-5
+    with pytest.raises(ValueError, match="'lab'"):
+        encoder_pixels(grey, 8, 8, "lab")
+
+
+def test_precision_and_attention_defaults():
+    from humansplat.multiview.load import default_precision
+    from humansplat.multiview.pipeline_sv3d import SV3DPipeline
+    from humansplat.multiview.tiny import tiny_sv3d_components
+
+    assert default_precision("cpu") == (torch.device("cpu"), torch.float32)
+    assert default_precision("cuda:0") == (torch.device("cuda:0"), torch.float16)
+    pipe = SV3DPipeline(**tiny_sv3d_components(seed=0))
+    assert pipe.configure_memory() == "sdpa" and pipe.attention_backend == "sdpa"
+    with pytest.raises(ValueError, match="xformers package and a CUDA device"):
+        pipe.configure_memory(attention="xformers")
+    with pytest.raises(ValueError, match="cpu_offload needs a CUDA device"):
+        pipe.configure_memory(cpu_offload=True, device="cpu")
+    pipe.configure_memory(vae_slicing=True)
+    assert pipe.vae.use_slicing
+
+
+# ------------------------------------------------------------------------------------ cameras
+def test_reframed_input_camera_is_exact(person):
+    from humansplat.render.mesh import rasterize_mesh
+
+    inp = prepare_synthesizer_input(person.crop, VIEW)
+    assert inp.image.shape == (VIEW, VIEW, 3) and inp.image.dtype == np.uint8 and inp.mask.shape == (VIEW, VIEW)
+    cover = rasterize_mesh(person.vertices, person.faces, inp.camera).coverage.numpy()
+    mask = inp.mask > 0.5
+    assert (cover & mask).sum() / (cover | mask).sum() > 0.9
+    rows, cols = np.nonzero(mask)
+    longer = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+    assert abs(longer - 0.8 * VIEW) <= 2  # the person fills 80 % of the square
+    assert abs((rows.min() + rows.max() + 1) / 2 - VIEW / 2) <= 1
+    assert abs((cols.min() + cols.max() + 1) / 2 - VIEW / 2) <= 1
+    from scipy.ndimage import binary_dilation
+
+    outside = ~binary_dilation(inp.mask > 0.01, iterations=2)
+    assert outside.mean() > 0.3 and np.all(inp.image[outside] >= 250)  # white around the person
+    with pytest.raises(ValueError, match="empty"):
+        prepare_synthesizer_input(replace(person.crop, mask=np.zeros_like(person.crop.mask)), VIEW)
+
+
+def test_generated_view_cameras_put_the_body_where_the_ground_truth_does(person):
+    fit = person.as_body_fit()
+    inp = prepare_synthesizer_input(person.crop, VIEW)
+    az = [0.0, 90.0, 180.0, 270.0]
+    cams = orbit_view_cameras(fit, inp.camera, az)
+    torch.testing.assert_close(cams.viewmats[0], inp.camera.viewmats[0])
+    assert torch.equal(cams.Ks, inp.camera.Ks.expand(4, 3, 3))  # the re-framed intrinsics, shared
+    v = person.vertices
+    centre = (v.amin(0) + v.amax(0)) / 2
+    uv_c, _ = cams.project(centre[None])
+    assert float((uv_c - uv_c[0]).abs().max()) < 1e-3  # the orbit axis goes through the body centre
+    dist = (cams.centers - centre).norm(dim=-1)
+    torch.testing.assert_close(dist, dist[:1].expand(4), atol=1e-5, rtol=0)  # the input's distance
+    lm = person.landmarks3d
+    left = lm[11] - lm[12]  # MediaPipe: 11 = left shoulder, 12 = right shoulder (true 3D points)
+    assert float((cams.centers[1] - centre) @ left) > 0.0 > float((cams.centers[3] - centre) @ left)
+    head = v[person.parts <= 1].mean(0)  # head and face vertices
+    _, z_nose = cams.project(lm[0:1])
+    _, z_head = cams.project(head[None])
+    assert z_nose[0, 0] < z_head[0, 0] and z_nose[2, 0] > z_head[2, 0]  # the face, then the back of the head
+    # Ground truth: the person turned by -a about the up axis, seen by the input camera.
+    up = body_up_axis(fit)
+    for i, a in enumerate(az):
+        R = axis_rotation(up, torch.tensor([-a]))[0]
+        turned = (v - centre) @ R.T + centre
+        uv_true, _ = inp.camera.project(turned)
+        uv_view, _ = cams[i].project(v)
+        assert float((uv_true - uv_view).abs().max()) < 1e-3
+
+
+# ------------------------------------------------------------------------------------ the fit
+def _psnr(gaussians, cams, truth) -> float:
+    from humansplat.render import render
+
+    with torch.no_grad():
+        out = render(gaussians, cams, background=1.0)
+    region = (truth.alpha > 0.5) | (out.alpha[..., 0] > 0.5)
+    mse = ((out.rgb - truth.rgb) ** 2).mean(-1)[region].mean()
+    return float(10 * torch.log10(1 / mse))
+
+
+def test_fit_raises_novel_view_psnr_and_keeps_the_input_view(textured, prior):
+    from humansplat.api import input_view_quality
+    from humansplat.render.mesh import render_mesh
+
+    fit, mesh = textured
+    inp = prepare_synthesizer_input(fit.crop, VIEW)
+    cams = orbit_view_cameras(fit, inp.camera, [90.0, 180.0, 270.0])
+    truth = render_mesh(mesh, cams, supersample=2)
+    views = (truth.rgb.numpy() * 255 + 0.5).astype(np.uint8)
+    before, novel_before = input_view_quality(prior, fit), _psnr(prior, cams, truth)
+    opts = ViewsFitOptions(steps=30, lr_sh0=0.05, lr_means=2e-3, densify_every=15, densify_from=5)
+    fitted, stats = fit_gaussians_to_views(prior, fit, views, cams, opts, view_masks=truth.alpha.numpy())
+    after, novel_after = input_view_quality(fitted, fit), _psnr(fitted, cams, truth)
+    # measured: 10.43 -> 13.56 dB (input view 29.67 -> 30.89 dB, IoU 0.9982 -> 0.9977)
+    assert novel_after > novel_before + 2.0
+    assert after["input_view_psnr_db"] >= before["input_view_psnr_db"] - 0.5
+    assert after["input_view_alpha_iou"] >= before["input_view_alpha_iou"] - 0.005
+    assert stats.steps == 30 and not stats.stopped_early and stats.loss_last < stats.loss_first
+    assert stats.densified > 0 and len(prior) <= stats.gaussians_end <= 1.5 * len(prior)
+    assert stats.gaussians_end == len(fitted) and stats.backend == "torch"
+    assert torch.isfinite(fitted.means).all() and torch.isfinite(fitted.sh0).all()
+
+
+def test_fit_keeps_the_photos_pixels_and_stops_at_the_deadline(textured, prior):
+    fit, _ = textured
+    inp = prepare_synthesizer_input(fit.crop, 48)
+    cams = orbit_view_cameras(fit, inp.camera, [180.0])
+    views = np.full((1, 48, 48, 3), 200, np.uint8)
+    opts = ViewsFitOptions(steps=5, densify_every=0, hierarchical_weight=0.0)
+    fitted, stats = fit_gaussians_to_views(prior, fit, views, cams, opts, deadline=time.monotonic() - 1.0)
+    assert stats.steps == 1 and stats.requested == 5 and stats.stopped_early
+    uv0, _ = fit.camera.project(prior.means)
+    uv1, _ = fit.camera.project(fitted.means)
+    assert float((uv0 - uv1).abs().max()) < 1e-3  # means move along the input camera's rays only
+    with pytest.raises(ValueError, match="1 cameras"):
+        fit_gaussians_to_views(prior, fit, np.zeros((2, 48, 48, 3), np.uint8), cams, opts)
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        ViewsFitOptions(steps=-1)
+
+
+def test_mask_from_white():
+    img = torch.ones(1, 2, 2, 3)
+    img[0, 0, 0] = torch.tensor([0.2, 0.5, 0.9])
+    img[0, 1, 1] = torch.tensor([0.95, 0.95, 0.95])
+    torch.testing.assert_close(mask_from_white(img)[0], torch.tensor([[1.0, 0.0], [0.0, 0.5]]))
+
+
+# ------------------------------------------------------------------------------------ end to end
+def test_views_mode_runs_end_to_end_with_a_tiny_synthesizer_in_the_genhuman3d_layout(
+    textured, prior, tmp_path, monkeypatch
+):
+    from humansplat.multiview.load import load_sv3d_pipeline
+    from humansplat.multiview.tiny import TINY_IMAGE_SIZE, tiny_sv3d_components
+
+    parts = tiny_sv3d_components(seed=0)
+    parts["unet"].half().save_pretrained(tmp_path / "unet", variant="fp16")  # GenHuman3D: unet/*.fp16.safetensors
+    for name in ("vae", "image_encoder", "scheduler", "feature_extractor"):
+        parts[name].save_pretrained(tmp_path / name)
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path))
+    pipe = load_sv3d_pipeline(builtin_configs=False)
+    pipe.set_progress_bar_config(disable=True)
+    seen = []
+    fit, _ = textured
+    opts = ViewsModeOptions(num_inference_steps=2, fit=ViewsFitOptions(steps=2, densify_every=0, size=32))
+    out = run_views_mode(fit, prior, pipe, opts, progress=lambda f, m: seen.append(f))
+    F = pipe.unet.config.num_frames
+    assert out.mode == "views" and out.views.shape == (F, TINY_IMAGE_SIZE, TINY_IMAGE_SIZE, 3)
+    assert len(out.view_cameras) == F and out.view_cameras.width == TINY_IMAGE_SIZE
+    torch.testing.assert_close(out.azimuths_deg, torch.tensor([0.0, 90.0, 180.0, 270.0]))
+    assert set(out.weights) == {"unet", "vae", "image_encoder"}
+    assert all(w.startswith("loaded: ") and str(tmp_path) in w for w in out.weights.values())
+    assert out.stats.steps == 2 and torch.isfinite(out.gaussians.means).all()
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------ the mode rule
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("synth", [False, True])
+@pytest.mark.parametrize("recon", [False, True])
+def test_auto_mode_for_every_combination(device, synth, recon):
+    mode, reasons = choose_mode({"synthesizer": synth, "reconstructor": recon}, device)
+    expected = "prior" if device == "cpu" or not synth else ("full" if recon else "views")
+    assert mode == expected
+    assert (reasons == []) == (expected == "full")
+    assert any("CUDA" in r for r in reasons) == (device == "cpu")
+
+
+def test_explicit_modes():
+    assert choose_mode({}, "cpu", "prior") == ("prior", [])
+    assert choose_mode({"synthesizer": True}, "cuda", "views") == ("views", [])
+    assert choose_mode({"synthesizer": True}, "cpu", "views")[0] == "views"
+    with pytest.raises(ValueError, match="needs the reconstructor weights"):
+        choose_mode({"synthesizer": True}, "cuda", "full")
+    with pytest.raises(ValueError, match="needs the synthesizer weights"):
+        choose_mode({}, "cuda", "views")
+    with pytest.raises(ValueError, match="unknown mode 'best'"):
+        choose_mode({}, "cpu", "best")
+
+
+def test_synthesizer_status_reads_the_weights_folder(tmp_path, monkeypatch):
+    from humansplat.multiview.tiny import tiny_sv3d_components
+    from humansplat.views_mode import synthesizer_status
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path))
+    parts = tiny_sv3d_components(seed=0)
+    parts["unet"].save_pretrained(tmp_path / "unet")
+    ok, message = synthesizer_status()
+    assert not ok and "vae" in message and "image_encoder" in message and "unet:" not in message
+    parts["vae"].save_pretrained(tmp_path / "vae")
+    parts["image_encoder"].save_pretrained(tmp_path / "image_encoder")
+    assert synthesizer_status()[0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fit_runs_on_cuda_with_gsplat(textured, prior):
+    from humansplat.render import gsplat_available
+
+    fit, _ = textured
+    inp = prepare_synthesizer_input(fit.crop, 64)
+    cams = orbit_view_cameras(fit, inp.camera, [90.0, 180.0])
+    views = np.full((2, 64, 64, 3), 200, np.uint8)
+    fitted, stats = fit_gaussians_to_views(prior.to("cuda"), fit, views, cams, ViewsFitOptions(steps=3))
+    assert fitted.device.type == "cuda" and stats.steps == 3
+    assert stats.backend == ("gsplat" if gsplat_available() else "torch")
+
+
+def test_reconstruct_in_views_mode_says_so_and_names_its_weights(tmp_path, monkeypatch):
+    """The public entry point: ``reconstruct(photo, mode="views")`` with a tiny random synthesizer saved
+    in the GenHuman3D layout runs on the CPU, and the Result says which mode and which weights ran."""
+    from humansplat import api
+    from humansplat.multiview.tiny import tiny_sv3d_components
+    from humansplat.prior.synthetic import make_synthetic_person
+
+    parts = tiny_sv3d_components(seed=0)
+    parts["unet"].half().save_pretrained(tmp_path / "unet", variant="fp16")
+    for name in ("vae", "image_encoder", "scheduler", "feature_extractor"):
+        parts[name].save_pretrained(tmp_path / name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path))
+    monkeypatch.setattr(api, "_NETWORK_CACHE", {})
+    photo = make_synthetic_person(seed=3, size=160).crop.rgb
+    assert api.check_options("auto", 0, 64, 0, "cpu").mode == "prior"  # auto needs a GPU for views
+    opts = ViewsModeOptions(num_inference_steps=1, fit=ViewsFitOptions(steps=2, densify_every=0, size=32))
+    result = api.reconstruct(photo, mode="views", frames=0, resolution=64, device="cpu", views_options=opts)
+    assert result.mode == "views"
+    assert set(result.weights) == {"unet", "vae", "image_encoder"}
+    assert all(str(tmp_path) in w for w in result.weights.values()), result.weights
+    assert result.views.shape[0] == 4 and len(result.view_cameras) == 4
+    assert "views" in result.summary()

@@ -25,6 +25,7 @@ Settings (environment variables, all optional):
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import hashlib
 import logging
@@ -136,7 +137,8 @@ class SessionFolders:
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
         self.keep: set[str] = set()  # files never pruned (examples Gradio copied into its cache)
-        self._active: set[Path] = set()
+        self._active: set[Path] = set()  # runs being written
+        self._reading: collections.Counter[Path] = collections.Counter()  # finished runs being read (reuse)
         self._purged: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -182,13 +184,17 @@ class SessionFolders:
     def finish(self, run: Path) -> None:
         """The request writing ``run`` ended: its folder may be pruned from now on; the bounds are applied."""
         with self._lock:
-            self._active.discard(run)
+            if self._reading[run]:
+                self._reading[run] -= 1
+                self._reading += collections.Counter()  # drops zero counts
+            else:
+                self._active.discard(run)
         self.prune()
 
     def reuse(self, request: gr.Request | None, needs: tuple[str, ...]) -> Path | None:
         """The session's newest finished run folder holding every file named in ``needs`` (None if none).
 
-        The folder is held like a run being written (never pruned) until :meth:`finish` is called on it.
+        The folder is held (never pruned) until :meth:`finish` is called on it; several readers may hold it.
         """
         session = self._session_dir(request.session_hash if request else None)
         with self._lock:
@@ -199,8 +205,12 @@ class SessionFolders:
             if not runs:
                 return None
             newest = max(runs, key=lambda r: _unit(r)[0])
-            self._active.add(newest)
+            self._reading[newest] += 1
         return newest
+
+    def _held(self) -> set[Path]:
+        """Run folders the bounds must not delete: being written or being read."""
+        return self._active | set(self._reading)
 
     def take_notice(self, request: gr.Request | None) -> str | None:
         """A message for a session some of whose earlier files were deleted to bound the disk (once)."""
@@ -227,7 +237,7 @@ class SessionFolders:
         now = time.time()
         for folder in self.root.iterdir():
             try:
-                if now - folder.stat().st_mtime > self.ttl_s and not any(folder in r.parents for r in self._active):
+                if now - folder.stat().st_mtime > self.ttl_s and not any(folder in r.parents for r in self._held()):
                     shutil.rmtree(folder, ignore_errors=True)
             except FileNotFoundError:
                 continue
@@ -244,11 +254,12 @@ class SessionFolders:
                 if entry == self.root or self.root.is_relative_to(entry) or entry.name == EXAMPLES_CACHE:
                     continue
                 units.append(_unit(entry))
-        return [u for u in units if u[2] not in self._active and not any(_contains(u[2], k) for k in self.keep)]
+        held = self._held()
+        return [u for u in units if u[2] not in held and not any(_contains(u[2], k) for k in self.keep)]
 
     def _cap_disk(self) -> None:
         units = self.disk_units()
-        total = sum(size for _, size, _ in units) + sum(_unit(run)[1] for run in self._active if run.exists())
+        total = sum(size for _, size, _ in units) + sum(_unit(run)[1] for run in self._held() if run.exists())
         for _, size, path in sorted(units):
             if total <= self.max_bytes:
                 break
@@ -668,6 +679,7 @@ def _animation_markdown(result, motion: str, frames: int | None, resolution: int
     """The visible summary of an animation: motion, frames, the reconstruction's mode and weights, seconds."""
     from humansplat.animate import get_motion, motion_names
 
+    clips = [motion, *(m for m in motion_names() if m != motion)]  # as animate_result writes them
     count = frames if frames is not None else max(1, round(get_motion(motion).duration_s * ANIMATION_FPS))
     weights = ", ".join(f"{k}={v}" for k, v in result.weights.items()) or "no network weights"
     steps = ", ".join(
@@ -678,7 +690,7 @@ def _animation_markdown(result, motion: str, frames: int | None, resolution: int
     return (
         f"**Animated: {motion}**, {count} frames at {ANIMATION_FPS} fps, {resolution} px, the camera turning once.\n\n"
         f"Avatar: mode **{result.mode}** | weights: {weights} | {len(result.gaussians):,} Gaussians. "
-        f"`avatar_rigged.glb` holds every motion as a clip ({motion} first: {', '.join(motion_names())}).\n\n"
+        f"`avatar_rigged.glb` holds every motion as a clip: {', '.join(clips)}.\n\n"
         f"`{steps}` (request {run_s:.1f}s)"
     )
 
@@ -927,13 +939,15 @@ def build_demo() -> gr.Blocks:
                     )
                 gr.Markdown(
                     "### Animate\nMove the last reconstruction with a built-in motion (one cycle, the camera "
-                    "turning once, at the resolution of the Options). The rigged `.glb` holds the skeleton, the skin "
-                    "weights and every motion as a clip: the viewer plays the chosen one; Blender, three.js and "
-                    "`<model-viewer>` play them all."
+                    "turning once, at the resolution set for the reconstruction). The rigged `.glb` holds the "
+                    "skeleton, the skin weights and every motion as a clip: the viewer plays the chosen one; "
+                    "Blender, three.js and `<model-viewer>` play them all."
                 )
-                with gr.Row(equal_height=True):
-                    motion = gr.Dropdown(list(motion_names()), value=DEFAULT_MOTION, label="Motion", elem_id="motion")
-                    animate = gr.Button("Animate", variant="primary", elem_id="animate")
+                with gr.Row():
+                    motion = gr.Dropdown(
+                        list(motion_names()), value=DEFAULT_MOTION, label="Motion", elem_id="motion", scale=3
+                    )
+                    animate = gr.Button("Animate", variant="primary", elem_id="animate", scale=1)
                 anim_video, rigged = _video_and_viewer(
                     "Animation", "animation", "Rigged avatar (.glb, plays the motion)", "rigged"
                 )

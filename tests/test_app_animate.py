@@ -9,6 +9,7 @@ first" without a reconstruction and animates the session's last one after it.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -128,4 +129,32 @@ def test_animate_button_needs_then_uses_the_last_reconstruction(tmp_path, monkey
     made = ("gaussians.ply", "avatar_bound.ply")
     runs = sorted(p.parent.name for p in sessions.root.glob("page/*/*") if p.name in made)
     assert len(runs) == 2 and len(set(runs)) == 2, runs  # the reconstruction and the animation: two run folders
-    assert not sessions._active, sessions._active  # every folder released: the disk cap may prune them
+    assert not sessions._held(), sessions._held()  # every folder released: the disk cap may prune them
+
+
+def test_reused_reconstruction_is_held_until_every_reader_finishes(tmp_path):
+    """Two Animate requests may read the same reconstruction; the disk cap deletes it only after both."""
+    import gradio as gr
+
+    app = load_app()
+    sessions = app.SessionFolders(cache=tmp_path / "gradio", max_bytes=0)  # a cap that deletes every free run
+    request = gr.Request(session_hash="page")
+    needs = ("gaussians.ply", "body.json", "report.json")
+    older, newer, partial = (sessions.root / "page" / name for name in ("older", "newer", "partial"))
+    for i, run in enumerate((older, newer)):
+        run.mkdir(parents=True)
+        for name in needs:
+            (run / name).write_bytes(b"x" * 100)
+        os.utime(run / needs[0], (1000 + i, 1000 + i))
+        for name in needs[1:]:
+            os.utime(run / name, (1000 + i, 1000 + i))
+        os.utime(run, (1000 + i, 1000 + i))
+    partial.mkdir()
+    (partial / "body.json").write_bytes(b"{}")  # a body fit only: nothing to animate
+    first, second = sessions.reuse(request, needs), sessions.reuse(request, needs)
+    assert first == second == newer
+    sessions.finish(first)
+    assert newer.is_dir() and not older.exists()  # pruned: the older run; held: the one still read
+    sessions.finish(second)
+    assert not newer.exists() and not sessions._held()
+    assert sessions.reuse(request, needs) is None

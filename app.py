@@ -697,11 +697,10 @@ def _animation_markdown(result, motion: str, frames: int | None, resolution: int
 
 @_gpu(GPU_ANIMATE_S)
 def _animate_stages(
-    source: str | bytes | Path, motion: str, frames: int | None, resolution: int, run_dir: Path, deadline=None,
-    report=None,
+    source: Any, motion: str, frames: int | None, resolution: int, run_dir: Path, deadline=None, report=None
 ) -> Iterator[tuple[float, str, dict]]:
     """Animate an avatar into ``run_dir``: ``source`` is a finished reconstruction folder (a ``Path``) or a
-    photo (file path or bytes; reconstructed first, mode "auto", no turntable).
+    :class:`humansplat.io.images.Photo` (reconstructed first: mode "auto", no turntable).
 
     Yields ``(fraction, stage, files)``; the last ``files`` holds ``video``, ``glb``, ``ply``, ``sidecar``
     (paths, :func:`humansplat.animate.animate_result`'s) and the ``summary`` Markdown. ``deadline`` is
@@ -739,8 +738,7 @@ def _animate_stages(
 
 
 def _animate(
-    source: str | bytes | Path, motion: str, frames: int | None, resolution: int,
-    request: gr.Request | None, progress: gr.Progress,
+    source: Any, motion: str, frames: int | None, resolution: int, request: gr.Request | None, progress: gr.Progress
 ) -> dict[str, Any]:
     """Run :func:`_animate_stages` into a new run folder of the session, with the app's time limit and
     errors for people; returns its files (deleted again when it fails)."""

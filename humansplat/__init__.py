@@ -44,7 +44,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy exports (PEP 562): ``humansplat.network`` is the function of :mod:`humansplat.api`."""
+    """Lazy exports (PEP 562): ``humansplat.reconstruct`` is the function of :mod:`humansplat.api`."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'humansplat' has no attribute {name!r}")

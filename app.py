@@ -8,11 +8,11 @@ Run locally::
 
     python app.py                     # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
 
-Endpoints (see the app's "Use via API" page): ``/reconstruct`` and ``/fit_body``.
+Endpoints (see the app's "Use via API" page): ``/reconstruct``, ``/fit_body`` and ``/animate``.
 
 Settings (environment variables, all optional):
-    HUMANSPLAT_APP_TIME_LIMIT   seconds one reconstruction may take before it is stopped, checked inside
-                                the long stages too (default 600; 0 = no limit).
+    HUMANSPLAT_APP_TIME_LIMIT   seconds one reconstruction or animation may take before it is stopped,
+                                checked inside the long stages too (default 600; 0 = no limit).
     HUMANSPLAT_APP_CONCURRENCY  reconstructions run at once (default 2 on CPU, 1 with ZeroGPU).
     HUMANSPLAT_APP_QUEUE_SIZE   requests that may wait in the queue (default 32).
     HUMANSPLAT_APP_MAX_FILE_MB  largest upload in megabytes (default 20).
@@ -25,6 +25,7 @@ Settings (environment variables, all optional):
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import hashlib
 import logging
@@ -67,6 +68,11 @@ MAX_FILE_MB = int(os.environ.get("HUMANSPLAT_APP_MAX_FILE_MB", "20"))
 SESSION_TTL_S = float(os.environ.get("HUMANSPLAT_APP_SESSION_TTL", "7200"))
 MAX_DISK_MB = float(os.environ.get("HUMANSPLAT_APP_MAX_DISK_MB", "2048"))
 GPU_DURATION_S = 120  # ZeroGPU seconds asked for one reconstruction
+GPU_ANIMATE_S = 180  # ZeroGPU seconds asked for one animation (with /animate's reconstruction)
+DEFAULT_MOTION = "walk"
+ANIMATION_FPS = 24
+MIN_ANIMATION_FRAMES, MAX_ANIMATION_FRAMES = 8, 96
+"""/animate's frame range (0 = one cycle of the motion at ANIMATION_FPS, as the Animate button plays)."""
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 EXAMPLES_DIR = ASSETS / "examples"
@@ -131,7 +137,8 @@ class SessionFolders:
         self.ttl_s = ttl_s
         self.max_bytes = max_bytes
         self.keep: set[str] = set()  # files never pruned (examples Gradio copied into its cache)
-        self._active: set[Path] = set()
+        self._active: set[Path] = set()  # runs being written
+        self._reading: collections.Counter[Path] = collections.Counter()  # finished runs being read (reuse)
         self._purged: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -177,8 +184,33 @@ class SessionFolders:
     def finish(self, run: Path) -> None:
         """The request writing ``run`` ended: its folder may be pruned from now on; the bounds are applied."""
         with self._lock:
-            self._active.discard(run)
+            if self._reading[run]:
+                self._reading[run] -= 1
+                self._reading += collections.Counter()  # drops zero counts
+            else:
+                self._active.discard(run)
         self.prune()
+
+    def reuse(self, request: gr.Request | None, needs: tuple[str, ...]) -> Path | None:
+        """The session's newest finished run folder holding every file named in ``needs`` (None if none).
+
+        The folder is held (never pruned) until :meth:`finish` is called on it; several readers may hold it.
+        """
+        session = self._session_dir(request.session_hash if request else None)
+        with self._lock:
+            runs = [
+                r for r in (session.iterdir() if session.is_dir() else ())
+                if r not in self._active and all((r / name).is_file() for name in needs)
+            ]
+            if not runs:
+                return None
+            newest = max(runs, key=lambda r: _unit(r)[0])
+            self._reading[newest] += 1
+        return newest
+
+    def _held(self) -> set[Path]:
+        """Run folders the bounds must not delete: being written or being read."""
+        return self._active | set(self._reading)
 
     def take_notice(self, request: gr.Request | None) -> str | None:
         """A message for a session some of whose earlier files were deleted to bound the disk (once)."""
@@ -205,7 +237,7 @@ class SessionFolders:
         now = time.time()
         for folder in self.root.iterdir():
             try:
-                if now - folder.stat().st_mtime > self.ttl_s and not any(folder in r.parents for r in self._active):
+                if now - folder.stat().st_mtime > self.ttl_s and not any(folder in r.parents for r in self._held()):
                     shutil.rmtree(folder, ignore_errors=True)
             except FileNotFoundError:
                 continue
@@ -222,11 +254,12 @@ class SessionFolders:
                 if entry == self.root or self.root.is_relative_to(entry) or entry.name == EXAMPLES_CACHE:
                     continue
                 units.append(_unit(entry))
-        return [u for u in units if u[2] not in self._active and not any(_contains(u[2], k) for k in self.keep)]
+        held = self._held()
+        return [u for u in units if u[2] not in held and not any(_contains(u[2], k) for k in self.keep)]
 
     def _cap_disk(self) -> None:
         units = self.disk_units()
-        total = sum(size for _, size, _ in units) + sum(_unit(run)[1] for run in self._active if run.exists())
+        total = sum(size for _, size, _ in units) + sum(_unit(run)[1] for run in self._held() if run.exists())
         for _, size, path in sorted(units):
             if total <= self.max_bytes:
                 break
@@ -331,12 +364,34 @@ def _check_options(mode: str, frames: float, seed: float, resolution: float) -> 
     return mode, opts.frames, opts.seed, opts.resolution
 
 
-def _time_limit_message(exc) -> str:
+def _time_limit_message(exc, what: str, fewer: str) -> str:
     """The message people see for a :class:`humansplat.errors.TimeLimitError`."""
     return (
-        f"The reconstruction took longer than {exc.limit_s:.0f} s and was stopped (stopped during {exc.stage}). "
-        "Try fewer turntable frames or a lower resolution, or try again when the app is less busy."
+        f"The {what} took longer than {exc.limit_s:.0f} s and was stopped (stopped during {exc.stage}). "
+        f"Try fewer {fewer} or a lower resolution, or try again when the app is less busy."
     )
+
+
+@contextlib.contextmanager
+def _errors_for_people(what: str, fewer: str) -> Iterator[None]:
+    """The library's errors inside the block -> ``gr.Error`` messages for people (``what``: "reconstruction",
+    "animation"; ``fewer``: what to ask for fewer of past the time limit); any other exception is a bug:
+    said plainly, its traceback kept in the server log."""
+    from humansplat.errors import InputError, TimeLimitError, WeightsUnavailableError
+
+    try:
+        yield
+    except TimeLimitError as exc:  # raised inside the stage that ran past the limit
+        raise gr.Error(_time_limit_message(exc, what, fewer), title="Time limit", print_exception=False) from None
+    except (InputError, WeightsUnavailableError) as exc:
+        raise gr.Error(str(exc), title=f"{what.capitalize()} not possible", print_exception=False) from None
+    except gr.Error:
+        raise
+    except Exception as exc:
+        log.exception("%s failed", what)
+        raise gr.Error(
+            f"The {what} failed ({type(exc).__name__}: {exc}). This is a bug; please report it with the photo."
+        ) from None
 
 
 # ----------------------------------------------------------------------------------- work
@@ -482,7 +537,7 @@ def reconstruct_photo(
           mesh.glb, turntable.mp4, views.png, body.json, report.json.
         - body_json: the fitted body (schema humansplat.body/1) without its mesh arrays (in body.json).
     """
-    from humansplat.errors import Deadline, InputError, TimeLimitError, WeightsUnavailableError
+    from humansplat.errors import Deadline
 
     mode, frames_i, seed_i, res_i = _check_options(mode, frames, seed, resolution)
     progress(0.0, desc=NEXT_STAGE["start"])
@@ -497,25 +552,15 @@ def reconstruct_photo(
     stages = _run_stages(loaded, mode, frames_i, seed_i, res_i, run_dir, deadline, notice)
     finished = False
     try:
-        for stage, fraction, files in stages:
-            progress(fraction, desc=NEXT_STAGE.get(stage, stage))
-            outputs.update(files)
-            if stage == "done":
-                break
-            if files:  # everything ready so far (API clients see whole tuples, the page keeps what it has)
-                yield tuple(outputs.get(k) for k in RECONSTRUCT_OUTPUTS)
-        finished = "summary" in outputs
-    except TimeLimitError as exc:  # raised inside the stage that ran past the limit
-        raise gr.Error(_time_limit_message(exc), title="Time limit", print_exception=False) from None
-    except (InputError, WeightsUnavailableError) as exc:
-        raise gr.Error(str(exc), title="Reconstruction not possible", print_exception=False) from None
-    except gr.Error:
-        raise
-    except Exception as exc:  # a bug: say so plainly, keep the traceback in the server log
-        log.exception("reconstruction failed")
-        raise gr.Error(
-            f"The reconstruction failed ({type(exc).__name__}: {exc}). This is a bug; please report it with the photo."
-        ) from None
+        with _errors_for_people("reconstruction", "turntable frames"):
+            for stage, fraction, files in stages:
+                progress(fraction, desc=NEXT_STAGE.get(stage, stage))
+                outputs.update(files)
+                if stage == "done":
+                    break
+                if files:  # everything ready so far (API clients see whole tuples, the page keeps what it has)
+                    yield tuple(outputs.get(k) for k in RECONSTRUCT_OUTPUTS)
+            finished = "summary" in outputs
     finally:
         stages.close()
         if not finished:  # stopped, failed or cancelled: nothing in the folder will be shown
@@ -570,6 +615,219 @@ def fit_body_photo(photo: str | bytes | None, request: gr.Request | None = None)
     return overlay, fit.to_dict(include_mesh=False), [body_file]
 
 
+# ----------------------------------------------------------------------------------- animate
+# Output order of /animate (the API returns them in this order) and of the page's Animate step.
+ANIMATE_OUTPUTS = ("video", "glb", "ply", "sidecar", "summary")
+ANIMATE_UI_OUTPUTS = (*ANIMATE_OUTPUTS, "model3d")
+_RECONSTRUCTION_FILES = ("ply", "body", "report")  # what Animate reads from a finished reconstruction
+
+
+def _check_motion(motion: Any) -> str:
+    """A built-in motion name, or a ``gr.Error`` listing them."""
+    from humansplat.animate import motion_names
+
+    if motion not in motion_names():
+        raise gr.Error(
+            f"Unknown motion {motion!r}; choose one of {', '.join(motion_names())}.",
+            title="Options",
+            print_exception=False,
+        )
+    return str(motion)
+
+
+def _check_animation_frames(frames: Any) -> int | None:
+    """/animate's frame count: 0 -> None (one cycle of the motion), else a whole number in the app's range."""
+    try:
+        value = float(frames)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if value == 0:
+        return None
+    if not (value.is_integer() and MIN_ANIMATION_FRAMES <= value <= MAX_ANIMATION_FRAMES):
+        raise gr.Error(
+            f"Animation frames {frames!r} cannot be used: give 0 (one cycle of the motion at {ANIMATION_FPS} fps) "
+            f"or a whole number from {MIN_ANIMATION_FRAMES} to {MAX_ANIMATION_FRAMES}.",
+            title="Options",
+            print_exception=False,
+        )
+    return int(value)
+
+
+def _load_result(run_dir: Path):
+    """The :class:`humansplat.result.Result` of a finished reconstruction folder, as far as animation needs
+    it: Gaussians (``gaussians.ply``, world frame), body fit (``body.json``), mode and weights
+    (``report.json``); no views, no turntable."""
+    import json
+
+    import numpy as np
+
+    from humansplat.cameras import Cameras
+    from humansplat.io.ply import load_ply
+    from humansplat.prior.body_fit import BodyFit
+    from humansplat.result import RESULT_FILES, Result
+
+    report = json.loads((run_dir / RESULT_FILES["report"]).read_text(encoding="utf-8"))
+    fit = BodyFit.from_dict(json.loads((run_dir / RESULT_FILES["body"]).read_text(encoding="utf-8")))
+    empty = np.zeros((0, 1, 1, 3), np.uint8)
+    return Result(
+        load_ply(run_dir / RESULT_FILES["ply"]), fit, empty, Cameras.from_fov(45.0, 1, 1), empty,
+        report["mode"], weights=dict(report.get("weights", {})),
+    )
+
+
+def _animation_markdown(result, motion: str, frames: int | None, resolution: int, run_s: float) -> str:
+    """The visible summary of an animation: motion, frames, the reconstruction's mode and weights, seconds."""
+    from humansplat.animate import get_motion, motion_names
+
+    clips = [motion, *(m for m in motion_names() if m != motion)]  # as animate_result writes them
+    count = frames if frames is not None else max(1, round(get_motion(motion).duration_s * ANIMATION_FPS))
+    weights = ", ".join(f"{k}={v}" for k, v in result.weights.items()) or "no network weights"
+    steps = ", ".join(
+        f"{k.removeprefix('animate_')} {result.timings[k]:.1f}s"
+        for k in ("animate_bind", "animate_video", "animate_glb")
+        if k in result.timings
+    )
+    return (
+        f"**Animated: {motion}**, {count} frames at {ANIMATION_FPS} fps, {resolution} px, the camera turning once.\n\n"
+        f"Avatar: mode **{result.mode}** | weights: {weights} | {len(result.gaussians):,} Gaussians. "
+        f"`avatar_rigged.glb` holds every motion as a clip: {', '.join(clips)}.\n\n"
+        f"`{steps}` (request {run_s:.1f}s)"
+    )
+
+
+@_gpu(GPU_ANIMATE_S)
+def _animate_stages(
+    source: Any, motion: str, frames: int | None, resolution: int, run_dir: Path, deadline=None, report=None
+) -> Iterator[tuple[float, str, dict]]:
+    """Animate an avatar into ``run_dir``: ``source`` is a finished reconstruction folder (a ``Path``) or a
+    :class:`humansplat.io.images.Photo` (reconstructed first: mode "auto", no turntable).
+
+    Yields ``(fraction, stage, files)``; the last ``files`` holds ``video``, ``glb``, ``ply``, ``sidecar``
+    (paths, :func:`humansplat.animate.animate_result`'s) and the ``summary`` Markdown. ``deadline`` is
+    checked inside the reconstruction's long stages and between the animation's steps (bind, video,
+    glb, ply); ``report(fraction, stage)`` (optional) hears the animation's steps. Only plain values
+    cross this function's boundary (ZeroGPU runs it in another process).
+    """
+    from humansplat.animate import animate_result
+    from humansplat.errors import check_deadline
+
+    start = time.perf_counter()
+    if isinstance(source, Path):
+        yield 0.0, "Loading the last reconstruction", {}
+        result, base = _load_result(source), 0.05
+    else:
+        from humansplat.api import iter_reconstruct
+
+        result, base = None, 0.5
+        for update in iter_reconstruct(source, mode="auto", frames=0, resolution=resolution, deadline=deadline):
+            yield 0.5 * float(update.fraction), NEXT_STAGE.get(update.stage, update.stage), {}
+            result = update.result or result
+    yield base, "Binding the Gaussians to the skeleton", {}
+
+    def step(fraction: float, stage: str) -> None:
+        check_deadline(deadline, stage)
+        if report is not None:
+            report(base + (1.0 - base) * fraction, stage)
+
+    paths = animate_result(
+        result, motion, run_dir, frames=frames, resolution=resolution, fps=ANIMATION_FPS, progress=step
+    )
+    files: dict[str, Any] = {key: str(path) for key, path in paths.items()}
+    files["summary"] = _animation_markdown(result, motion, frames, resolution, time.perf_counter() - start)
+    yield 1.0, "Done", files
+
+
+def _animate(
+    source: Any, motion: str, frames: int | None, resolution: int, request: gr.Request | None, progress: gr.Progress
+) -> dict[str, Any]:
+    """Run :func:`_animate_stages` into a new run folder of the session, with the app's time limit and
+    errors for people; returns its files (deleted again when it fails)."""
+    from humansplat.errors import Deadline
+
+    notice = _SESSIONS.take_notice(request)
+    if notice:
+        gr.Warning(notice)
+    run_dir = _SESSIONS.new_run(request)
+    deadline = Deadline.after(TIME_LIMIT_S) if TIME_LIMIT_S > 0 else None
+    report = None if spaces is not None else (lambda fraction, stage: progress(fraction, desc=stage))
+    files: dict[str, Any] = {}
+    stages = _animate_stages(source, motion, frames, resolution, run_dir, deadline, report)
+    try:
+        with _errors_for_people("animation", "animation frames"):
+            for fraction, stage, new in stages:
+                progress(fraction, desc=stage)
+                files.update(new)
+    finally:
+        stages.close()
+        if "summary" not in files:  # stopped, failed or cancelled: nothing in the folder will be shown
+            shutil.rmtree(run_dir, ignore_errors=True)
+        _SESSIONS.finish(run_dir)
+    return files
+
+
+def animate_photo(
+    photo: str | bytes | None,
+    motion: str = DEFAULT_MOTION,
+    frames: float = 0,
+    resolution: float = 384,
+    request: gr.Request | None = None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects the progress tracker by this default)
+) -> tuple:
+    """Reconstruct a person from one photo (as /reconstruct with mode "auto") and animate the avatar.
+
+    Args:
+        photo: a photo of one person (JPEG, PNG, WebP, ...).
+        motion: a built-in motion: "a_pose", "t_pose", "walk", "wave" or "turn".
+        frames: frames of the animation video: 0 = one cycle of the motion at 24 fps, else 8-96.
+        resolution: side in pixels of the video (256, 384 or 512).
+
+    Returns:
+        - video: the avatar playing the motion while the camera turns once (.mp4, H.264, 24 fps).
+        - glb: the rigged avatar (.glb): coloured mesh, the body model's skeleton, skin weights, every
+          built-in motion as an animation clip (the requested one first).
+        - ply: the Gaussians in the bind pose (.ply, standard 3D Gaussian Splatting layout).
+        - sidecar: their binding (.rig.npz: weights, bones, bone names, parents, bind poses).
+        - summary: motion, frames, mode, weights, per-step seconds (Markdown).
+    """
+    motion = _check_motion(motion)
+    frames_i = _check_animation_frames(frames)
+    _, _, _, res_i = _check_options("auto", MIN_FRAMES, 0, resolution)
+    progress(0.0, desc=NEXT_STAGE["start"])
+    files = _animate(_load_photo(photo), motion, frames_i, res_i, request, progress)
+    return tuple(files.get(k) for k in ANIMATE_OUTPUTS)
+
+
+def animate_last(
+    motion: str = DEFAULT_MOTION,
+    resolution: float = 384,
+    request: gr.Request | None = None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects the progress tracker by this default)
+) -> tuple:
+    """The page's Animate step: animate the session's last reconstruction (one cycle of ``motion``).
+
+    Returns (:data:`ANIMATE_UI_OUTPUTS`): :func:`animate_photo`'s outputs and the rigged .glb again
+    for the 3D viewer.
+    """
+    from humansplat.result import RESULT_FILES
+
+    motion = _check_motion(motion)
+    _, _, _, res_i = _check_options("auto", MIN_FRAMES, 0, resolution)
+    source = _SESSIONS.reuse(request, tuple(RESULT_FILES[k] for k in _RECONSTRUCTION_FILES))
+    if source is None:
+        raise gr.Error(
+            "Reconstruct a photo first: Animate moves the last avatar reconstructed on this page "
+            "(if you reconstructed one a while ago, its files may have been deleted to keep the app's disk bounded).",
+            title="Nothing to animate",
+            print_exception=False,
+        )
+    try:
+        files = _animate(source, motion, None, res_i, request, progress)
+    finally:
+        _SESSIONS.finish(source)
+    files["model3d"] = files["glb"]
+    return tuple(files.get(k) for k in ANIMATE_UI_OUTPUTS)
+
+
 def _cleared(count: int) -> tuple:
     """``count`` empty outputs (the previous result's files leave the page)."""
     return tuple(None for _ in range(count))
@@ -600,8 +858,19 @@ def _mode_banner(available: bool, message: str) -> str:
     )
 
 
+def _video_and_viewer(video_label: str, video_id: str, viewer_label: str, viewer_id: str) -> tuple:
+    """A row of a looping video and a 3D viewer (white background) of the same height."""
+    with gr.Row():
+        video = gr.Video(
+            label=video_label, autoplay=True, loop=True, interactive=False, height=VIEWER_HEIGHT, elem_id=video_id
+        )
+        viewer = gr.Model3D(label=viewer_label, clear_color=(1, 1, 1, 1), height=VIEWER_HEIGHT, elem_id=viewer_id)
+    return video, viewer
+
+
 def build_demo() -> gr.Blocks:
     """The app's Blocks (not launched, models not loaded). ``serve()`` launches it with the app's limits."""
+    from humansplat.animate import motion_names
     from humansplat.api import network_status
 
     cache = Path(gr.utils.get_upload_folder())  # read now: GRADIO_TEMP_DIR may have changed since import
@@ -652,21 +921,7 @@ def build_demo() -> gr.Blocks:
                     person = gr.Image(label="Person: mask and landmarks", type="filepath", interactive=False)
                     body = gr.Image(label="Fitted body over the photo", type="filepath", interactive=False)
                 views = gr.Image(label="Views: front, left, back, right", type="filepath", interactive=False)
-                with gr.Row():
-                    video = gr.Video(
-                        label="Turntable",
-                        autoplay=True,
-                        loop=True,
-                        interactive=False,
-                        height=VIEWER_HEIGHT,
-                        elem_id="turntable",
-                    )
-                    model3d = gr.Model3D(
-                        label="3D Gaussians (drag to turn)",
-                        clear_color=(1, 1, 1, 1),
-                        height=VIEWER_HEIGHT,
-                        elem_id="viewer",
-                    )
+                video, model3d = _video_and_viewer("Turntable", "turntable", "3D Gaussians (drag to turn)", "viewer")
                 with gr.Row():
                     ply = gr.File(label="Gaussians (.ply)", interactive=False, height=90)
                     glb = gr.File(label="Mesh (.glb)", interactive=False, height=90)
@@ -680,6 +935,27 @@ def build_demo() -> gr.Blocks:
                     body_json = gr.JSON(
                         label="Body (schema humansplat.body/1; the mesh arrays are in body.json)", elem_id="body-json"
                     )
+                gr.Markdown(
+                    "### Animate\nMove the last reconstruction with a built-in motion (one cycle, the camera "
+                    "turning once, at the resolution set for the reconstruction). The rigged `.glb` holds the "
+                    "skeleton, the skin weights and every motion as a clip: the viewer plays the chosen one; "
+                    "Blender, three.js and `<model-viewer>` play them all."
+                )
+                with gr.Row():
+                    motion = gr.Dropdown(
+                        list(motion_names()), value=DEFAULT_MOTION, label="Motion", elem_id="motion", scale=3
+                    )
+                    animate = gr.Button("Animate", variant="primary", elem_id="animate", scale=1)
+                anim_video, rigged = _video_and_viewer(
+                    "Animation", "animation", "Rigged avatar (.glb, plays the motion)", "rigged"
+                )
+                with gr.Row():
+                    anim_glb = gr.File(label="Rigged avatar (avatar_rigged.glb)", interactive=False, height=90)
+                    anim_ply = gr.File(label="Bound Gaussians (avatar_bound.ply)", interactive=False, height=90)
+                    anim_rig = gr.File(label="Their binding (avatar_bound.rig.npz)", interactive=False, height=90)
+                anim_summary = gr.Markdown("", elem_id="animation-summary")
+                anim_frames = gr.Number(value=0, precision=0, visible=False, label="Animation frames")  # /animate only
+                animate_api = gr.Button(visible=False)  # /animate: reconstruct a photo and animate it in one call
 
         components = {
             "ply": ply,
@@ -700,8 +976,30 @@ def build_demo() -> gr.Blocks:
             api_name="reconstruct",
             concurrency_id="work",
         )
+        animated = {
+            "video": anim_video, "glb": anim_glb, "ply": anim_ply, "sidecar": anim_rig, "summary": anim_summary,
+            "model3d": rigged,
+        }
+        run.click(
+            lambda: _cleared(len(animated)), outputs=list(animated.values()), api_visibility="private", queue=False
+        )
+        animate.click(
+            animate_last,
+            inputs=[motion, resolution],
+            outputs=[animated[k] for k in ANIMATE_UI_OUTPUTS],
+            api_visibility="private",
+            concurrency_id="work",
+        )
+        animate_api.click(
+            animate_photo,
+            inputs=[photo, motion, anim_frames, resolution],
+            outputs=[animated[k] for k in ANIMATE_OUTPUTS],
+            api_name="animate",
+            concurrency_id="work",
+        )
         fit_outputs = [body, body_json, files]
         stale = [c for k, c in components.items() if c not in fit_outputs]  # the previous photo's results
+        stale += list(animated.values())
         fit.click(lambda: _cleared(len(stale)), outputs=stale, api_visibility="private", queue=False).then(
             fit_body_photo, inputs=[photo], outputs=fit_outputs, api_name="fit_body", concurrency_id="work"
         )

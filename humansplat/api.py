@@ -290,8 +290,10 @@ def _resolve_mode(mode: str, device: torch.device | None = None) -> tuple[Mode, 
             f"{mode} mode cannot run: {detail}. Use mode='prior' (no weights needed) or 'auto' instead of {mode!r}."
         ) from exc
     if run_mode == "prior":
+        first = lambda message: message.split(". ")[0].rstrip(".")  # noqa: E731
         note = (
-            "Prior mode ran (no network ran): " + "; ".join(reasons) + ". "
+            "Prior mode ran (no network weights ran): " + "; ".join(reasons) + ". "
+            f"Why: full mode unavailable here ({first(net_message)}); views mode: {first(synth_message)}. "
             "Details: humansplat.api.network_status() and the README section 'Network weights'."
         )
         return "prior", [note]

@@ -293,6 +293,16 @@ def test_readme_client_example_works_as_written(server, tmp_path, monkeypatch):
 
     full = BodyFit.from_dict(json.loads(Path(fit_files[0]).read_text()))  # body.json: the same body, with its mesh
     assert len(full.vertices) == fit["mesh"]["vertex_count"] and np.allclose(full.joints.numpy(), fit["joints"], atol=1e-5)
+    # /animate (tests/test_app_animate.py checks its files in depth)
+    import imageio.v3 as iio
+
+    motion = re.search(r'motion="(\w+)"', code).group(1)
+    animation_frames = int(re.search(r"frames=(\d+),\s+# frames over one cycle", code).group(1))
+    clip = np.stack(list(iio.imiter(namespace["animation"])))
+    assert clip.shape == (animation_frames, resolution, resolution, 3), clip.shape
+    names = [Path(namespace[k]).name for k in ("animation", "rigged_glb", "bound_ply", "rig_npz")]
+    assert names == [f"animation_{motion}.mp4", "avatar_rigged.glb", "avatar_bound.ply", "avatar_bound.rig.npz"]
+    assert f"**Animated: {motion}**" in namespace["animation_summary"]
 
 
 def test_several_people_uses_the_largest(client, tmp_path):

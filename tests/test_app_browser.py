@@ -1,7 +1,9 @@
 """The app in a real browser: Debian's Chromium, headless, driven by Playwright.
 
 Picks an example, presses Reconstruct, waits for the turntable video and the 3D viewer, and checks the
-viewer's canvas shows something (pixel variance of its screenshot). Screenshots go to ``tmp_path``.
+viewer's canvas shows something (pixel variance of its screenshot); then presses Animate and checks the
+animation video arrives and the rigged .glb's viewer plays the motion (two screenshots differ).
+Screenshots go to ``tmp_path``.
 Skipped when /usr/bin/chromium is absent (``apt-get install -y chromium``).
 """
 
@@ -57,6 +59,14 @@ def page(tmp_path):
             context.close()
 
 
+def _drawn(shot: bytes) -> tuple[np.ndarray, float, float]:
+    """(pixels, variance, share not white) of a viewer screenshot's centre (the label sits on top)."""
+    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"), dtype=np.float32)
+    h, w = pixels.shape[:2]
+    centre = pixels[h // 5 : 4 * h // 5, w // 4 : 3 * w // 4]
+    return centre, float(centre.var()), float((np.abs(centre - 255.0).max(axis=-1) > 40).mean())
+
+
 def test_example_to_video_and_3d_viewer(server, page, tmp_path):
     url, sessions = server
     errors: list[str] = []
@@ -85,19 +95,36 @@ def test_example_to_video_and_3d_viewer(server, page, tmp_path):
     (tmp_path / "viewer.png").write_bytes(shot)
     page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
 
-    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"), dtype=np.float32)
-    h, w = pixels.shape[:2]
-    centre = pixels[h // 5 : 4 * h // 5, w // 4 : 3 * w // 4]  # the avatar is centred; the label sits on top
-    drawn = (np.abs(centre - 255.0).max(axis=-1) > 40).mean()  # share of pixels not the white background
-    assert centre.var() > 100.0 and drawn > 0.02, (
-        f"the 3D viewer looks blank (variance {centre.var():.1f}, {100 * drawn:.1f} % drawn); see {tmp_path}"
+    _, variance, drawn = _drawn(shot)
+    assert variance > 100.0 and drawn > 0.02, (
+        f"the 3D viewer looks blank (variance {variance:.1f}, {100 * drawn:.1f} % drawn); see {tmp_path}"
     )
     summary = page.inner_text("#summary")
     assert "prior" in summary.lower() or "full" in summary.lower(), summary
     assert "input-view fidelity" in summary.lower(), summary
 
-    page.click("#fit")  # "Fit body only": the previous result leaves the page
+    page.click("#animate")  # the default motion (walk) of the reconstruction above, at the Options' 256 px
+    page.wait_for_selector("#animation video[src]", timeout=300_000)  # the handler's outputs arrive at once
+    assert "animated: walk" in page.inner_text("#animation-summary").lower()
+    rigged = page.wait_for_selector("#rigged canvas", timeout=60_000)
+    rigged.scroll_into_view_if_needed()  # the viewer draws while it is on screen
+    for _ in range(30):  # let the .glb load (a few seconds with software WebGL)
+        page.wait_for_timeout(1000)
+        shots = [rigged.screenshot()]
+        if _drawn(shots[0])[2] > 0.02:
+            break
+    page.wait_for_timeout(600)  # the walk clip is 2.4 s long: a different phase
+    shots.append(rigged.screenshot())
+    for i, png in enumerate(shots):
+        (tmp_path / f"rigged{i}.png").write_bytes(png)
+    (a, variance, drawn), (b, _, _) = _drawn(shots[0]), _drawn(shots[1])
+    assert variance > 100.0 and drawn > 0.02, f"the rigged viewer looks blank ({100 * drawn:.1f} %); see {tmp_path}"
+    moved = (np.abs(a - b).max(axis=-1) > 30).mean()
+    assert moved > 0.002, f"the rigged avatar does not move ({100 * moved:.2f} % of pixels changed); see {tmp_path}"
+
+    page.click("#fit")  # "Fit body only": the previous result and its animation leave the page
     page.wait_for_selector("#turntable video[src]", state="detached", timeout=60_000)
+    page.wait_for_selector("#animation video[src]", state="detached", timeout=60_000)
     assert "input-view fidelity" not in page.inner_text("#summary").lower()
     # wait for the fit itself to finish (its only file is body.json; the list shows names and
     # endings apart): a fit still running in the server's worker thread when the test process exits

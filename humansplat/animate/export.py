@@ -405,7 +405,7 @@ def animate_result(
     """Bind a pipeline :class:`~humansplat.result.Result` and write its animation outputs.
 
     Writes into ``out_dir``: ``animation_<motion>.mp4`` (the motion while the camera turns),
-    ``avatar_rigged.glb`` (mesh + skeleton + every built-in motion as a clip), ``avatar_bound.ply``
+    ``avatar_rigged.glb`` (mesh + skeleton + every built-in motion as a clip, ``motion`` first), ``avatar_bound.ply``
     and ``avatar_bound.rig.npz``.
 
     ``progress(fraction, stage)`` (as :data:`humansplat.result.ProgressCallback`) is called before
@@ -430,7 +430,8 @@ def animate_result(
     video = save_animation_video(avatar, motion, out / f"animation_{motion}.mp4", fps=fps, frames=frames, resolution=resolution)
     t2 = time.perf_counter()
     report(0.8, "animate: writing the rigged .glb")
-    glb = save_rigged_glb(avatar, out / "avatar_rigged.glb", body_fit=result.body_fit, mesh_resolution=mesh_resolution)
+    clips = (motion, *(m for m in MOTIONS if m != motion))  # the motion first: viewers autoplay the first clip
+    glb = save_rigged_glb(avatar, out / "avatar_rigged.glb", body_fit=result.body_fit, motions=clips, mesh_resolution=mesh_resolution)
     t3 = time.perf_counter()
     report(0.95, "animate: writing the bound .ply")
     ply, side = save_bound_avatar(avatar, out / "avatar_bound.ply")

@@ -357,3 +357,14 @@ def test_cli(tmp_path, capsys):
     assert "must be a multiple of 8" in capsys.readouterr().err
     assert main(["--config", "nope", "--out", str(tmp_path / "bad")]) == 2
     assert "no training configuration 'nope'" in capsys.readouterr().err
+
+
+def test_synthesizer_latents_as_at_inference(dataset):
+    """latent_source="synthesizer": the input view's VAE latent, then SV3D samples at the context azimuths."""
+    trainer = Trainer(_config(latent_source="synthesizer", synthesizer_steps=1, eval_samples=0), dataset=dataset)
+    log = trainer.train_step()
+    s = dataset[trainer.batch_indices(0)[0]]  # the sample of step 0
+    latents, teacher = trainer._latents[trainer.batch_indices(0)[0]], trainer.encode_views(s.images[s.context])
+    assert latents.shape == teacher.shape and math.isfinite(log.loss)
+    torch.testing.assert_close(latents[0], teacher[0], atol=1e-5, rtol=1e-5)  # the photo's own latent
+    assert not torch.allclose(latents[1:], teacher[1:], atol=1e-2)  # generated views, not the truth

@@ -146,7 +146,7 @@ def synthesizer_latents(trainer: Any, sample: Any) -> torch.Tensor:
     pipe = _sv3d(trainer)
     g = torch.Generator().manual_seed(trainer.config.seed * 7919 + zlib.crc32(sample.name.encode()) % 100_003)
     mv = pipe(
-        sample.images[0].cpu(), azimuths_deg=az, height=sample.images.shape[1], width=sample.images.shape[2],
+        sample.images[0].cpu().numpy(), azimuths_deg=az, height=sample.images.shape[1], width=sample.images.shape[2],
         num_inference_steps=trainer.config.synthesizer_steps, generator=g, output_type="latent",
     )
     return torch.cat([mv.input_latent[None], mv.latents]).float().to(trainer.device)

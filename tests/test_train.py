@@ -252,6 +252,9 @@ def test_auto_refuses_a_smoke_checkpoint(trained, monkeypatch):
     monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(out))
     ok, message = network_status()
     assert not ok and "smoke run" in message and "auto never uses it" in message
+    from humansplat import api
+
+    assert api.network_status() == (ok, message)  # what mode="auto" asks
     cfg_file = out / "reconstructor" / "config.json"
     saved = cfg_file.read_text()
     try:

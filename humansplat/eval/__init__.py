@@ -1,0 +1,54 @@
+"""Novel-view evaluation: built-in textured subjects, the harness, metrics and reports.
+
+``evaluate(subjects, mode="prior")`` photographs each subject, reconstructs it and scores renders of
+the reconstruction against renders of the truth from 8 orbit azimuths (see :mod:`.harness`);
+``builtin_subjects()`` is the project's own evaluation set (see :mod:`.subjects`); the CLI is
+``python -m humansplat.eval`` (``humansplat-eval``).
+"""
+
+from .convert import mesh_to_gaussians, sample_surface
+from .harness import (
+    FOV_DEG,
+    ORBIT_AZIMUTHS,
+    InputView,
+    align_height,
+    evaluate,
+    lpips_scorer,
+    make_input_view,
+    perfect_reconstruction,
+    predicted_height,
+    up_extent,
+)
+from .metrics import ViewMetrics, align_to_box, alpha_box, score_view
+from .report import GROUPS, EvalReport, GroupRow, RunImages, RunRecord, ViewScore, view_group, write_contact_sheet
+from .subjects import BUILTIN_SUBJECTS, EvalSubject, builtin_subjects
+
+__all__ = [
+    "BUILTIN_SUBJECTS",
+    "FOV_DEG",
+    "GROUPS",
+    "ORBIT_AZIMUTHS",
+    "EvalReport",
+    "EvalSubject",
+    "GroupRow",
+    "InputView",
+    "RunImages",
+    "RunRecord",
+    "ViewMetrics",
+    "ViewScore",
+    "align_height",
+    "align_to_box",
+    "alpha_box",
+    "builtin_subjects",
+    "evaluate",
+    "lpips_scorer",
+    "make_input_view",
+    "mesh_to_gaussians",
+    "perfect_reconstruction",
+    "predicted_height",
+    "sample_surface",
+    "score_view",
+    "up_extent",
+    "view_group",
+    "write_contact_sheet",
+]

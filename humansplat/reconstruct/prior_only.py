@@ -73,10 +73,14 @@ class PriorOptions:
         smooth_px: Gaussian smoothing (pixels of the geometry grid) of the filled half thickness.
         back_blur_px: blur of the photo's colours before they are used on the back (back grid pixels).
         back_part_mix: weight of the part's median colour vs. the blurred photo on the back.
+        garment_match: RGB distance (0-1 scale) within which a pixel's colour belongs to the outer
+            garment of its part (:func:`_garment_match`).
+        garment_side_fraction: a part's sides, where its outer garment shows, are this fraction of
+            its width in each row from either edge.
+        garment_support: a colour belongs to the outer garment when at least this share of the
+            garment's side pixels is within ``garment_match`` of it.
         part_row_band: part colours for the back are medians over rows within this fraction of the
             grid size (garments change down the body), falling back to the whole part.
-        outer_band_px: part colours for the back come from pixels this close to the silhouette
-            (back-grid pixels), where the outermost garment shows.
         wall_step_px: spacing of side-wall Gaussians along the ray, in pixel footprints.
         max_jump_m: depth jumps between neighbouring pixels up to this (metres) are closed by a wall;
             deeper ones separate two body parts and stay open.
@@ -103,7 +107,9 @@ class PriorOptions:
     smooth_px: float = 1.5
     back_blur_px: float = 2.0
     back_part_mix: float = 0.6
-    outer_band_px: float = 6.0
+    garment_match: float = 0.12
+    garment_side_fraction: float = 0.2
+    garment_support: float = 0.15
     part_row_band: float = 0.04
     wall_step_px: float = 2.5
     wall_inset_px: float = 0.5
@@ -489,32 +495,110 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     )
 
 
-def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, back_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
-    """Colours for the unseen side on a grid: the photo blurred, mixed with part median colours
-    (medians over each part's pixels within ``outer_band_px`` of the silhouette when there are some).
+def _skin_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray) -> np.ndarray | None:
+    """(3,) median colour of the visible face (the person's skin), None when under 8 face pixels show."""
+    sel = mask & (front_part == PART_NAMES.index("face"))
+    return np.median(rgb[sel], axis=0) if sel.sum() >= 8 else None
 
-    Where the front and back part labels differ (an arm in front of the torso) the back part's
-    median colour is used alone. Head and face pixels (front or back label) take the median colour
-    of the visible head (hair), or a darkened face colour when no head pixel is visible.
+
+def _hair_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, skin: np.ndarray | None, fallback: np.ndarray) -> np.ndarray:
+    """(3,) colour for the back of the head: the median of the visible head pixels that are not
+    skin-coloured (hair, a hat); a dark brown when fewer than 8 show (a bald or short-haired head
+    seen from the front shows little hair, and a skin-toned back of the head looks wrong)."""
+    head = mask & np.isin(front_part, [PART_NAMES.index("head"), PART_NAMES.index("face")])
+    if skin is not None:
+        head &= np.linalg.norm(rgb - skin, axis=-1) > _SKIN_DISTANCE
+    if head.sum() >= 8:
+        return np.median(rgb[head], axis=0)
+    return _DEFAULT_HAIR if skin is not None else 0.6 * fallback
+
+
+_SKIN_DISTANCE = 0.15
+"""RGB distance (0-1 scale) within which a colour counts as the face's skin colour."""
+_DEFAULT_HAIR = np.array([0.22, 0.16, 0.12])
+"""Hair colour for the back of a head when the photo shows (almost) none."""
+
+
+def _lateral_band(part: np.ndarray, fraction: float) -> np.ndarray:
+    """(S, S) bool: in each row, the pixels of ``part`` within ``fraction`` of that row's span of the
+    part from its leftmost or rightmost pixel (at least one pixel each side): the part's sides,
+    where the outermost garment shows (an open jacket's sides, not the shirt between them)."""
+    cols = np.arange(part.shape[1])[None, :]
+    has = part.any(axis=1)
+    left = np.where(has, np.argmax(part, axis=1), 0)[:, None]
+    right = np.where(has, part.shape[1] - 1 - np.argmax(part[:, ::-1], axis=1), 0)[:, None]
+    width = np.maximum(1.0, fraction * (right - left + 1))
+    return part & ((cols - left < width) | (right - cols < width))
+
+
+def _garment_match(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
+    """(S, S) weight in [0, 1]: how well each pixel's colour matches the *outermost garment* of its part.
+
+    For each part and block of rows, the colours seen on the part's sides (:func:`_lateral_band`)
+    are the outer garment's palette (every colour of a checked dress shows at its sides; an open
+    jacket shows only the jacket there). A pixel whose colour is within ``garment_match`` (RGB
+    distance) of one of them is that garment (weight 1, falling to 0 at twice the distance): its
+    colour may continue round the back (at least ``garment_support`` of the palette must be that close). A shirt in a jacket's opening, a print on the front only,
+    or a hand in front of a coat does not match and gets the garment's colour on the back instead.
     """
-    from scipy.ndimage import distance_transform_edt
+    size = mask.shape[0]
+    block = max(4, size // 32)
+    t0 = opt.garment_match
+    weight = np.ones(mask.shape)
+    rng = np.random.default_rng(0)
+    for k in range(len(PART_NAMES)):
+        part = mask & (front_part == k)
+        ref_all = _lateral_band(part, opt.garment_side_fraction)
+        if ref_all.sum() < 8:
+            continue
+        for y0 in range(0, size, block):
+            here = part[y0 : y0 + block]
+            if not here.any():
+                continue
+            lo, hi = max(0, y0 - block // 2), min(size, y0 + block + block // 2)
+            ref = rgb[lo:hi][ref_all[lo:hi]]
+            if len(ref) < 8:
+                ref = rgb[ref_all]
+            if len(ref) > 64:
+                ref = ref[rng.choice(len(ref), 64, replace=False)]
+            px = rgb[y0 : y0 + block][here]  # (P, 3)
+            # distance to the colour's ``garment_support`` nearest share of the palette: a few
+            # stray pixels on the sides (a shirt's edge, anti-aliasing) are not a garment
+            dist = np.sqrt(((px[:, None, :] - ref[None]) ** 2).sum(-1))
+            q = max(1, int(opt.garment_support * len(ref)))
+            d = np.partition(dist, q - 1, axis=1)[:, q - 1]
+            sub = weight[y0 : y0 + block]
+            sub[here] = np.clip(2.0 - d / t0, 0.0, 1.0)
+    return weight
 
+
+def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, back_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
+    """Colours for the unseen side on a grid: garments, not parts.
+
+    Per part and image row band, the *outer garment colour* is the median over the part's sides
+    (:func:`_lateral_band`; the outermost layer shows there: an open coat over a shirt). Pixels whose colour belongs to that garment (:func:`_garment_match`) continue round the
+    back as the photo blurred (a pattern continues), mixed with the garment colour by
+    ``back_part_mix``; pixels that do not (a shirt in a jacket's opening, a print on the front only)
+    get the garment colour. Where the front and back part labels differ (an arm in front of the
+    torso) the back part's garment colour is used alone. The back of the head takes the hair
+    colour (:func:`_hair_colour`), never the face's skin.
+    """
     blurred = _blur_masked(rgb.astype(np.float64), mask, opt.back_blur_px)
-    # a part's colour from its pixels near the silhouette: the outermost garment (an open coat
-    # over a shirt) shows there, and it is what covers the back
-    outer = distance_transform_edt(mask) <= opt.outer_band_px
     medians = {}
     sels = {}
     for k in range(len(PART_NAMES)):
+        # a part's colour from its sides: the outermost garment (an open coat over a shirt) shows
+        # there, and it is what covers the back
         sel = mask & (front_part == k)
-        if (sel & outer).sum() >= 8:
-            sel = sel & outer
+        side = _lateral_band(sel, opt.garment_side_fraction)
+        if side.sum() >= 8:
+            sel = side
         if sel.sum() >= 8:
             medians[k] = np.median(rgb[sel], axis=0)
             sels[k] = sel
     fallback = np.median(rgb[mask], axis=0) if mask.any() else np.full(3, 0.5)
     head, face = PART_NAMES.index("head"), PART_NAMES.index("face")
-    hair = medians.get(head, 0.6 * medians[face] if face in medians else fallback)
+    hair = _hair_colour(rgb, mask, front_part, _skin_colour(rgb, mask, front_part), fallback)
     # a part's colour per image row band: garments change down the body (a dress over the legs,
     # shoes below trousers), so the legs' back at dress height takes the dress's colour
     size = mask.shape[0]
@@ -531,9 +615,11 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
             if len(vals) >= 8:
                 med[k, y] = np.median(vals, axis=0)
     rows = np.broadcast_to(np.arange(size)[:, None], back_part.shape)
+    garment = _garment_match(rgb, mask, front_part, opt)
+    blurred_w = _blur_masked(garment, mask, opt.back_blur_px)  # soft transitions between garments
     # where something else is in front (an arm over the torso), the photo says nothing about the back
-    mix = np.where(front_part != back_part, 1.0, opt.back_part_mix)[..., None]
-    out = (1 - mix) * blurred + mix * med[back_part, rows]
+    keep = np.where(front_part != back_part, 0.0, (1.0 - opt.back_part_mix) * blurred_w)[..., None]
+    out = keep * blurred + (1 - keep) * med[back_part, rows]
     is_head = (front_part == head) | (front_part == face) | (back_part == head) | (back_part == face)
     out[is_head] = hair
     return np.clip(out, 0.0, 1.0)

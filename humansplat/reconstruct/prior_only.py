@@ -573,9 +573,17 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
 
 
 def _skin_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray) -> np.ndarray | None:
-    """(3,) median colour of the visible face (the person's skin), None when under 8 face pixels show."""
-    sel = mask & (front_part == PART_NAMES.index("face"))
-    return np.median(rgb[sel], axis=0) if sel.sum() >= 8 else None
+    """(3,) the person's skin colour: the median of the visible face, or (when the fit labels no
+    face) of the lower half of the visible head, or of the hands; None when none shows (8 pixels)."""
+    face = mask & (front_part == PART_NAMES.index("face"))
+    if face.sum() < 8:
+        face = mask & (front_part == PART_NAMES.index("head"))
+        rows = np.nonzero(face.any(axis=1))[0]
+        if len(rows):
+            face[: (rows[0] + rows[-1]) // 2 + 1] = False  # the lower half: the face, not the hair
+    if face.sum() < 8:
+        face = mask & (front_part == PART_NAMES.index("hands"))
+    return np.median(rgb[face], axis=0) if face.sum() >= 8 else None
 
 
 def _hair_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, skin: np.ndarray | None, fallback: np.ndarray) -> np.ndarray:

@@ -587,10 +587,13 @@ def _skin_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray) -> n
 
 
 def _hair_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, skin: np.ndarray | None, fallback: np.ndarray) -> np.ndarray:
-    """(3,) colour for the back of the head: the median of the visible head pixels that are not
-    skin-coloured (hair, a hat); a dark brown when fewer than 8 show (a bald or short-haired head
+    """(3,) colour for the back of the head: the median of the visible head pixels in the upper half
+    of the head that are not skin-coloured (hair, a hat); a dark brown when fewer than 8 show (a bald or short-haired head
     seen from the front shows little hair, and a skin-toned back of the head looks wrong)."""
     head = mask & np.isin(front_part, [PART_NAMES.index("head"), PART_NAMES.index("face")])
+    rows = np.nonzero(head.any(axis=1))[0]
+    if len(rows):  # the upper half: hair is on top (a beard or a scarf below is not)
+        head[(rows[0] + rows[-1]) // 2 + 1 :] = False
     if skin is not None:
         head &= np.linalg.norm(rgb - skin, axis=-1) > _SKIN_DISTANCE
     if head.sum() >= 8:

@@ -128,3 +128,20 @@ def test_background_inside_the_mask_does_not_become_the_person(holey_fit):
     assert (fit.crop.rgb[added] > 250).all(-1).mean() > 0.8  # the photo shows the (white) background there
     g = reconstruct_from_prior(fit)
     assert _white_pixels(g, fit) <= 10  # before: 179
+
+
+def test_small_white_gaps_are_holes_but_a_large_white_garment_is_not():
+    from humansplat.reconstruct.prior_only import PriorOptions, _background_holes
+
+    S = 64
+    mask = np.zeros((S, S), bool)
+    mask[4:60, 10:54] = True
+    body = np.zeros((S, S), bool)
+    body[4:60, 20:44] = True  # the body covers the middle; the rest of the mask is clothes or gaps
+    rgb = np.full((S, S, 3), 90, np.uint8)
+    rgb[20:26, 12:18] = 255  # a small white gap beside the body
+    rgb[40:60, 44:54] = 255  # a large white garment area (8 % of the mask)
+    holes = _background_holes(rgb, mask, body, PriorOptions())
+    assert holes[20:26, 12:18].all()
+    assert not holes[40:60, 44:54].any()
+    assert holes.sum() == 36

@@ -80,6 +80,8 @@ class PriorOptions:
             background) and not deep inside the body are background seen through the person
             (:func:`_background_holes`); 0 = keep the mask as it is.
         hole_body_inset_px: pixels deeper than this inside the fitted body are never holes.
+        hole_max_share: a connected white region larger than this share of the mask is a white
+            garment, not a hole.
         clothing_depth: clothes and hair add this times their width past the body at the silhouette
             to the depth in front and behind (:func:`_clothing_depth`; 0 = the naked body's depth).
         clothing_max_m: cap of that added depth (metres).
@@ -120,6 +122,7 @@ class PriorOptions:
     inflation: float = 0.7
     hole_colour_distance: float = 0.06
     hole_body_inset_px: float = 3.0
+    hole_max_share: float = 0.05
     clothing_depth: float = 1.0
     clothing_max_m: float = 0.10
     clothing_smooth_px: float = 4.0
@@ -469,16 +472,23 @@ def _background_holes(crop_rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, 
 
     A hole is background-coloured (within ``hole_colour_distance`` of the crop's white), not deep
     inside the fitted body (a white shirt is; ``hole_body_inset_px``), and at least 3 x 3 pixels
-    (an opening removes the one-pixel rim of anti-aliased silhouette pixels).
+    (an opening removes the one-pixel rim of anti-aliased silhouette pixels), and each connected
+    hole covers at most ``hole_max_share`` of the mask.
     """
-    from scipy.ndimage import binary_opening, distance_transform_edt
+    from scipy.ndimage import binary_opening, distance_transform_edt, label
 
     if opt.hole_colour_distance <= 0:
         return np.zeros(mask.shape, dtype=bool)
     rgb = _resize_image(np.asarray(crop_rgb, dtype=np.float32) / 255.0, mask.shape[0])
     light = np.linalg.norm(1.0 - rgb, axis=-1) < opt.hole_colour_distance
     deep = distance_transform_edt(body) > opt.hole_body_inset_px
-    return binary_opening(mask & light & ~deep, structure=np.ones((3, 3), dtype=bool))
+    holes = binary_opening(mask & light & ~deep, structure=np.ones((3, 3), dtype=bool))
+    # a large white region is a garment (a white dress beyond the legs), not a gap: keep it
+    labels, n = label(holes)
+    if n:
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        holes &= sizes[labels] <= opt.hole_max_share * mask.sum()
+    return holes
 
 
 def _clothing_depth(mask: np.ndarray, body: np.ndarray, metres_per_px: float, opt: PriorOptions) -> np.ndarray:

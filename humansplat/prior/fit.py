@@ -57,6 +57,7 @@ __all__ = ["FitOptions", "fit_body", "landmark_weights", "silhouette_iou", "surf
 
 # MediaPipe Pose indices.
 _NOSE, _L_SH, _R_SH, _L_HIP, _R_HIP = 0, 11, 12, 23, 24
+_L_ANKLE, _R_ANKLE = 27, 28
 _FACE = tuple(range(11))
 _HAND = (17, 18, 19, 20, 21, 22)
 # Landmarks that each pose group moves (for the "unseen bones stay neutral" prior).
@@ -90,6 +91,9 @@ class FitOptions:
             pixels far from the body.
         w_pose: L2 to the neutral pose; w_unseen: multiplier for bones whose landmarks are all unseen.
         w_limits: soft joint-angle limits; w_shape: Gaussian shape prior.
+        w_lean: standing upright: the squared depth share of the ankles -> shoulders line (one
+            photo hardly tells a body leaning towards the camera from one leaning away, and a
+            lean tilts every side view).
         confidence_min: landmarks below this confidence are ignored.
     """
 
@@ -105,6 +109,7 @@ class FitOptions:
     w_unseen: float = 300.0
     w_limits: float = 1.0
     w_shape: float = 1e-5
+    w_lean: float = 2e-3
     confidence_min: float = 0.2
 
 
@@ -384,6 +389,16 @@ def _prior_terms(
     return opts.w_limits * limit + opts.w_pose * l2 + opts.w_shape * shape
 
 
+def _lean_prior(lm3: torch.Tensor, opts: FitOptions) -> torch.Tensor:
+    """(B,) ``w_lean`` x the squared depth share (camera z) of the unit line from the ankles' to the
+    shoulders' midpoint of (B, 33, 3) camera-frame landmarks: 0 for a person standing upright in
+    front of a level camera, whatever the yaw."""
+    shoulders = 0.5 * (lm3[:, _L_SH] + lm3[:, _R_SH])
+    ankles = 0.5 * (lm3[:, _L_ANKLE] + lm3[:, _R_ANKLE])
+    axis = torch.nn.functional.normalize(shoulders - ankles, dim=-1)
+    return opts.w_lean * axis[:, 2] ** 2
+
+
 def _robust(sq: torch.Tensor, scale: float) -> torch.Tensor:
     """Geman-McClure of squared residuals ``sq`` (normalised units) with scale ``scale``: residuals
     well beyond ``scale`` stop pulling (outliers such as loose clothes)."""
@@ -594,6 +609,11 @@ class _FitProblem:
         """(B,) joint limits + neutral pose + shape priors."""
         return _prior_terms(var, self.model, self.group_weight, self.opts)
 
+    def lean_prior(self, lm3: torch.Tensor) -> torch.Tensor:
+        """(B,) prior on what one photo hardly sees, from (B, 33, 3) camera-frame landmarks: an
+        upright stance (:func:`_lean_prior`)."""
+        return _lean_prior(lm3, self.opts)
+
     def posed(self, var: _Variables, vertex_index: torch.Tensor, rest: object | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Camera-frame (B, 33, 3) landmarks and (B, n, 3) vertices ``vertex_index`` of the B hypotheses."""
         out = self.model(var.model_params(), vertex_index, rest)
@@ -605,7 +625,7 @@ class _FitProblem:
     def landmark_objective(self, var: _Variables, rest: object | None) -> torch.Tensor:
         """(B,) landmarks + priors (no vertex is skinned)."""
         lm3, _ = self.posed(var, _NO_VERTICES, rest)
-        return self.opts.w_landmarks * self.landmark_loss(lm3) + self.prior(var)
+        return self.opts.w_landmarks * self.landmark_loss(lm3) + self.prior(var) + self.lean_prior(lm3)
 
     # ------------------------------------------------------------------ optimisation
     def optimise(
@@ -696,6 +716,7 @@ def _silhouette_phase(problem: _FitProblem, crop: PersonCrop, var: _Variables) -
             + opts.w_outside * outside
             + opts.w_coverage * coverage
             + problem.prior(v)
+            + problem.lean_prior(lm3)
         )
 
     problem.optimise(var, opts.silhouette_iters, opts.lr * 0.5, opts.lr * 0.05, points, objective)

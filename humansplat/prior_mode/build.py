@@ -9,22 +9,28 @@ What it builds (world = the input camera frame, :mod:`humansplat.cameras`):
    body does not cover (clothes, hair, fit errors); the *half thickness* ``(back - front) / 2`` is
    extended harmonically with 0 at the silhouette and at least ``inflation`` x the distance to the
    silhouette (a rounded cross-section), then lightly smoothed. Front = mid - half, back = mid + half.
+   Clothes and hair add depth beyond the naked body: as much in front and behind as they extend
+   past the body's outline in the photo (behind only on the head). Mask pixels that show the
+   (white) background, such as a hole between an arm and the body, are dropped from the person.
 2. **Visible side:** one Gaussian per foreground pixel of a grid (default the crop's own pixels,
    at most 512), on that pixel's ray at the front depth, coloured from the photo, flattened along
    the surface normal of the depth map, sized to the pixel footprint (depth / focal). Near the
-   silhouette they face the camera and carry a view-dependent colour (SH degree 1: the photo's
-   colour towards the camera, the inner colour from the side), so background-blended edge
-   pixels do not draw light seams in other views.
-3. **Unseen side:** the same on a (coarser) grid at the back depth, coloured from the photo
-   blurred and mixed with each semantic part's median colour near the silhouette (head and face
-   take the hair colour, so no face appears on the back of the head); plus a *far* layer where
-   parts overlap along the ray (the torso's back behind an arm), so the back view is closed
-   without extruding the nearer part into a slab.
+   silhouette they face the camera; a pixel blended with the white background there becomes the
+   person's colour at partial opacity (the share of the pixel the person covers), so no light
+   rim or seam shows in other views.
+3. **Unseen side:** the same on a (coarser) grid at the back depth, coloured by *garments, not
+   parts*: per body part and row band, the colours on the part's sides are its outermost garment;
+   front pixels of that garment continue round the back (the photo blurred, so a pattern
+   continues), pixels that are not (a shirt in a jacket's opening, a print on the front only) get
+   the garment's colour; the back of the head gets the visible hair's colour (never the face's
+   skin). Plus a *far* layer where parts overlap along the ray (the torso's back behind an arm),
+   so the back view is closed without extruding the nearer part into a slab.
 4. **Sides:** columns of ray-aligned Gaussians close the gaps between front and back at the
    silhouette, and between neighbouring pixels at depth jumps of either layer, so side views
    have no holes and the avatar is not a cardboard cut-out.
 5. Colour correction against the input view (``colour_iterations`` passes, default 2: render,
-   add the residual at each visible Gaussian's pixel to its colour). Neighbouring Gaussians
+   add the residual at each visible Gaussian's pixel to its colour; at the silhouette the part
+   towards white changes the opacity instead). Neighbouring Gaussians
    overlap by design, which blurs the photo slightly; the first pass (one render) gains ~4-5 dB
    of input-view PSNR, the second ~1.5 dB more. Geometry is not optimised (no gradient steps).
 
@@ -70,13 +76,27 @@ class PriorOptions:
         max_stretch: cap on the in-plane elongation of Gaussians on slanted surfaces.
         opacity: opacity of surface Gaussians.
         inflation: half thickness at least ``inflation`` x the distance to the silhouette (metres).
+        hole_colour_distance: mask pixels within this RGB distance (0-1) of white (the crop's
+            background) and not deep inside the body are background seen through the person
+            (:func:`_background_holes`); 0 = keep the mask as it is.
+        hole_body_inset_px: pixels deeper than this inside the fitted body are never holes.
+        hole_max_share: a connected white region larger than this share of the mask is a white
+            garment, not a hole.
+        clothing_depth: clothes and hair add this times their width past the body at the silhouette
+            to the depth in front and behind (:func:`_clothing_depth`; 0 = the naked body's depth).
+        clothing_max_m: cap of that added depth (metres).
+        clothing_smooth_px: smoothing (geometry-grid pixels) of the added depth over the mask.
         smooth_px: Gaussian smoothing (pixels of the geometry grid) of the filled half thickness.
         back_blur_px: blur of the photo's colours before they are used on the back (back grid pixels).
         back_part_mix: weight of the part's median colour vs. the blurred photo on the back.
+        garment_match: RGB distance (0-1 scale) within which a pixel's colour belongs to the outer
+            garment of its part (:func:`_garment_match`).
+        garment_side_fraction: a part's sides, where its outer garment shows, are this fraction of
+            its width in each row from either edge.
+        garment_support: a colour belongs to the outer garment when at least this share of the
+            garment's side pixels is within ``garment_match`` of it.
         part_row_band: part colours for the back are medians over rows within this fraction of the
             grid size (garments change down the body), falling back to the whole part.
-        outer_band_px: part colours for the back come from pixels this close to the silhouette
-            (back-grid pixels), where the outermost garment shows.
         wall_step_px: spacing of side-wall Gaussians along the ray, in pixel footprints.
         max_jump_m: depth jumps between neighbouring pixels up to this (metres) are closed by a wall;
             deeper ones separate two body parts and stay open.
@@ -100,10 +120,18 @@ class PriorOptions:
     max_stretch: float = 3.0
     opacity: float = 0.98
     inflation: float = 0.7
+    hole_colour_distance: float = 0.06
+    hole_body_inset_px: float = 3.0
+    hole_max_share: float = 0.05
+    clothing_depth: float = 1.0
+    clothing_max_m: float = 0.10
+    clothing_smooth_px: float = 4.0
     smooth_px: float = 1.5
     back_blur_px: float = 2.0
     back_part_mix: float = 0.6
-    outer_band_px: float = 6.0
+    garment_match: float = 0.12
+    garment_side_fraction: float = 0.2
+    garment_support: float = 0.15
     part_row_band: float = 0.04
     wall_step_px: float = 2.5
     wall_inset_px: float = 0.5
@@ -203,6 +231,16 @@ def _blur_masked(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarr
     return np.where(den > 1e-6, num / np.maximum(den, 1e-6), values)
 
 
+def _coverage(rgb: np.ndarray, person: np.ndarray, background: float = 1.0, min_contrast: float = 0.15) -> np.ndarray:
+    """(S, S) share of each pixel covered by the person, from its colour ``rgb`` (S, S, 3) seen as a
+    blend of the person's colour ``person`` (S, S, 3) and the crop's ``background`` (white): the
+    projection onto the line between them, in [0, 1]; 1 where the two differ by < ``min_contrast``."""
+    d = background - person
+    n2 = (d * d).sum(-1)
+    a = ((background - rgb) * d).sum(-1) / np.maximum(n2, 1e-6)
+    return np.where(n2 > min_contrast**2, np.clip(a, 0.0, 1.0), 1.0)
+
+
 def _ray_points(camera: Cameras, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Points at camera depth ``depth`` (S, S) on each pixel's ray -> (points (S, S, 3), unit dirs (S, S, 3))."""
     origins, dirs = camera.rays()
@@ -219,6 +257,7 @@ def _surface_gaussians(
     opt: PriorOptions,
     side_rgb: np.ndarray | None = None,
     sigma_px: float | None = None,
+    coverage: np.ndarray | None = None,
 ) -> Gaussians:
     """One flat Gaussian per ``valid`` pixel of ``camera``'s grid at camera depth ``depth`` (S, S).
 
@@ -227,7 +266,8 @@ def _surface_gaussians(
     that its projection into ``camera`` keeps that footprint. Pixels on the edge of ``valid`` get
     ``edge_sigma_px`` and no stretch, so that the silhouette does not grow by a pixel. With
     ``side_rgb`` (S, S, 3), Gaussians in the silhouette band get a view-dependent colour: ``rgb``
-    from the camera's own rays, ``side_rgb`` seen from the side.
+    from the camera's own rays, ``side_rgb`` seen from the side. ``coverage`` (S, S) in [0, 1]
+    scales each Gaussian's opacity (edge pixels partly covered by the person).
     """
     z = torch.as_tensor(depth, dtype=torch.float32)
     pts, dirs = _ray_points(camera, z)
@@ -280,6 +320,8 @@ def _surface_gaussians(
     scales = torch.stack([foot / cos, foot, foot * opt.flatness], dim=-1)
     colours = torch.as_tensor(rgb, dtype=torch.float32)[sel].clamp(0, 1)
     opac = torch.full((p.shape[0],), opt.opacity)
+    if coverage is not None:
+        opac = opac * torch.as_tensor(coverage, dtype=torch.float32)[sel].clamp(0.02, 1.0)
     shN = None
     if side_rgb is not None:
         # view-dependent colour (SH degree 1) in the silhouette band: the photo's colour seen from the
@@ -424,6 +466,49 @@ def _body_depths(body_fit: BodyFit, camera: Cameras) -> tuple[MeshRaster, MeshRa
     return front, first, far
 
 
+def _background_holes(crop_rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, opt: PriorOptions) -> np.ndarray:
+    """(S, S) bool: pixels of ``mask`` that show the background (a hole between an arm and the body,
+    sky between hair wisps) and must not become part of the person.
+
+    A hole is background-coloured (within ``hole_colour_distance`` of the crop's white), not deep
+    inside the fitted body (a white shirt is; ``hole_body_inset_px``), and at least 3 x 3 pixels
+    (an opening removes the one-pixel rim of anti-aliased silhouette pixels), and each connected
+    hole covers at most ``hole_max_share`` of the mask.
+    """
+    from scipy.ndimage import binary_opening, distance_transform_edt, label
+
+    if opt.hole_colour_distance <= 0:
+        return np.zeros(mask.shape, dtype=bool)
+    rgb = _resize_image(np.asarray(crop_rgb, dtype=np.float32) / 255.0, mask.shape[0])
+    light = np.linalg.norm(1.0 - rgb, axis=-1) < opt.hole_colour_distance
+    deep = distance_transform_edt(body) > opt.hole_body_inset_px
+    holes = binary_opening(mask & light & ~deep, structure=np.ones((3, 3), dtype=bool))
+    # a large white region is a garment (a white dress beyond the legs), not a gap: keep it
+    labels, n = label(holes)
+    if n:
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        holes &= sizes[labels] <= opt.hole_max_share * mask.sum()
+    return holes
+
+
+def _clothing_depth(mask: np.ndarray, body: np.ndarray, metres_per_px: float, opt: PriorOptions) -> np.ndarray:
+    """(S, S) metres that clothes and hair add to the body's depth, front and back.
+
+    At each silhouette pixel the person extends ``d`` pixels past the fitted body (distance to the
+    nearest body pixel: a coat's or a skirt's width beyond the legs, hair beyond the head); every
+    mask pixel takes the value of its nearest silhouette pixel, smoothed (``clothing_smooth_px``),
+    times ``clothing_depth`` and capped at ``clothing_max_m``. 0 where the body reaches the silhouette.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    if opt.clothing_depth <= 0 or not body.any():
+        return np.zeros(mask.shape)
+    edge = boundary_pixels(mask)
+    excess = np.where(edge, distance_transform_edt(~body), 0.0)
+    spread = _blur_masked(nearest_fill(excess, edge), mask, opt.clothing_smooth_px)
+    return np.minimum(opt.clothing_depth * spread * metres_per_px, opt.clothing_max_m)
+
+
 def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> PriorSurfaces:
     """Front/back depth of the person on the geometry grid (step 1 of the module docstring)."""
     from scipy.ndimage import distance_transform_edt
@@ -441,6 +526,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     back_r.face_id = torch.where(back_r.coverage, back_r.face_id, far_r.face_id)
     cov = front_r.coverage.numpy()
     front_d, back_d, far_d = front_r.depth.numpy(), back_r.depth.numpy(), far_r.depth.numpy()
+    mask = mask & ~_background_holes(body_fit.crop.rgb, mask, cov, opt)
     body = cov & mask
     parts = body_fit.parts.cpu().long()
     faces = body_fit.faces.cpu().long()
@@ -448,9 +534,24 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     default_mid = float(verts_z.median())
     focal = float(cam.Ks[0, 0, 0])
 
+    def labels(fm: np.ndarray) -> np.ndarray:
+        hit = fm >= 0
+        lab = np.zeros(fm.shape, dtype=np.int64)
+        lab[hit] = parts[faces[torch.as_tensor(fm[hit]), 0]].numpy()
+        if not hit.any():
+            return np.full(fm.shape, PART_NAMES.index("torso"), dtype=np.int64)
+        return nearest_fill(lab, hit)
+
+    front_part = labels(front_r.face_id.numpy())
     front_b = np.where(cov, front_d, 0.0).astype(np.float64)
     back_b = np.where(cov, np.maximum(back_d, front_d), 0.0).astype(np.float64)
-    far_b = np.where(cov, np.maximum(far_d, back_b), 0.0).astype(np.float64)
+    # clothes and hair add depth beyond the body model: as much in front and behind as they add
+    # at the sides in the photo (hair on the head only behind, so the face stays where it is)
+    extra = _clothing_depth(mask, body, default_mid / focal, opt)
+    on_head = np.isin(front_part, [PART_NAMES.index("head"), PART_NAMES.index("face")])
+    front_b = front_b - np.where(on_head, 0.0, extra)
+    back_b = back_b + extra
+    far_b = np.where(cov, np.maximum(far_d + extra, back_b), 0.0).astype(np.float64)
     mid_known = 0.5 * (front_b + back_b)
     half_known = 0.5 * (back_b - front_b)
     mid = harmonic_fill(np.where(body, mid_known, 0.0), body, mask, default_mid)
@@ -468,53 +569,136 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     back = nearest_fill(back, mask)
     far = nearest_fill(np.where(body, np.maximum(far_b, back), back), mask)
 
-    def labels(fm: np.ndarray) -> np.ndarray:
-        hit = fm >= 0
-        lab = np.zeros(fm.shape, dtype=np.int64)
-        lab[hit] = parts[faces[torch.as_tensor(fm[hit]), 0]].numpy()
-        if not hit.any():
-            return np.full(fm.shape, PART_NAMES.index("torso"), dtype=np.int64)
-        return nearest_fill(lab, hit)
-
     return PriorSurfaces(
         camera=cam,
         mask=mask,
         body=body,
         front_depth=front.astype(np.float32),
         back_depth=back.astype(np.float32),
-        front_part=labels(front_r.face_id.numpy()),
+        front_part=front_part,
         back_part=labels(back_r.face_id.numpy()),
         far_depth=far.astype(np.float32),
         far_part=labels(far_r.face_id.numpy()),
     )
 
 
-def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, back_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
-    """Colours for the unseen side on a grid: the photo blurred, mixed with part median colours
-    (medians over each part's pixels within ``outer_band_px`` of the silhouette when there are some).
+def _skin_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray) -> np.ndarray | None:
+    """(3,) the person's skin colour: the median of the visible face, or (when the fit labels no
+    face) of the lower half of the visible head, or of the hands; None when none shows (8 pixels)."""
+    face = mask & (front_part == PART_NAMES.index("face"))
+    if face.sum() < 8:
+        face = mask & (front_part == PART_NAMES.index("head"))
+        rows = np.nonzero(face.any(axis=1))[0]
+        if len(rows):
+            face[: (rows[0] + rows[-1]) // 2 + 1] = False  # the lower half: the face, not the hair
+    if face.sum() < 8:
+        face = mask & (front_part == PART_NAMES.index("hands"))
+    return np.median(rgb[face], axis=0) if face.sum() >= 8 else None
 
-    Where the front and back part labels differ (an arm in front of the torso) the back part's
-    median colour is used alone. Head and face pixels (front or back label) take the median colour
-    of the visible head (hair), or a darkened face colour when no head pixel is visible.
+
+def _hair_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, skin: np.ndarray | None, fallback: np.ndarray) -> np.ndarray:
+    """(3,) colour for the back of the head: the median of the visible head pixels in the upper half
+    of the head that are not skin-coloured (hair, a hat); a dark brown when fewer than 8 show (a bald or short-haired head
+    seen from the front shows little hair, and a skin-toned back of the head looks wrong)."""
+    head = mask & np.isin(front_part, [PART_NAMES.index("head"), PART_NAMES.index("face")])
+    rows = np.nonzero(head.any(axis=1))[0]
+    if len(rows):  # the upper half: hair is on top (a beard or a scarf below is not)
+        head[(rows[0] + rows[-1]) // 2 + 1 :] = False
+    if skin is not None:
+        head &= np.linalg.norm(rgb - skin, axis=-1) > _SKIN_DISTANCE
+    if head.sum() >= 8:
+        return np.median(rgb[head], axis=0)
+    return _DEFAULT_HAIR if skin is not None else 0.6 * fallback
+
+
+_SKIN_DISTANCE = 0.15
+"""RGB distance (0-1 scale) within which a colour counts as the face's skin colour."""
+_DEFAULT_HAIR = np.array([0.22, 0.16, 0.12])
+"""Hair colour for the back of a head when the photo shows (almost) none."""
+
+
+def _lateral_band(part: np.ndarray, fraction: float) -> np.ndarray:
+    """(S, S) bool: in each row, the pixels of ``part`` within ``fraction`` of that row's span of the
+    part from its leftmost or rightmost pixel (at least one pixel each side): the part's sides,
+    where the outermost garment shows (an open jacket's sides, not the shirt between them)."""
+    cols = np.arange(part.shape[1])[None, :]
+    has = part.any(axis=1)
+    left = np.where(has, np.argmax(part, axis=1), 0)[:, None]
+    right = np.where(has, part.shape[1] - 1 - np.argmax(part[:, ::-1], axis=1), 0)[:, None]
+    width = np.maximum(1.0, fraction * (right - left + 1))
+    return part & ((cols - left < width) | (right - cols < width))
+
+
+def _garment_match(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
+    """(S, S) weight in [0, 1]: how well each pixel's colour matches the *outermost garment* of its part.
+
+    For each part and block of rows, the colours seen on the part's sides (:func:`_lateral_band`)
+    are the outer garment's palette (every colour of a checked dress shows at its sides; an open
+    jacket shows only the jacket there). A pixel whose colour is within ``garment_match`` (RGB
+    distance) of at least ``garment_support`` of them is that garment (weight 1, falling to 0 at
+    twice the distance): its colour may continue round the back. A shirt in a jacket's opening, a
+    print on the front only, or a hand in front of a coat does not match and gets the garment's
+    colour on the back instead.
     """
-    from scipy.ndimage import distance_transform_edt
+    size = mask.shape[0]
+    block = max(4, size // 32)
+    t0 = opt.garment_match
+    weight = np.ones(mask.shape)
+    rng = np.random.default_rng(0)
+    for k in range(len(PART_NAMES)):
+        part = mask & (front_part == k)
+        ref_all = _lateral_band(part, opt.garment_side_fraction)
+        if ref_all.sum() < 8:
+            continue
+        for y0 in range(0, size, block):
+            here = part[y0 : y0 + block]
+            if not here.any():
+                continue
+            lo, hi = max(0, y0 - block // 2), min(size, y0 + block + block // 2)
+            ref = rgb[lo:hi][ref_all[lo:hi]]
+            if len(ref) < 8:
+                ref = rgb[ref_all]
+            if len(ref) > 64:
+                ref = ref[rng.choice(len(ref), 64, replace=False)]
+            px = rgb[y0 : y0 + block][here]  # (P, 3)
+            # distance to the colour's ``garment_support`` nearest share of the palette: a few
+            # stray pixels on the sides (a shirt's edge, anti-aliasing) are not a garment
+            dist = np.sqrt(((px[:, None, :] - ref[None]) ** 2).sum(-1))
+            q = max(1, int(opt.garment_support * len(ref)))
+            d = np.partition(dist, q - 1, axis=1)[:, q - 1]
+            sub = weight[y0 : y0 + block]
+            sub[here] = np.clip(2.0 - d / t0, 0.0, 1.0)
+    return weight
 
+
+def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, back_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
+    """Colours for the unseen side on a grid: garments, not parts.
+
+    Per part and image row band, the *outer garment colour* is the median over the part's sides
+    (:func:`_lateral_band`; the outermost layer shows there: an open coat over a shirt). Pixels
+    whose colour belongs to that garment (:func:`_garment_match`) continue round the
+    back as the photo blurred (a pattern continues), mixed with the garment colour by
+    ``back_part_mix``; pixels that do not (a shirt in a jacket's opening, a print on the front only)
+    get the garment colour. Where the front and back part labels differ (an arm in front of the
+    torso) the back part's garment colour is used alone. The back of the head takes the hair
+    colour (:func:`_hair_colour`), never the face's skin.
+    """
     blurred = _blur_masked(rgb.astype(np.float64), mask, opt.back_blur_px)
-    # a part's colour from its pixels near the silhouette: the outermost garment (an open coat
-    # over a shirt) shows there, and it is what covers the back
-    outer = distance_transform_edt(mask) <= opt.outer_band_px
     medians = {}
     sels = {}
     for k in range(len(PART_NAMES)):
+        # a part's colour from its sides: the outermost garment (an open coat over a shirt) shows
+        # there, and it is what covers the back
         sel = mask & (front_part == k)
-        if (sel & outer).sum() >= 8:
-            sel = sel & outer
+        side = _lateral_band(sel, opt.garment_side_fraction)
+        if side.sum() >= 8:
+            sel = side
         if sel.sum() >= 8:
             medians[k] = np.median(rgb[sel], axis=0)
             sels[k] = sel
     fallback = np.median(rgb[mask], axis=0) if mask.any() else np.full(3, 0.5)
     head, face = PART_NAMES.index("head"), PART_NAMES.index("face")
-    hair = medians.get(head, 0.6 * medians[face] if face in medians else fallback)
+    hair = _hair_colour(rgb, mask, front_part, _skin_colour(rgb, mask, front_part), fallback)
     # a part's colour per image row band: garments change down the body (a dress over the legs,
     # shoes below trousers), so the legs' back at dress height takes the dress's colour
     size = mask.shape[0]
@@ -531,9 +715,11 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
             if len(vals) >= 8:
                 med[k, y] = np.median(vals, axis=0)
     rows = np.broadcast_to(np.arange(size)[:, None], back_part.shape)
+    garment = _garment_match(rgb, mask, front_part, opt)
+    blurred_w = _blur_masked(garment, mask, opt.back_blur_px)  # soft transitions between garments
     # where something else is in front (an arm over the torso), the photo says nothing about the back
-    mix = np.where(front_part != back_part, 1.0, opt.back_part_mix)[..., None]
-    out = (1 - mix) * blurred + mix * med[back_part, rows]
+    keep = np.where(front_part != back_part, 0.0, (1.0 - opt.back_part_mix) * blurred_w)[..., None]
+    out = keep * blurred + (1 - keep) * med[back_part, rows]
     is_head = (front_part == head) | (front_part == face) | (back_part == head) | (back_part == face)
     out[is_head] = hair
     return np.clip(out, 0.0, 1.0)
@@ -565,6 +751,9 @@ def gaussians_from_prior(
     surf = prior_surfaces(body_fit, opt)
     photo = np.asarray(crop.rgb, dtype=np.float32) / 255.0
     mask_f = np.asarray(crop.mask, dtype=np.float32)
+    holes = (_resize_image(mask_f, surf.mask.shape[0]) > 0.5) & ~surf.mask  # background seen through the person
+    if holes.any():
+        mask_f = mask_f * ~_resize_nearest(holes, crop_size)
 
     def layer_maps(size: int):
         cam = body_fit.camera.resize(size, size)
@@ -578,13 +767,23 @@ def gaussians_from_prior(
     rgb_f = _resize_image(photo, res) if res != crop_size else photo
     inner_f = distance_transform_edt(mask_f_grid) > opt.silhouette_band_px
     side_f = nearest_fill(rgb_f, inner_f) if inner_f.any() else None
-    visible = _surface_gaussians(cam_f, front_f, mask_f_grid, rgb_f, opt, side_rgb=side_f)
+    cover_f = None
+    if side_f is not None:
+        # edge pixels blended with the (white) background: the person's colour at partial opacity,
+        # so that no light rim shows from other views (the input view renders the same blend)
+        cover_f = np.where(inner_f, 1.0, _coverage(rgb_f, side_f))
+        # the person's colour: the nearest inner colour plus what the blend does not explain (texture)
+        a = cover_f[..., None]
+        unblended = side_f + (rgb_f - (a * side_f + (1 - a))) / np.maximum(a, 0.3)
+        side_f = np.where(inner_f[..., None], side_f, np.clip(unblended, 0.0, 1.0))
+    colour_f = rgb_f if side_f is None else np.where(inner_f[..., None], rgb_f, side_f)
+    visible = _surface_gaussians(cam_f, front_f, mask_f_grid, colour_f, opt, side_rgb=side_f, coverage=cover_f)
 
     # 2. back layer, on back-grid pixels entirely inside the mask shrunk by ``back_inset_px`` crop
     #    pixels: seen from the input camera it never widens the silhouette
     rb = int(opt.back_resolution)
     cam_b, _, front_bk, back_bk = layer_maps(rb)
-    inner = distance_transform_edt(np.asarray(crop.mask) > 0.5) > opt.back_inset_px
+    inner = distance_transform_edt(mask_f > 0.5) > opt.back_inset_px
     mask_b = _resize_image(inner.astype(np.float32), rb) > 0.999
     # colours for unseen surfaces come from the person's inside: pixels on the silhouette are
     # blended with the background (anti-aliasing, soft masks) and would draw light seams
@@ -632,7 +831,10 @@ def gaussians_from_prior(
     parts = [visible, back_layer] + ([far_layer] if len(far_layer) else []) + [w for w in walls if len(w)]
     gaussians = Gaussians.cat(parts)
     if opt.colour_iterations > 0:
-        gaussians = refine_colours(gaussians, len(visible), cam_f, mask_f_grid, rgb_f, opt.colour_iterations)
+        gaussians = refine_colours(
+            gaussians, len(visible), cam_f, mask_f_grid, rgb_f, opt.colour_iterations,
+            edge=None if side_f is None else ~inner_f, max_opacity=opt.opacity,
+        )
     if return_layers:
         nv, nb, nf = len(visible), len(back_layer), len(far_layer)
         return gaussians, {
@@ -652,12 +854,17 @@ def refine_colours(
     target: np.ndarray,
     iterations: int,
     step: float = 1.0,
+    edge: np.ndarray | None = None,
+    max_opacity: float = 0.98,
 ) -> Gaussians:
     """Colour correction of the visible layer against the input view (fixed-point iterations).
 
     The first ``n_visible`` Gaussians are the visible layer, one per ``valid`` pixel of ``camera``'s
     grid in row-major order; each pass renders the input view on white and adds ``step`` x the
-    residual at a Gaussian's own pixel to its colour. Geometry and opacity are unchanged.
+    residual at a Gaussian's own pixel to its colour. Geometry is unchanged. Gaussians of ``edge``
+    pixels (S, S) bool (silhouette pixels blended with the white background) take the part of the
+    residual towards or away from white as a change of opacity (at most ``max_opacity``) and only
+    the rest as a change of colour: brightening their colour would draw light rims in other views.
     """
     from ..render import render
 
@@ -667,9 +874,20 @@ def refine_colours(
         raise ValueError(f"refine_colours: {n_visible} visible Gaussians but {tgt.shape[0]} valid pixels")
     g = gaussians.clone()
     rgb = g.rgb[:n_visible].clone()
+    at_edge = torch.zeros(n_visible, dtype=torch.bool) if edge is None else torch.as_tensor(edge, dtype=torch.bool)[sel]
     for _ in range(int(iterations)):
         out = render(g, camera, background=1.0)
-        residual = tgt - out.rgb[0][sel]
-        rgb = (rgb + step * residual).clamp(0.0, 1.0)
+        residual = step * (tgt - out.rgb[0][sel])
+        if bool(at_edge.any()):
+            to_white = 1.0 - rgb[at_edge]  # (E, 3)
+            n2 = (to_white**2).sum(-1).clamp_min(1e-6)
+            t = (residual[at_edge] * to_white).sum(-1) / n2  # share of the way towards white
+            t = torch.where(n2 > 0.15**2, t, torch.zeros_like(t))
+            alpha = g.opacities[:n_visible][at_edge]
+            new_alpha = (alpha * (1.0 - t)).clamp(0.02, max_opacity)
+            logit = torch.log(new_alpha) - torch.log1p(-new_alpha)
+            g.logit_opacities[torch.nonzero(at_edge).squeeze(-1)] = logit
+            residual[at_edge] = residual[at_edge] - t[:, None] * to_white
+        rgb = (rgb + residual).clamp(0.0, 1.0)
         g.sh0[:n_visible] = rgb_to_sh0(rgb)
     return g

@@ -1,0 +1,147 @@
+"""Prior mode from every side (issue 12): novel-view quality on the built-in textured people.
+
+Photos of the evaluation set (:mod:`humansplat.eval`: a dark jacket open over a light shirt, a
+checked dress, long hair, hands at the thighs) go through the whole prior-mode pipeline (person
+detection, body fit, :func:`~humansplat.prior_mode.build.gaussians_from_prior`) at 128 px
+and are scored against the truth from 8 orbit views. The baseline numbers are what the code before
+issue 12 measured with exactly this configuration (commit b015571, same machine, same subjects,
+``_evaluate`` below); the new code must beat them by the stated margins and keep the input view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from humansplat.eval import builtin_subjects, evaluate
+from humansplat.prior_mode.build import gaussians_from_prior
+
+SIZE = 128
+SUBJECTS = ("jacket", "dress", "long_hair", "arms_touching")
+JACKET = np.array([0.13, 0.14, 0.18])  # the jacket's albedo (humansplat.eval.subjects._jacket)
+
+# Measured with the code before issue 12 (commit b015571) by ``_evaluate()`` / ``_jacket_back_error``
+# / ``_white_pixels`` below (raw scores, mean over the subjects above, one photo each at azimuth 0,
+# 128 px; 2-core CPU). The code of issue 12 measured: side 19.29 dB, back 20.57 dB, side IoU 0.717,
+# input 31.98 dB / IoU 0.945, jacket back error 0.147, 1 white pixel; the margins below are about
+# half of those gains, so that small numeric differences between machines do not fail the test.
+BASELINE = {
+    "side_psnr": 18.93,
+    "back_psnr": 19.81,
+    "side_iou": 0.690,
+    "input_psnr": 31.31,
+    "input_iou": 0.909,
+    "jacket_back_error": 0.393,
+    "white_pixels": 179,  # of 371 background pixels inside the mask
+}
+MARGIN = {"side_psnr": 0.2, "back_psnr": 0.4, "side_iou": 0.01}
+
+
+def _evaluate():
+    return evaluate(builtin_subjects(SUBJECTS), mode="prior", input_azimuths=(0.0,), size=SIZE,
+                    use_lpips=False, keep_images=True)
+
+
+def _group(report, name: str, key: str) -> float:
+    row = next(r for r in report.table() if r.group == name)
+    return row.raw[key]
+
+
+def _jacket_back_error(report) -> float:
+    """Distance (RGB, 0-1) between the jacket's colour and the predicted back view's mean colour
+    over the pixels where the truth's back view shows the jacket."""
+    run = next(r for r in report.runs if r.subject == "jacket")
+    k = run.images.index("180")
+    truth, pred = run.images.truth_rgb[k], run.images.pred_rgb[k]
+    jacket = (np.linalg.norm(truth - JACKET, axis=-1) < 0.08) & (run.images.truth_alpha[k] > 0.99)
+    assert jacket.sum() > 200, "the jacket should fill much of the back view"
+    return float(np.linalg.norm(pred[jacket].mean(0) - JACKET))
+
+
+@pytest.fixture(scope="module")
+def report():
+    rep = _evaluate()
+    assert not rep.failures, [r.error for r in rep.failures]
+    return rep
+
+
+def test_side_and_back_beat_the_starting_point(report):
+    side, back = _group(report, "side", "psnr"), _group(report, "back", "psnr")
+    side_iou = _group(report, "side", "iou")
+    assert side >= BASELINE["side_psnr"] + MARGIN["side_psnr"], side
+    assert back >= BASELINE["back_psnr"] + MARGIN["back_psnr"], back
+    assert side_iou >= BASELINE["side_iou"] + MARGIN["side_iou"], side_iou
+
+
+def test_input_view_fidelity_is_kept(report):
+    # at 128 px the detector's mask limits the input view's IoU (0.909 before, 0.945 now)
+    assert _group(report, "input", "psnr") >= max(30.0, BASELINE["input_psnr"])
+    assert _group(report, "input", "iou") >= BASELINE["input_iou"] + 0.02
+
+
+def test_jacket_back_is_the_jacket_colour(report):
+    err = _jacket_back_error(report)
+    assert err < 0.2, f"back view mean colour is {err:.3f} away from the jacket's"
+    assert err < BASELINE["jacket_back_error"] - 0.15
+
+
+# ------------------------------------------------------------------------------------ holes
+def _holey_fit():
+    """The synthetic person whose mask also covers the background between its arms and body (as a
+    segmentation that swallowed the gaps would give); the photo shows white there."""
+    from dataclasses import replace
+
+    from scipy.ndimage import binary_closing
+
+    from humansplat.prior.synthetic import make_synthetic_person
+
+    fit = make_synthetic_person(seed=0, size=192).as_body_fit()
+    mask = fit.crop.mask > 0.5
+    closed = binary_closing(mask, structure=np.ones((15, 15), dtype=bool), border_value=0)
+    added = closed & ~mask
+    return replace(fit, crop=replace(fit.crop, mask=closed.astype(np.float32))), added
+
+
+@pytest.fixture(scope="module")
+def holey_fit():
+    return _holey_fit()
+
+
+def _white_pixels(gaussians, fit) -> int:
+    """Pixels of 4 orbit views (on black) covered by the avatar and near-white (background colour)."""
+    from humansplat.cameras import Cameras
+    from humansplat.api import orbit_framing
+    from humansplat.render import render
+
+    centre, radius, fov = orbit_framing(gaussians, fit)
+    cams = Cameras.orbit(centre, radius, [0.0, 60.0, 120.0, 180.0, 240.0, 300.0], 0.0, fov, 128, 128)
+    with torch.no_grad():
+        out = render(gaussians, cams, background=0.0)
+    white = (out.rgb > 0.9).all(-1) & (out.alpha[..., 0] > 0.5)
+    return int(white.sum())
+
+
+def test_background_inside_the_mask_does_not_become_the_person(holey_fit):
+    fit, added = holey_fit
+    assert added.sum() > 100, "the test needs background pixels inside the mask"
+    assert (fit.crop.rgb[added] > 250).all(-1).mean() > 0.8  # the photo shows the (white) background there
+    g = gaussians_from_prior(fit)
+    assert _white_pixels(g, fit) <= 10  # before: 179
+
+
+def test_small_white_gaps_are_holes_but_a_large_white_garment_is_not():
+    from humansplat.prior_mode.build import PriorOptions, _background_holes
+
+    S = 64
+    mask = np.zeros((S, S), bool)
+    mask[4:60, 10:54] = True
+    body = np.zeros((S, S), bool)
+    body[4:60, 20:44] = True  # the body covers the middle; the rest of the mask is clothes or gaps
+    rgb = np.full((S, S, 3), 90, np.uint8)
+    rgb[20:26, 12:18] = 255  # a small white gap beside the body
+    rgb[40:60, 44:54] = 255  # a large white garment area (8 % of the mask)
+    holes = _background_holes(rgb, mask, body, PriorOptions())
+    assert holes[20:26, 12:18].all()
+    assert not holes[40:60, 44:54].any()
+    assert holes.sum() == 36

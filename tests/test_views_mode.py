@@ -351,7 +351,17 @@ def test_reconstruct_in_views_mode_says_so_and_names_its_weights(tmp_path, monke
     photo = make_synthetic_person(seed=3, size=160).crop.rgb
     assert api.check_options("auto", 0, 64, 0, "cpu").mode == "prior"  # auto needs a GPU for views
     opts = ViewsModeOptions(num_inference_steps=1, fit=ViewsFitOptions(steps=2, densify_every=0, size=32))
-    result = api.reconstruct(photo, mode="views", frames=0, resolution=64, device="cpu", views_options=opts)
+    updates = list(
+        api.iter_reconstruct(photo, mode="views", frames=0, resolution=64, device="cpu", views_options=opts)
+    )
+    stages = [u.stage for u in updates]
+    assert stages.index("fit") < stages.index("synthesize") < stages.index("reconstruct")  # views before the fit
+    synth = updates[stages.index("synthesize")]
+    assert synth.gaussians is None and synth.views.shape[0] == 4 and synth.views.dtype == np.uint8
+    fractions = [u.fraction for u in updates]
+    assert fractions == sorted(fractions)
+    result = updates[-1].result
+    np.testing.assert_array_equal(result.views, synth.views)  # the strip is the generated views
     assert result.mode == "views"
     assert set(result.weights) == {"unet", "vae", "image_encoder"}
     assert all(str(tmp_path) in w for w in result.weights.values()), result.weights

@@ -27,15 +27,11 @@ def tiny_weights(tmp_path, monkeypatch) -> Path:
     """A tiny random synthesizer in the GenHuman3D layout (unet fp16 variant) as ``$HUMANSPLAT_WEIGHTS``,
     with views mode's defaults cut to 2 sampler steps and 3 fit steps."""
     from humansplat import api
-    from humansplat.multiview.tiny import tiny_sv3d_components
+    from humansplat.multiview.tiny import save_tiny_weights
     from humansplat.views_mode import ViewsFitOptions, ViewsModeOptions
     from humansplat.views_mode import run as views_run
 
-    folder = tmp_path / "weights"
-    parts = tiny_sv3d_components(seed=0)
-    parts["unet"].half().save_pretrained(folder / "unet", variant="fp16")
-    for name in ("vae", "image_encoder", "scheduler", "feature_extractor"):
-        parts[name].save_pretrained(folder / name)
+    folder = save_tiny_weights(tmp_path / "weights")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(folder))
     monkeypatch.setattr(api, "_NETWORK_CACHE", {})

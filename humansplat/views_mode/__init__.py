@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .fit import FitStats, ViewsFitOptions, fit_gaussians_to_views, input_visible, mask_from_white
 from .run import (
+    describe_source,
     ViewsModeOptions,
     SynthesizedViews,
     ViewsModeResult,
@@ -26,6 +27,7 @@ __all__ = [
     "ViewsModeOptions",
     "ViewsModeResult",
     "choose_mode",
+    "describe_source",
     "fit_gaussians_to_views",
     "fit_to_synthesized",
     "input_visible",

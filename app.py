@@ -857,10 +857,12 @@ def _examples(cache: Path) -> list[str]:
 
 
 def _gpu_here() -> bool:
-    """Whether networks would run on a CUDA GPU here (on ZeroGPU the GPU is attached per call)."""
+    """Whether networks would run on a CUDA GPU here (on ZeroGPU the GPU is attached per call, inside
+    ``spaces.GPU``; ``spaces.config.Config.zero_gpu`` says whether this Space has ZeroGPU hardware)."""
     import torch
 
-    return spaces is not None or torch.cuda.is_available()
+    config = getattr(getattr(spaces, "config", None), "Config", None)
+    return torch.cuda.is_available() or bool(getattr(config, "zero_gpu", False))
 
 
 def _mode_plan(network: tuple[bool, str], synthesizer: tuple[bool, str], gpu: bool) -> tuple[str, list[str], str]:
@@ -879,7 +881,7 @@ def _mode_plan(network: tuple[bool, str], synthesizer: tuple[bool, str], gpu: bo
     why = "".join(f"<li>{r}</li>" for r in reasons)
     slow = " `views` is offered but runs on the CPU here (minutes per SV3D step)." if synth_ok and not gpu else ""
     banner = (
-        f"**`auto` runs {what} here.**{slow}\n"
+        f"`auto` runs {what} here.{slow}\n"
         f"<details><summary>Why</summary><ul>{why}<li>full mode: {net_msg}</li><li>views mode: {synth_msg}</li>"
         "</ul></details>"
     )

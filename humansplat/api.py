@@ -592,7 +592,7 @@ def iter_reconstruct(
 
     Raises:
         InputError: the photo or an option cannot be used (no person, bad file, ...).
-        WeightsUnavailableError: ``mode="full"`` and the network weights cannot be loaded.
+        WeightsUnavailableError: ``mode="views"``/``"full"`` and their weights cannot be loaded.
         TimeLimitError: ``deadline`` passed; the message names the stage that was stopped.
     """
     from .io.images import Photo, load_photo

@@ -53,7 +53,7 @@ except ImportError:  # everywhere else (CPU, a dedicated GPU): the same code, un
 log = logging.getLogger("humansplat.app")
 
 # ----------------------------------------------------------------------------------- settings
-MODES = ("auto", "prior", "full")
+MODES = ("auto", "prior", "views", "full")
 RESOLUTIONS = (256, 384, 512)
 DEFAULT_RESOLUTION = 512
 DEFAULT_FRAMES = 24
@@ -67,7 +67,10 @@ QUEUE_SIZE = int(os.environ.get("HUMANSPLAT_APP_QUEUE_SIZE", "32"))
 MAX_FILE_MB = int(os.environ.get("HUMANSPLAT_APP_MAX_FILE_MB", "20"))
 SESSION_TTL_S = float(os.environ.get("HUMANSPLAT_APP_SESSION_TTL", "7200"))
 MAX_DISK_MB = float(os.environ.get("HUMANSPLAT_APP_MAX_DISK_MB", "2048"))
-GPU_DURATION_S = 120  # ZeroGPU seconds asked for one reconstruction
+GPU_DURATION_S = 240
+"""ZeroGPU seconds asked for one reconstruction. Views mode dominates: loading SV3D (first call), 21 frames x
+25 Euler steps at 576 px (estimated 30-60 s fp16 on an A100/H100-class GPU; pending measurement), the
+200-step Gaussian fit, the turntable; 240 s leaves room for the first call's load. Prior mode needs seconds."""
 GPU_ANIMATE_S = 180  # ZeroGPU seconds asked for one animation (with /animate's reconstruction)
 DEFAULT_MOTION = "walk"
 ANIMATION_FPS = 24
@@ -82,7 +85,8 @@ NEXT_STAGE = {  # iter_reconstruct's stage that just ended -> what runs next (pr
     "start": "Reading the photo",
     "load": "Finding the person",
     "detect": "Fitting the body model",
-    "fit": "Building the 3D Gaussians",
+    "fit": "Building the 3D Gaussians (views mode: generating the views first)",
+    "synthesize": "Fitting the Gaussians to the generated views",
     "reconstruct": "Rendering the views",
     "views": "Rendering the turntable",
     "turntable": "Rendering the turntable",
@@ -97,8 +101,9 @@ Upload a photo of one person. HumanSplat ([NeurIPS 2024](https://arxiv.org/abs/2
 person, fits a 3D body model to them (the *structure prior*) and builds 3D Gaussians that you can turn
 around, download as `.ply` (3D Gaussian Splatting) or `.glb`, and watch as a turntable video.
 In **full** mode a multi-view diffusion model imagines the unseen sides and a latent reconstruction
-transformer turns them into Gaussians; in **prior** mode the Gaussians are built from the fitted body and
-the photo alone (no trained network weights). Network weights that were not trained are never used to
+transformer turns them into Gaussians; in **views** mode the public human fine-tuned SV3D model
+(GenHuman3D) imagines the unseen sides and the Gaussians are fitted to its views and the photo; in
+**prior** mode the Gaussians are built from the fitted body and the photo alone (no network weights). Network weights that were not trained are never used to
 make a result; every result says which mode and weights produced it.
 """
 
@@ -423,6 +428,8 @@ def _summary_markdown(result, run_s: float, notice: str | None = None) -> str:
     """The visible summary: mode headline, Result.summary(), input-view fidelity, notes."""
     headline = {
         "prior": "**Prior mode**: Gaussians built from the fitted body and the photo (no trained network weights).",
+        "views": "**Views mode**: the human SV3D synthesizer generated orbit views; the Gaussians were fitted to "
+        "them and the photo (no trained reconstructor).",
         "full": "**Full mode**: multi-view synthesizer + latent reconstruction transformer (trained weights).",
     }.get(result.mode, f"**Mode: {result.mode}**")
     q = result.quality
@@ -518,17 +525,19 @@ def reconstruct_photo(
 
     Args:
         photo: a photo of one person (JPEG, PNG, WebP, ...; up to the app's upload limit).
-        mode: "auto" (full when trained weights are available, else prior), "prior" (fitted body + photo,
-            no network weights) or "full" (network; an error when its weights are not available).
+        mode: "auto" (on a GPU: full with trained weights, views with the synthesizer's weights; else prior),
+            "prior" (fitted body + photo, no network weights), "views" (SV3D's generated views + a Gaussian
+            fit; an error without its weights) or "full" (network; an error when its weights are not available).
         frames: number of frames of the 360 degree turntable video (8-72).
-        seed: random seed of the generative stages (0 to 2**31-1); same seed, same result.
+        seed: random seed of the generative stages (views and full modes; 0 to 2**31-1); same seed, same result.
         resolution: side in pixels of the views and the video (256, 384 or 512).
 
     Returns:
         - ply: the 3D Gaussians (.ply, standard 3D Gaussian Splatting layout).
         - glb: a coloured mesh of the avatar (.glb, binary glTF).
         - video: the turntable video (.mp4, H.264).
-        - views: the front, left, back and right views side by side (PNG).
+        - views: the front, left, back and right views side by side (PNG; in views mode the synthesizer's
+          generated views, streamed as soon as they are decoded, before the fit).
         - summary: mode, weights, number of Gaussians, per-stage seconds and notes (Markdown).
         - person: the person mask beside the detected landmarks (PNG).
         - body: the fitted body's parts drawn over the photo (PNG).
@@ -847,15 +856,36 @@ def _examples(cache: Path) -> list[str]:
     return examples + [str(astronaut)]
 
 
-def _mode_banner(available: bool, message: str) -> str:
-    """The one line that says which mode this app runs (shown once, under the header)."""
-    if available:
-        return f"**Full mode available**: trained network weights were found; `auto` runs the full model. {message}"
-    return (
-        "**Running in prior mode**: trained HumanSplat network weights are not available here, so results are "
-        "built from the fitted body and the photo, and the `full` mode is not offered.\n"
-        f"<details><summary>Why</summary>{message}</details>"
+def _gpu_here() -> bool:
+    """Whether networks would run on a CUDA GPU here (on ZeroGPU the GPU is attached per call, inside
+    ``spaces.GPU``; ``spaces.config.Config.zero_gpu`` says whether this Space has ZeroGPU hardware)."""
+    import torch
+
+    config = getattr(getattr(spaces, "config", None), "Config", None)
+    return torch.cuda.is_available() or bool(getattr(config, "zero_gpu", False))
+
+
+def _mode_plan(network: tuple[bool, str], synthesizer: tuple[bool, str], gpu: bool) -> tuple[str, list[str], str]:
+    """(what ``auto`` runs here, the modes offered, the banner Markdown) from ``api.network_status()``,
+    ``views_mode.synthesizer_status()`` and whether a CUDA GPU is here (the rule of ``choose_mode``)."""
+    from humansplat.views_mode import choose_mode
+
+    (net_ok, net_msg), (synth_ok, synth_msg) = network, synthesizer
+    auto, reasons = choose_mode({"synthesizer": synth_ok, "reconstructor": net_ok}, "cuda" if gpu else "cpu")
+    offered = ["auto", "prior"] + (["views"] if synth_ok else []) + (["full"] if synth_ok and net_ok else [])
+    what = {
+        "full": "the **full** model (synthesizer + trained reconstructor)",
+        "views": "**views mode** (the human SV3D synthesizer's views, Gaussians fitted to them)",
+        "prior": "**prior mode** (Gaussians from the fitted body and the photo; no network weights)",
+    }[auto]
+    why = "".join(f"<li>{r}</li>" for r in reasons)
+    slow = " `views` is offered but runs on the CPU here (minutes per SV3D step)." if synth_ok and not gpu else ""
+    banner = (
+        f"`auto` runs {what} here.{slow}\n"
+        f"<details><summary>Why</summary><ul>{why}<li>full mode: {net_msg}</li><li>views mode: {synth_msg}</li>"
+        "</ul></details>"
     )
+    return auto, [m for m in MODES if m in offered], banner
 
 
 def _video_and_viewer(video_label: str, video_id: str, viewer_label: str, viewer_id: str) -> tuple:
@@ -872,31 +902,32 @@ def build_demo() -> gr.Blocks:
     """The app's Blocks (not launched, models not loaded). ``serve()`` launches it with the app's limits."""
     from humansplat.animate import motion_names
     from humansplat.api import network_status
+    from humansplat.views_mode import synthesizer_status
 
     cache = Path(gr.utils.get_upload_folder())  # read now: GRADIO_TEMP_DIR may have changed since import
-    available, message = network_status()
-    modes = list(MODES) if available else [m for m in MODES if m != "full"]
+    auto_runs, modes, banner = _mode_plan(network_status(), synthesizer_status(), _gpu_here())
+    available = len(modes) > 2  # views or full can run: mode and seed matter
 
     ttl = max(1, int(_SESSIONS.ttl_s))  # Gradio deletes its cached files at the sessions' age limit too
     with gr.Blocks(title="HumanSplat", delete_cache=(min(600, ttl), ttl)) as demo:
         gr.Markdown(HEADER)
-        gr.Markdown(_mode_banner(available, message), elem_id="mode-banner")
+        gr.Markdown(banner, elem_id="mode-banner")
         with gr.Row():
             with gr.Column(scale=1):
                 photo = photo_input(
                     label="Photo of a person", sources=["upload", "webcam", "clipboard"], height=420, elem_id="photo"
                 )
                 with gr.Accordion("Options", open=False):
-                    # Without trained weights only prior mode runs, and it is deterministic: mode and seed
+                    # Without synthesizer weights only prior mode runs, and it is deterministic: mode and seed
                     # would change nothing, so they are shown disabled with the reason.
                     mode = gr.Radio(
                         modes,
                         value="auto",
                         label="Mode",
                         interactive=available,
-                        info="auto = full when weights are available, else prior"
+                        info=f"auto runs {auto_runs} mode here (see the line above)"
                         if available
-                        else "Only prior mode can run here (no trained network weights; see the line above).",
+                        else "Only prior mode can run here (no synthesizer weights; see the line above).",
                     )
                     frames = gr.Slider(MIN_FRAMES, MAX_FRAMES, value=DEFAULT_FRAMES, step=1, label="Turntable frames")
                     resolution = gr.Radio(list(RESOLUTIONS), value=DEFAULT_RESOLUTION, label="Resolution (pixels)")
@@ -907,9 +938,10 @@ def build_demo() -> gr.Blocks:
                         maximum=MAX_SEED,
                         label="Seed",
                         interactive=available,
-                        info="Seeds full mode's sampling: same seed, same result."
+                        info="Seeds the synthesizer's sampling and the fit (views and full modes): same seed, same result."
                         if available
-                        else "Used by full mode only; prior mode is deterministic, so the seed changes nothing here.",
+                        else "Used by views and full modes only; prior mode is deterministic, so the seed changes "
+                        "nothing here.",
                     )
                 with gr.Row():
                     run = gr.Button("Reconstruct", variant="primary", elem_id="run")
@@ -920,7 +952,12 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     person = gr.Image(label="Person: mask and landmarks", type="filepath", interactive=False)
                     body = gr.Image(label="Fitted body over the photo", type="filepath", interactive=False)
-                views = gr.Image(label="Views: front, left, back, right", type="filepath", interactive=False)
+                views = gr.Image(
+                    label="Views: front, left, back, right (views mode: the synthesizer's, shown as soon as generated)",
+                    type="filepath",
+                    interactive=False,
+                    elem_id="views",
+                )
                 video, model3d = _video_and_viewer("Turntable", "turntable", "3D Gaussians (drag to turn)", "viewer")
                 with gr.Row():
                     ply = gr.File(label="Gaussians (.ply)", interactive=False, height=90)

@@ -1,14 +1,15 @@
 """Benchmark of the views-mode Gaussian fit (without diffusion): time per step and what it gains.
 
-The textured synthetic person (:func:`humansplat.views_mode.synthetic.textured_synthetic_person`):
-prior-mode Gaussians from its "photo", then :func:`humansplat.views_mode.fit_gaussians_to_views` on its
-true renders from the generated views' cameras (:func:`humansplat.multiview.framing.orbit_view_cameras`,
-every 360/F deg but the input). Reported: seconds per step, Gaussian counts, PSNR of the supervised views
-and of held-out views (midway between them) before and after, input-view PSNR and alpha IoU before and
-after (the fit must keep them within 0.5 dB / 0.005).
+A built-in textured subject of the evaluation harness (:mod:`humansplat.eval`, default ``jacket``): its
+input view from the front is the photo (person detection and the body fit run on it), prior-mode
+Gaussians from it, then :func:`humansplat.views_mode.fit_gaussians_to_views` on the subject's true renders
+(scaled about the camera centre to the fitted body's height, so the photo is unchanged) from orbit
+cameras every 360/F deg but the input. Reported: seconds per step, Gaussian counts, mean PSNR
+(:func:`humansplat.eval.metrics.score_view`, whole image on white) of the supervised views and of held-out
+views (midway between them) before and after, input-view PSNR and alpha IoU before and after.
 
-    python benchmarks/views_fit.py [--size 256] [--frames 8] [--steps 200] [--lr-sh0 0.02] [--lr-means 1e-3]
-        [--device cpu|cuda] [--json out.json]
+    python benchmarks/views_fit.py [--subject jacket] [--size 256] [--frames 8] [--steps 200]
+        [--lr-sh0 0.02] [--lr-means 1e-3] [--device cpu|cuda] [--json out.json]
 """
 
 from __future__ import annotations
@@ -16,25 +17,24 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
-import torch
 
 
-def _psnr(gaussians, cams, truth) -> float:
-    from humansplat.render import render
+def _psnr(gaussians, cams, truth_rgb, truth_alpha) -> float:
+    """Mean whole-image PSNR (dB) of ``gaussians`` against the truth over ``cams`` (the harness's renders)."""
+    from humansplat.eval.harness import _render_prediction
+    from humansplat.eval.metrics import score_view
 
-    with torch.no_grad():
-        out = render(gaussians, cams.to(gaussians.device), background=1.0)
-    rgb, alpha = out.rgb.cpu(), out.alpha[..., 0].cpu()
-    region = (truth.alpha > 0.5) | (alpha > 0.5)
-    mse = ((rgb - truth.rgb) ** 2).mean(-1)[region].mean()
-    return round(float(10 * torch.log10(1 / mse)), 2)
+    rgb, alpha = _render_prediction(gaussians, cams.to(gaussians.device), 2)
+    return round(float(np.mean([score_view(truth_rgb[i], truth_alpha[i], rgb[i], alpha[i]).psnr for i in range(len(cams))])), 2)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=256, help="crop and view side in pixels")
+    ap.add_argument("--subject", default="jacket", help="a built-in evaluation subject (humansplat.eval)")
+    ap.add_argument("--size", type=int, default=256, help="photo and view side in pixels")
     ap.add_argument("--frames", type=int, default=8, help="orbit frames F (frame 0 = the input view)")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--lr-sh0", type=float, default=None)
@@ -45,24 +45,28 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from humansplat.multiview.framing import orbit_view_cameras, prepare_synthesizer_input
     from humansplat.api import input_view_quality
+    from humansplat.eval.harness import _render_truth, make_input_view, predicted_height
+    from humansplat.eval.subjects import builtin_subjects
+    from humansplat.io.images import load_photo
+    from humansplat.prior.fit import fit_body
+    from humansplat.prior.person import detect_person
     from humansplat.prior_mode.build import gaussians_from_prior
-    from humansplat.render.mesh import render_mesh
     from humansplat.views_mode import ViewsFitOptions, fit_gaussians_to_views
-    from humansplat.views_mode.synthetic import textured_synthetic_person
 
-    fit, mesh = textured_synthetic_person(args.seed, args.size)
+    view = make_input_view(builtin_subjects([args.subject])[0], 0.0, args.size)
+    fit = fit_body(detect_person(load_photo(view.photo)))
     t = time.perf_counter()
     prior = gaussians_from_prior(fit).to(args.device)
     t_prior = time.perf_counter() - t
-    inp = prepare_synthesizer_input(fit.crop, args.size)
+    k = predicted_height(prior) / view.true_height
+    view = replace(view, mesh=replace(view.mesh, vertices=view.mesh.vertices * k), centre=view.centre * k, distance=view.distance * k)
     step = 360.0 / args.frames
-    supervised = orbit_view_cameras(fit, inp.camera, [i * step for i in range(1, args.frames)])
-    held_out = orbit_view_cameras(fit, inp.camera, [(i + 0.5) * step for i in range(args.frames)])
-    truth = render_mesh(mesh, supervised, supersample=2)
-    truth_held = render_mesh(mesh, held_out, supersample=2)
-    views = (truth.rgb.numpy() * 255 + 0.5).astype(np.uint8)
+    supervised = view.orbit([i * step for i in range(1, args.frames)], args.size)
+    held_out = view.orbit([(i + 0.5) * step for i in range(args.frames)], args.size)
+    truth_rgb, truth_alpha = _render_truth(view.mesh, supervised, 2)
+    held_rgb, held_alpha = _render_truth(view.mesh, held_out, 2)
+    views = (truth_rgb * 255 + 0.5).clip(0, 255).astype(np.uint8)
     kw = {"steps": args.steps, "seed": args.seed}
     for name in ("lr_sh0", "lr_means", "densify_every"):
         if getattr(args, name) is not None:
@@ -70,16 +74,17 @@ def main() -> None:
     opts = ViewsFitOptions(**kw)
     before = input_view_quality(prior, fit)
     row = {
+        "subject": args.subject,
         "size": args.size,
         "frames": args.frames,
         "device": args.device,
         "prior_s": round(t_prior, 2),
         "input_psnr_before": before["input_view_psnr_db"],
         "iou_before": before["input_view_alpha_iou"],
-        "views_psnr_before": _psnr(prior, supervised, truth),
-        "heldout_psnr_before": _psnr(prior, held_out, truth_held),
+        "views_psnr_before": _psnr(prior, supervised, truth_rgb, truth_alpha),
+        "heldout_psnr_before": _psnr(prior, held_out, held_rgb, held_alpha),
     }
-    fitted, stats = fit_gaussians_to_views(prior, fit, views, supervised, opts, view_masks=truth.alpha.numpy())
+    fitted, stats = fit_gaussians_to_views(prior, fit, views, supervised, opts, view_masks=truth_alpha)
     after = input_view_quality(fitted, fit)
     row.update(
         {
@@ -90,8 +95,8 @@ def main() -> None:
             "gaussians": f"{stats.gaussians_start} -> {stats.gaussians_end}",
             "input_psnr_after": after["input_view_psnr_db"],
             "iou_after": after["input_view_alpha_iou"],
-            "views_psnr_after": _psnr(fitted, supervised, truth),
-            "heldout_psnr_after": _psnr(fitted, held_out, truth_held),
+            "views_psnr_after": _psnr(fitted, supervised, truth_rgb, truth_alpha),
+            "heldout_psnr_after": _psnr(fitted, held_out, held_rgb, held_alpha),
             "options": {k: v for k, v in kw.items()},
         }
     )

@@ -5,8 +5,9 @@
 and returns the :class:`~humansplat.result.Result`.
 
 Stages: ``load`` (decode the photo) -> ``detect`` (person mask, landmarks, square crop) -> ``fit``
-(the body model, the structure prior) -> ``reconstruct`` (Gaussians: prior mode, prior mode refined
-on the synthesizer's views in views mode, or the network in full mode) -> ``views`` (the 4 orthogonal views front/left/back/right, and the input-view quality)
+(the body model, the structure prior) -> [views mode only: ``synthesize``, the synthesizer's orbit
+views, yielded the moment they are decoded, before the fit] -> ``reconstruct`` (Gaussians: prior mode,
+prior mode refined on the synthesizer's views in views mode, or the network in full mode) -> ``views`` (the 4 orthogonal views front/left/back/right, and the input-view quality)
 -> ``turntable`` (a 360 deg orbit) -> ``done``.
 
 Modes: ``"prior"`` builds the Gaussians from the fitted body and the photo alone
@@ -85,6 +86,7 @@ STAGE_FRACTIONS: dict[str, float] = {
     "load": 0.03,
     "detect": 0.15,
     "fit": 0.45,
+    "synthesize": 0.52,
     "reconstruct": 0.6,
     "views": 0.7,
     "turntable": 1.0,
@@ -96,6 +98,7 @@ STAGE_LABELS: dict[str, str] = {
     "load": "reading the photo",
     "detect": "finding the person",
     "fit": "the body fit",
+    "synthesize": "generating the views (SV3D)",
     "reconstruct": "building the Gaussians",
     "views": "rendering the views",
     "turntable": "rendering the turntable",
@@ -111,14 +114,16 @@ class StageUpdate:
     """What :func:`iter_reconstruct` yields after each stage (fields not produced yet are None).
 
     Attributes:
-        stage: ``load``, ``detect``, ``fit``, ``reconstruct``, ``views``, ``turntable`` or ``done``.
+        stage: ``load``, ``detect``, ``fit``, ``synthesize`` (views mode only), ``reconstruct``, ``views``,
+            ``turntable`` or ``done``.
         fraction: share of the work done, in [0, 1].
         message: one line for people describing the stage that just ended.
         crop: the person crop (from ``detect`` on).
         body_fit: the fitted body (from ``fit`` on).
         gaussians: the avatar (from ``reconstruct`` on).
-        views: (V, S, S, 3) uint8 orthogonal views (from ``views`` on): in full mode the synthesizer's
-            generated views (their size is the synthesizer's), else the avatar rendered; see ``Result.views``.
+        views: (V, S, S, 3) uint8 orthogonal views (from ``views`` on; in views mode from ``synthesize`` on):
+            in views and full modes the synthesizer's generated views nearest front/left/back/right (their
+            size is the synthesizer's), else the avatar rendered; see ``Result.views``.
         result: the :class:`Result` (only on ``done``).
     """
 
@@ -484,14 +489,17 @@ class _Reconstruction:
 
 
 def _reconstruct_gaussians(
+    run: _StageRun,
     fit: BodyFit,
     opts: RunOptions,
     prior_options: PriorOptions | None,
-    deadline: Deadline | None,
     views_options: Any = None,
-) -> _Reconstruction:
+) -> Iterator[StageUpdate]:
     """The ``reconstruct`` stage: the network in full mode; prior mode, refined on the synthesizer's
-    views in views mode."""
+    views in views mode. In views mode yields one ``synthesize`` update (the generated views nearest
+    front/left/back/right) as soon as SV3D's frames are decoded, before the fit. Returns the
+    :class:`_Reconstruction`."""
+    deadline = run.deadline
     if opts.mode == "full":
         pipe = _network_pipeline(opts.device)
         generator = torch.Generator(device=opts.device).manual_seed(opts.seed)
@@ -502,17 +510,21 @@ def _reconstruct_gaussians(
         )
     from .prior_mode.build import gaussians_from_prior
 
-    prior = gaussians_from_prior(fit, prior_options).to(opts.device)
     if opts.mode == "views":
-        from .views_mode.run import ViewsModeOptions, run_views_mode
-
         from dataclasses import replace
 
+        from .views_mode.run import ViewsModeOptions, fit_to_synthesized, synthesize_views
+
         vopts = replace(views_options or ViewsModeOptions(), seed=opts.seed)
-        out = run_views_mode(fit, prior, _synthesizer_pipeline(opts.device), vopts, deadline=deadline)
-        pick = _nearest_frames(out.azimuths_deg, VIEW_AZIMUTHS)  # the 4-view strip from the orbit's frames
-        return _Reconstruction(out.gaussians, dict(out.weights), np.asarray(out.views)[pick], out.view_cameras[torch.as_tensor(pick)])
-    return _Reconstruction(prior, {})
+        synth = synthesize_views(fit, _synthesizer_pipeline(opts.device), vopts, deadline=deadline)
+        pick = _nearest_frames(synth.azimuths_deg, VIEW_AZIMUTHS)  # the 4-view strip from the orbit's frames
+        views, cams = np.asarray(synth.views)[pick], synth.view_cameras[torch.as_tensor(pick)]
+        message = f"SV3D generated {len(synth.views)} views in {synth.seconds:.1f} s; fitting the Gaussians to them"
+        yield run.update("synthesize", message, views=views)
+        prior = gaussians_from_prior(fit, prior_options).to(opts.device)
+        out = fit_to_synthesized(fit, prior, synth, vopts, deadline=deadline)
+        return _Reconstruction(out.gaussians, dict(out.weights), views, cams)
+    return _Reconstruction(gaussians_from_prior(fit, prior_options).to(opts.device), {})
 
 
 def _nearest_frames(azimuths_deg: torch.Tensor, wanted: Sequence[float]) -> list[int]:
@@ -524,7 +536,7 @@ def _nearest_frames(azimuths_deg: torch.Tensor, wanted: Sequence[float]) -> list
 def _views_and_quality(
     recon: _Reconstruction, fit: BodyFit, resolution: int, deadline: Deadline | None
 ) -> tuple[np.ndarray, Cameras, dict[str, float]]:
-    """The ``views`` stage: the 4 orthogonal views (the synthesizer's in full mode), their cameras and
+    """The ``views`` stage: the 4 orthogonal views (the synthesizer's in views and full modes), their cameras and
     the quality numbers (input view, back coverage of the rendered back view)."""
     views, alphas, view_cams = render_views(recon.gaussians, fit, resolution, deadline=deadline)
     quality = input_view_quality(recon.gaussians, fit)
@@ -580,7 +592,7 @@ def iter_reconstruct(
 
     Raises:
         InputError: the photo or an option cannot be used (no person, bad file, ...).
-        WeightsUnavailableError: ``mode="full"`` and the network weights cannot be loaded.
+        WeightsUnavailableError: ``mode="views"``/``"full"`` and their weights cannot be loaded.
         TimeLimitError: ``deadline`` passed; the message names the stage that was stopped.
     """
     from .io.images import Photo, load_photo
@@ -605,7 +617,7 @@ def iter_reconstruct(
     yield run.update("fit", f"fitted the {fit.backend} body", body_fit=fit)
 
     with run.timed("reconstruct"):
-        recon = _reconstruct_gaussians(fit, opts, prior_options, deadline, views_options)
+        recon = yield from _reconstruct_gaussians(run, fit, opts, prior_options, views_options)
     yield run.update("reconstruct", f"{len(recon.gaussians):,} Gaussians ({opts.mode} mode)", gaussians=recon.gaussians)
 
     with run.timed("views"):

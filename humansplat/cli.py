@@ -49,9 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="PHOTO", help="photo files and/or folders of photos")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results")
     p.add_argument(
-        "--mode", choices=("auto", "prior", "full"), default="auto",
-        help="prior: from the fitted body and the photo, no network weights; full: diffusion + "
-             "reconstruction transformer (needs weights); auto (default): full when available, else prior",
+        "--mode", choices=("auto", "prior", "views", "full"), default="auto",
+        help="prior: from the fitted body and the photo, no network weights; views: the human SV3D "
+             "synthesizer's views + a Gaussian fit (needs its weights); full: diffusion + reconstruction "
+             "transformer (needs trained weights); auto (default): full, else views (on a CUDA GPU), else prior",
     )
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: CUDA if available)")
     p.add_argument("--resolution", type=int, default=512, help="side of the views and turntable frames in pixels (default 512)")

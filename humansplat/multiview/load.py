@@ -18,7 +18,28 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from humansplat.multiview.pipeline_sv3d import SV3DPipeline
 
-__all__ = ["FINE_TUNE_SIZE", "default_precision", "load_sv3d_pipeline"]
+__all__ = ["ENV_MEMORY", "FINE_TUNE_SIZE", "default_precision", "load_sv3d_pipeline", "memory_from_env"]
+
+ENV_MEMORY = "HUMANSPLAT_SV3D_MEMORY"
+"""Memory savers of the views-mode synthesizer, comma-separated: ``cpu_offload`` (model CPU offload, needs
+``accelerate``), ``vae_slicing``; ``low`` = both (a 12-16 GB card). Unset: neither (fastest)."""
+
+
+def memory_from_env() -> dict[str, bool]:
+    """``{"cpu_offload": bool, "vae_slicing": bool}`` from ``$HUMANSPLAT_SV3D_MEMORY``.
+
+    Raises:
+        ValueError: an unknown word (the message quotes it and lists the known ones).
+    """
+    import os
+
+    words = {w.strip().lower() for w in os.environ.get(ENV_MEMORY, "").split(",") if w.strip()}
+    if "low" in words:
+        words = (words - {"low"}) | {"cpu_offload", "vae_slicing"}
+    unknown = sorted(words - {"cpu_offload", "vae_slicing"})
+    if unknown:
+        raise ValueError(f"{ENV_MEMORY}={os.environ[ENV_MEMORY]!r}: unknown {unknown}; use cpu_offload, vae_slicing or low")
+    return {"cpu_offload": "cpu_offload" in words, "vae_slicing": "vae_slicing" in words}
 
 FINE_TUNE_SIZE = 512
 """The research fine-tune's training size (humansplat/humansplat ``src/options.py`` L174-184), for
@@ -51,8 +72,8 @@ def load_sv3d_pipeline(
     local_files_only: bool | None = None,
     builtin_configs: bool = True,
     attention: Literal["auto", "sdpa", "xformers"] = "auto",
-    cpu_offload: bool = False,
-    vae_slicing: bool = False,
+    cpu_offload: bool | None = None,
+    vae_slicing: bool | None = None,
 ) -> SV3DPipeline:
     """The human fine-tuned SV3D sampler with its real weights.
 
@@ -67,7 +88,7 @@ def load_sv3d_pipeline(
             configs instead of fetching them (they are configs, not weights).
         attention, cpu_offload, vae_slicing: :meth:`SV3DPipeline.configure_memory` (xFormers when
             installed and on CUDA, else PyTorch SDPA; model CPU offload and VAE slicing to fit a
-            12 GB card).
+            12 GB card). ``None``: from ``$HUMANSPLAT_SV3D_MEMORY`` (:func:`memory_from_env`).
 
     Raises:
         WeightsUnavailableError: a component could not be fetched or does not match its class.
@@ -80,6 +101,9 @@ def load_sv3d_pipeline(
     from humansplat.multiview.pipeline_sv3d import SV3DPipeline
     from humansplat.multiview.unet import SV3DUNet
 
+    env = memory_from_env()
+    cpu_offload = env["cpu_offload"] if cpu_offload is None else cpu_offload
+    vae_slicing = env["vae_slicing"] if vae_slicing is None else vae_slicing
     run_device, auto_dtype = default_precision(device)
     torch_dtype = torch_dtype or auto_dtype
 

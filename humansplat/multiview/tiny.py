@@ -5,6 +5,7 @@ as the full model; only the sizes differ (VAE downsampling 4 instead of 8: 32x32
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "TINY_IMAGE_SIZE",
     "TINY_UNET_CONFIG",
     "TINY_VAE_CONFIG",
+    "save_tiny_weights",
     "tiny_sv3d_components",
 ]
 
@@ -77,3 +79,15 @@ def tiny_sv3d_components(seed: int = 0) -> dict[str, Any]:
         "scheduler": make_scheduler(),
         "feature_extractor": make_feature_extractor(TINY_IMAGE_SIZE),
     }
+
+
+def save_tiny_weights(folder: str | Path, seed: int = 0) -> Path:
+    """The tiny components saved as a weights folder in the GenHuman3D layout (``unet/`` as the fp16
+    variant, ``vae/``, ``image_encoder/``, ``scheduler/``, ``feature_extractor/``): point
+    ``$HUMANSPLAT_WEIGHTS`` at it to simulate the synthesizer's weights offline. Returns ``folder``."""
+    folder = Path(folder)
+    parts = tiny_sv3d_components(seed=seed)
+    parts["unet"].half().save_pretrained(folder / "unet", variant="fp16")
+    for name in ("vae", "image_encoder", "scheduler", "feature_extractor"):
+        parts[name].save_pretrained(folder / name)
+    return folder

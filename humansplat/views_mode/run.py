@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,8 +31,12 @@ from .fit import FitStats, ViewsFitOptions, fit_gaussians_to_views
 __all__ = [
     "ViewsModeOptions",
     "ViewsModeResult",
+    "SynthesizedViews",
     "choose_mode",
+    "describe_source",
+    "fit_to_synthesized",
     "run_views_mode",
+    "synthesize_views",
     "synthesizer_status",
     "synthesizer_weights",
 ]
@@ -93,11 +98,32 @@ class ViewsModeResult:
     mode: str = "views"
 
 
+_HUB_SNAPSHOT = re.compile(r"models--(?P<owner>[^/\\]+?)--(?P<name>[^/\\]+)[/\\]snapshots[/\\](?P<commit>[0-9a-f]{7,64})(?:[/\\](?P<sub>.*))?$")
+
+
+def describe_source(origin: str, component: str) -> str:
+    """A component's ``"loaded: <path>"`` made readable: a Hugging Face cache snapshot
+    (``.../models--owner--name/snapshots/<commit>/<subfolder>``) becomes
+    ``"loaded: owner/name/<subfolder> (Hub, commit <12 hex>, revision <pin> | main (not pinned))"``;
+    anything else (a ``$HUMANSPLAT_WEIGHTS`` folder, ``"random (untrained)"``) is returned as is."""
+    match = _HUB_SNAPSHOT.search(origin.replace("\\", "/"))
+    if not origin.startswith("loaded: ") or match is None:
+        return origin
+    from ..hub import HubConfig
+
+    files = HubConfig.from_env().component(component)
+    pin = files.revision if files is not None and files.revision else "main (not pinned)"
+    repo = f"{match['owner']}/{match['name']}" + (f"/{match['sub']}" if match["sub"] else "")
+    return f"loaded: {repo} (Hub, commit {match['commit'][:12]}, revision {pin})"
+
+
 def synthesizer_weights(pipe: Any) -> dict[str, str]:
-    """Component -> where its weights came from (``"loaded: <folder or repo>"``), or ``"random (untrained)"``."""
+    """Component -> where its weights came from: ``"loaded: <folder>"`` for a local folder,
+    ``"loaded: <repo>/<subfolder> (Hub, commit ..., revision ...)"`` for the Hub (:func:`describe_source`),
+    or ``"random (untrained)"``."""
     from ..network.pipeline_humansplat import _origin
 
-    return {name: _origin(getattr(pipe, name)) for name in ("unet", "vae", "image_encoder")}
+    return {name: describe_source(_origin(getattr(pipe, name)), name) for name in ("unet", "vae", "image_encoder")}
 
 
 def synthesizer_status(config: Any = None) -> tuple[bool, str]:
@@ -115,28 +141,42 @@ def synthesizer_status(config: Any = None) -> tuple[bool, str]:
     return True, "SV3D weights found (unet, vae, image_encoder)"
 
 
-def run_views_mode(
+@dataclass
+class SynthesizedViews:
+    """The first step of views mode (:func:`synthesize_views`): SV3D's decoded orbit frames.
+
+    Attributes:
+        views: (F, S, S, 3) uint8 generated frames (frame 0 = the synthesizer's input view).
+        view_cameras: their F exact cameras (:func:`~humansplat.multiview.framing.orbit_view_cameras`).
+        azimuths_deg: (F,) azimuths (0 = the input side, 90 = the subject's left).
+        synth_input: (S, S, 3) uint8, the re-framed photo the synthesizer saw.
+        weights: component -> what ran (:func:`synthesizer_weights`).
+        seconds: time the sampling and decoding took.
+    """
+
+    views: np.ndarray
+    view_cameras: Cameras
+    azimuths_deg: torch.Tensor
+    synth_input: np.ndarray
+    weights: dict[str, str]
+    seconds: float = 0.0
+
+
+def synthesize_views(
     body_fit: BodyFit,
-    prior_gaussians: Gaussians,
     synthesizer: Any,
     options: ViewsModeOptions | None = None,
     progress: Progress | None = None,
     deadline: Any = None,
-) -> ViewsModeResult:
-    """Generate orbit views with ``synthesizer`` and fit ``prior_gaussians`` to them and the photo.
+) -> SynthesizedViews:
+    """Step 1 of views mode: re-frame the photo, sample and decode SV3D's F orbit views, their cameras.
 
     Args:
         body_fit: the fitted body with the photo crop (its camera is the input view).
-        prior_gaussians: the start (``gaussians_from_prior(body_fit)``).
-        synthesizer: an :class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline` (e.g.
-            ``load_sv3d_pipeline()``, or tiny random components in tests).
-        options: :class:`ViewsModeOptions`.
-        progress: ``progress(fraction, message)``: sampling takes [0, 0.5], the fit (0.5, 1].
-        deadline: a :class:`humansplat.errors.Deadline` (sampling stops with its ``TimeLimitError``;
-            the fit stops early and keeps what it has) or a ``time.monotonic()`` value (the fit only).
-
-    Returns:
-        :class:`ViewsModeResult`.
+        synthesizer: an :class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline`.
+        options: :class:`ViewsModeOptions` (frames, steps, size, guidance, seed).
+        progress: ``progress(fraction in [0, 1] of the sampling, message)`` after each Euler step.
+        deadline: a :class:`humansplat.errors.Deadline` (sampling stops with its ``TimeLimitError``).
     """
     from ..errors import Deadline
     from ..multiview.framing import orbit_view_cameras, prepare_synthesizer_input
@@ -146,9 +186,9 @@ def run_views_mode(
     report = progress or (lambda fraction, message: None)
     size = int(opt.size or synthesizer.default_view_size())
     frames = int(opt.num_frames or synthesizer.default_num_frames())
-    azimuths = default_orbit_azimuths(frames, require_orthogonal=False)
     if frames < 2:
         raise ValueError(f"views mode needs at least 2 frames (the input and one more), got {frames}")
+    azimuths = default_orbit_azimuths(frames, require_orthogonal=False)
 
     t = time.perf_counter()
     synth_in = prepare_synthesizer_input(body_fit.crop, size, opt.fill)
@@ -157,7 +197,7 @@ def run_views_mode(
     steps = int(opt.num_inference_steps)
 
     def on_step(pipe: Any, i: int, t_: Any, kwargs: dict) -> dict:
-        report(0.5 * (i + 1) / steps, f"SV3D step {i + 1}/{steps}")
+        report((i + 1) / steps, f"SV3D step {i + 1}/{steps}")
         return {}
 
     out = synthesizer(
@@ -174,10 +214,29 @@ def run_views_mode(
         callback_on_step_end=on_step,
         **({"deadline": deadline} if isinstance(deadline, Deadline) else {}),
     )
-    views = np.asarray(out.images)
-    cameras = orbit_view_cameras(body_fit, synth_in.camera, out.azimuths_deg)
-    t_synth = time.perf_counter() - t
+    return SynthesizedViews(
+        views=np.asarray(out.images),
+        view_cameras=orbit_view_cameras(body_fit, synth_in.camera, out.azimuths_deg),
+        azimuths_deg=out.azimuths_deg,
+        synth_input=synth_in.image,
+        weights=synthesizer_weights(synthesizer),
+        seconds=round(time.perf_counter() - t, 3),
+    )
 
+
+def fit_to_synthesized(
+    body_fit: BodyFit,
+    prior_gaussians: Gaussians,
+    synthesized: SynthesizedViews,
+    options: ViewsModeOptions | None = None,
+    progress: Progress | None = None,
+    deadline: Any = None,
+) -> ViewsModeResult:
+    """Step 2 of views mode: the bounded fit of ``prior_gaussians`` to the photo and the generated
+    frames 1..F-1 (frame 0 is left out: the photo is better); ``progress(fraction of the fit, message)``.
+    ``deadline``: the fit stops early and keeps what it has."""
+    opt = options or ViewsModeOptions()
+    report = progress or (lambda fraction, message: None)
     t = time.perf_counter()
     fit_opts = opt.fit
     if fit_opts.seed != opt.seed:
@@ -186,20 +245,52 @@ def run_views_mode(
         fit_opts = replace(fit_opts, seed=int(opt.seed))
 
     def on_fit(step: int, total: int, loss: float) -> None:
-        report(0.5 + 0.5 * step / max(total, 1), f"fit step {step}/{total}, loss {loss:.4f}")
+        report(step / max(total, 1), f"fit step {step}/{total}, loss {loss:.4f}")
 
+    s = synthesized
     gaussians, stats = fit_gaussians_to_views(
-        prior_gaussians, body_fit, views[1:], cameras[1:], fit_opts, progress=on_fit, deadline=deadline
+        prior_gaussians, body_fit, s.views[1:], s.view_cameras[1:], fit_opts, progress=on_fit, deadline=deadline
     )
     return ViewsModeResult(
         gaussians=gaussians,
-        views=views,
-        view_cameras=cameras,
-        azimuths_deg=out.azimuths_deg,
-        synth_input=synth_in.image,
-        weights=synthesizer_weights(synthesizer),
+        views=s.views,
+        view_cameras=s.view_cameras,
+        azimuths_deg=s.azimuths_deg,
+        synth_input=s.synth_input,
+        weights=dict(s.weights),
         stats=stats,
-        timings={"synthesize": round(t_synth, 3), "fit": round(time.perf_counter() - t, 3)},
+        timings={"synthesize": s.seconds, "fit": round(time.perf_counter() - t, 3)},
+    )
+
+
+def run_views_mode(
+    body_fit: BodyFit,
+    prior_gaussians: Gaussians,
+    synthesizer: Any,
+    options: ViewsModeOptions | None = None,
+    progress: Progress | None = None,
+    deadline: Any = None,
+) -> ViewsModeResult:
+    """Generate orbit views with ``synthesizer`` and fit ``prior_gaussians`` to them and the photo
+    (:func:`synthesize_views` then :func:`fit_to_synthesized`).
+
+    Args:
+        body_fit: the fitted body with the photo crop (its camera is the input view).
+        prior_gaussians: the start (``gaussians_from_prior(body_fit)``).
+        synthesizer: an :class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline` (e.g.
+            ``load_sv3d_pipeline()``, or tiny random components in tests).
+        options: :class:`ViewsModeOptions`.
+        progress: ``progress(fraction, message)``: sampling takes [0, 0.5], the fit (0.5, 1].
+        deadline: a :class:`humansplat.errors.Deadline` (sampling stops with its ``TimeLimitError``;
+            the fit stops early and keeps what it has) or a ``time.monotonic()`` value (the fit only).
+
+    Returns:
+        :class:`ViewsModeResult`.
+    """
+    report = progress or (lambda fraction, message: None)
+    synthesized = synthesize_views(body_fit, synthesizer, options, lambda f, m: report(0.5 * f, m), deadline)
+    return fit_to_synthesized(
+        body_fit, prior_gaussians, synthesized, options, lambda f, m: report(0.5 + 0.5 * f, m), deadline
     )
 
 

@@ -1,0 +1,93 @@
+"""The app in views mode, in-process, with a simulated synthesizer: tiny random SV3D components saved in
+the GenHuman3D layout under ``$HUMANSPLAT_WEIGHTS`` (no download, CPU).
+
+Covers: the page offers views mode and says what ``auto`` runs; the /reconstruct handler shows the
+synthesizer's generated views (at the synthesizer's size, not the requested one) before the fit starts,
+then the fitted result, whose summary names mode ``views`` and the weights folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _fixtures_app import PERSON_PNG, load_app
+from PIL import Image
+
+RESOLUTION = 256  # the app's smallest
+
+
+def _quiet(*args, **kwargs) -> None:
+    """A stand-in for gr.Progress."""
+
+
+@pytest.fixture()
+def tiny_weights(tmp_path, monkeypatch) -> Path:
+    """A tiny random synthesizer in the GenHuman3D layout (unet fp16 variant) as ``$HUMANSPLAT_WEIGHTS``,
+    with views mode's defaults cut to 2 sampler steps and 3 fit steps."""
+    from humansplat import api
+    from humansplat.multiview.tiny import save_tiny_weights
+    from humansplat.views_mode import ViewsFitOptions, ViewsModeOptions
+    from humansplat.views_mode import run as views_run
+
+    folder = save_tiny_weights(tmp_path / "weights")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(folder))
+    monkeypatch.setattr(api, "_NETWORK_CACHE", {})
+    fast = ViewsModeOptions(num_inference_steps=2, fit=ViewsFitOptions(steps=3, densify_every=0, size=32))
+    monkeypatch.setattr(views_run, "ViewsModeOptions", lambda: fast)
+    return folder
+
+
+def test_page_offers_views_mode_and_says_what_auto_runs(tiny_weights, tmp_path, monkeypatch):
+    import humansplat.api
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    app = load_app()
+    monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders())
+    monkeypatch.setattr(humansplat.api, "network_status", lambda: (False, "no trained reconstructor"))
+    for gpu, auto in ((False, "prior"), (True, "views")):
+        monkeypatch.setattr(app, "_gpu_here", lambda gpu=gpu: gpu)
+        blocks = app.build_demo().blocks.values()
+        by_label = {getattr(b, "label", None): b for b in blocks}
+        mode, seed = by_label["Mode"], by_label["Seed"]
+        assert [v for _, v in mode.choices] == ["auto", "prior", "views"]  # no full: no reconstructor
+        assert mode.interactive is not False and seed.interactive is not False
+        assert f"auto runs {auto} mode" in mode.info
+        banner = next(b for b in blocks if getattr(b, "elem_id", None) == "mode-banner").value
+        assert f"runs **{auto}" in banner and "no trained reconstructor" in banner
+        assert ("no CUDA GPU" in banner) == (not gpu)
+
+
+def test_reconstruct_handler_streams_the_generated_views_before_the_fit(tiny_weights, tmp_path, monkeypatch):
+    import gradio as gr
+
+    from humansplat.multiview.tiny import TINY_IMAGE_SIZE
+    from humansplat.views_mode import run as views_run
+
+    app = load_app()
+    sessions = app.SessionFolders(cache=tmp_path / "gradio")
+    monkeypatch.setattr(app, "_SESSIONS", sessions)
+    seen: list[tuple] = []
+    views_shown_when_fit_started: list[bool] = []
+    real_fit = views_run.fit_to_synthesized
+
+    def spy_fit(*args, **kwargs):
+        views_shown_when_fit_started.append(any(out[keys.index("views")] for out in seen))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(views_run, "fit_to_synthesized", spy_fit)
+    keys = app.RECONSTRUCT_OUTPUTS
+    request = gr.Request(session_hash="views")
+    for outputs in app.reconstruct_photo(str(PERSON_PNG), "views", 8, 0, RESOLUTION, request, progress=_quiet):
+        seen.append(outputs)
+    assert views_shown_when_fit_started == [True]  # the page had the generated views before the fit ran
+    first = next(dict(zip(keys, out)) for out in seen if out[keys.index("views")])
+    assert first["ply"] is None and first["summary"] is None and first["body"] is not None
+    strip = np.asarray(Image.open(first["views"]))
+    assert strip.shape == (TINY_IMAGE_SIZE, 4 * TINY_IMAGE_SIZE, 3)  # the synthesizer's frames, not renders
+    final = dict(zip(keys, seen[-1]))
+    assert final["ply"] and final["video"] and final["views"] == first["views"]
+    assert "**Views mode**" in final["summary"] and "mode: views" in final["summary"]
+    assert f"unet=loaded: {tiny_weights / 'unet'}" in final["summary"], final["summary"]

@@ -115,7 +115,7 @@ def _to_world(mesh: TexturedMesh, azimuth_deg: float, mid_height: float, distanc
     return replace(mesh, vertices=v)
 
 
-def up_extent(points: torch.Tensor, lo: float = 0.005, hi: float = 0.995) -> float:
+def up_extent(points: torch.Tensor, lo: float = 0.001, hi: float = 0.999) -> float:
     """Height (metres) of a point set along the world's up axis (-y): the spread between its
     ``lo`` and ``hi`` quantiles (robust to a few stray points). nan for fewer than 10 points."""
     if len(points) < 10:

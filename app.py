@@ -50,6 +50,12 @@ try:  # ZeroGPU Spaces: GPU work must run inside functions decorated with spaces
 except ImportError:  # everywhere else (CPU, a dedicated GPU): the same code, undecorated
     spaces = None
 
+ZERO_GPU = spaces is not None and (
+    bool(getattr(getattr(getattr(spaces, "config", None), "Config", None), "zero_gpu", False))
+    or os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+)
+"""True on a ZeroGPU Space (``spaces`` installed is not enough: requirements-gpu.txt installs it anywhere)."""
+
 log = logging.getLogger("humansplat.app")
 
 # ----------------------------------------------------------------------------------- settings
@@ -62,14 +68,14 @@ MAX_SEED = 2**31 - 1
 """The app's option ranges: the library's (humansplat.api.LIMITS) narrowed for a shared server;
 checked by humansplat.api.check_options with APP_LIMITS, shown by the sliders."""
 TIME_LIMIT_S = float(os.environ.get("HUMANSPLAT_APP_TIME_LIMIT", "600"))
-CONCURRENCY = int(os.environ.get("HUMANSPLAT_APP_CONCURRENCY", "1" if spaces is not None else "2"))
+CONCURRENCY = int(os.environ.get("HUMANSPLAT_APP_CONCURRENCY", "1" if ZERO_GPU else "2"))
 QUEUE_SIZE = int(os.environ.get("HUMANSPLAT_APP_QUEUE_SIZE", "32"))
 MAX_FILE_MB = int(os.environ.get("HUMANSPLAT_APP_MAX_FILE_MB", "20"))
 SESSION_TTL_S = float(os.environ.get("HUMANSPLAT_APP_SESSION_TTL", "7200"))
 MAX_DISK_MB = float(os.environ.get("HUMANSPLAT_APP_MAX_DISK_MB", "2048"))
 GPU_DURATION_S = 240
 """ZeroGPU seconds asked for one reconstruction. Views mode dominates: loading SV3D (first call), 21 frames x
-25 Euler steps at 576 px (estimated 30-60 s fp16 on an A100/H100-class GPU; pending measurement), the
+25 Euler steps at the UNet config's size, 512-576 px (estimated 30-60 s fp16 on an A100/H100-class GPU; pending measurement), the
 200-step Gaussian fit, the turntable; 240 s leaves room for the first call's load. Prior mode needs seconds."""
 GPU_ANIMATE_S = 180  # ZeroGPU seconds asked for one animation (with /animate's reconstruction)
 DEFAULT_MOTION = "walk"
@@ -402,7 +408,7 @@ def _errors_for_people(what: str, fewer: str) -> Iterator[None]:
 # ----------------------------------------------------------------------------------- work
 def _gpu(duration: int):
     """``spaces.GPU(duration=...)`` on ZeroGPU Spaces, the identity elsewhere."""
-    if spaces is None:
+    if not ZERO_GPU:
         return lambda fn: fn
     return spaces.GPU(duration=duration)
 
@@ -758,7 +764,7 @@ def _animate(
         gr.Warning(notice)
     run_dir = _SESSIONS.new_run(request)
     deadline = Deadline.after(TIME_LIMIT_S) if TIME_LIMIT_S > 0 else None
-    report = None if spaces is not None else (lambda fraction, stage: progress(fraction, desc=stage))
+    report = None if ZERO_GPU else (lambda fraction, stage: progress(fraction, desc=stage))
     files: dict[str, Any] = {}
     stages = _animate_stages(source, motion, frames, resolution, run_dir, deadline, report)
     try:
@@ -861,8 +867,7 @@ def _gpu_here() -> bool:
     ``spaces.GPU``; ``spaces.config.Config.zero_gpu`` says whether this Space has ZeroGPU hardware)."""
     import torch
 
-    config = getattr(getattr(spaces, "config", None), "Config", None)
-    return torch.cuda.is_available() or bool(getattr(config, "zero_gpu", False))
+    return torch.cuda.is_available() or ZERO_GPU
 
 
 def _mode_plan(network: tuple[bool, str], synthesizer: tuple[bool, str], gpu: bool) -> tuple[str, list[str], str]:

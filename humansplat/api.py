@@ -282,11 +282,16 @@ def _resolve_mode(mode: str, device: torch.device | None = None) -> tuple[Mode, 
     ``"views"``/``"full"`` whose weights are missing."""
     if mode == "prior":
         return "prior", ["prior mode: Gaussians from the fitted body and the photo; no network weights ran"]
+    from .hub import hub_offline
     from .views_mode.run import choose_mode, synthesizer_status
 
     device = device if device is not None else _device(None)
     net_ok, net_message = network_status()
     synth_ok, synth_message = synthesizer_status()
+    notes: list[str] = []
+    if mode == "views" and not synth_ok and not hub_offline():  # asked for explicitly: fetch on first use
+        synth_ok = True
+        notes.append(f"views mode: the synthesizer's weights are fetched from the Hub on first use ({synth_message})")
     try:
         run_mode, reasons = choose_mode({"synthesizer": synth_ok, "reconstructor": net_ok}, device, mode)
     except ValueError as exc:
@@ -302,7 +307,7 @@ def _resolve_mode(mode: str, device: torch.device | None = None) -> tuple[Mode, 
             "Details: humansplat.api.network_status() and the README section 'Network weights'."
         )
         return "prior", [note]
-    return run_mode, [f"{run_mode} mode: " + r for r in reasons]
+    return run_mode, notes + [f"{run_mode} mode: " + r for r in reasons]
 
 
 # ---------------------------------------------------------------------------------------- cameras

@@ -34,8 +34,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 
 EXIT_STATUS = (
     "exit status: 0 every photo was done; 1 some photos failed or were missing (the others were "
-    "written); 2 usage error (a bad option, an unavailable body model, or --mode full without network "
-    "weights): nothing was processed"
+    "written); 2 usage error (a bad option, an unavailable body model, or a mode whose network "
+    "weights are missing): nothing was processed"
 )
 """The exit-status rule of both command lines (``humansplat`` and ``python -m humansplat.prior``)."""
 
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=int, default=512, help="side of the views and turntable frames in pixels (default 512)")
     p.add_argument("--frames", type=int, default=36, help="turntable frames (default 36; 0 = no video)")
     p.add_argument("--fps", type=int, default=None, help="turntable frames per second (default: about 3 s a turn, 8-24 fps, as the app)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the network's sampling (full mode)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthesizer's sampling and the views fit (views and full modes)")
     p.add_argument("--mesh-resolution", type=int, default=128, help="voxels along the avatar's longest side for mesh.glb")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     from .animate.motions import MOTIONS

@@ -427,3 +427,20 @@ def test_memory_setting_and_hub_weights_are_named(monkeypatch):
     monkeypatch.setenv("HUMANSPLAT_REVISION_UNET", "v1.0")
     assert describe_source(hub, "unet").endswith("revision v1.0)")
     assert describe_source("loaded: /weights/unet", "unet") == "loaded: /weights/unet"
+
+
+def test_explicit_views_mode_fetches_on_first_use_only_when_downloads_are_allowed(monkeypatch):
+    """``mode="views"`` asked for explicitly may download the synthesizer (never ``auto``); offline it is
+    refused with the message that says how to fetch the weights."""
+    from humansplat import api, hub
+    from humansplat.errors import WeightsUnavailableError
+
+    monkeypatch.setattr(api, "network_status", lambda: (False, "no reconstructor weights (test)"))
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", "/nonexistent-humansplat-weights")
+    monkeypatch.setattr(hub, "hub_offline", lambda: True)
+    with pytest.raises(WeightsUnavailableError, match="views mode cannot run.*unet"):
+        api.check_options("views", 0, 64, 0, "cpu")
+    monkeypatch.setattr(hub, "hub_offline", lambda: False)
+    opts = api.check_options("views", 0, 64, 0, "cpu")
+    assert opts.mode == "views" and any("fetched from the Hub on first use" in n for n in opts.notes)
+    assert api.check_options("auto", 0, 64, 0, "cpu").mode == "prior"  # auto never downloads

@@ -135,7 +135,7 @@ def synthesizer_status(config: Any = None) -> tuple[bool, str]:
     for name in ("unet", "vae", "image_encoder"):
         ok, message = is_available(name, config or DEFAULT_HUB)
         if not ok:
-            missing.append(f"{name}: {message.splitlines()[0]}")
+            missing.append(f"{name}: {' '.join(message.split())}")  # the whole message: it says how to fetch them
     if missing:
         return False, "SV3D weights missing: " + "; ".join(missing)
     return True, "SV3D weights found (unet, vae, image_encoder)"

@@ -66,7 +66,7 @@ def tear_fraction(avatar, motion: str = "walk", frames: int = 12, near_m: float 
         return 0.0
     d0 = np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1)
     torn = np.zeros(len(pairs), dtype=bool)
-    _, poses = get_motion(motion).sample(frames)
+    _, poses = get_motion(motion).sample(frames, avatar.rig.backend)
     for g in repose(avatar, poses):
         m = g.means.numpy()
         torn |= np.linalg.norm(m[pairs[:, 0]] - m[pairs[:, 1]], axis=1) - d0 > tear_m
@@ -98,7 +98,7 @@ def main() -> None:
     t = time.perf_counter()
     bind(big.gaussians, fit)
     out["bind_100k_s"] = time.perf_counter() - t
-    _, poses = get_motion("walk").sample(24)
+    _, poses = get_motion("walk").sample(24, big.rig.backend)
     transforms = big.rig.skin_transforms(poses)
     skin_gaussians(big, transforms[0])  # warm-up
     t = time.perf_counter()

@@ -47,7 +47,7 @@ import torch
 from .cameras import Cameras
 from .errors import Deadline, InputError, WeightsUnavailableError, check_deadline
 from .gaussians import Gaussians
-from .orbit import BodyOrbit, body_orbit
+from .orbit import BodyOrbit, body_orbit, framing
 from .result import Mode, ProgressCallback, Result
 
 if TYPE_CHECKING:
@@ -313,17 +313,8 @@ def _resolve_mode(mode: str, device: torch.device | None = None) -> tuple[Mode, 
 # ---------------------------------------------------------------------------------------- cameras
 def _framing(orbit: BodyOrbit, gaussians: Gaussians, body_fit: BodyFit, margin: float) -> tuple[float, float]:
     """(radius metres, vertical fov degrees) of orbit cameras that frame the avatar (:func:`orbit_framing`)."""
-    centre = orbit.centre
-    means = gaussians.means.detach().float().cpu()
-    if len(means):
-        dist = (means - centre).norm(dim=-1)
-        extent = float(torch.quantile(dist, 0.995)) if len(dist) < 16_000_000 else float(dist.max())
-    else:
-        extent = float((body_fit.vertices.detach().float().cpu() - centre).norm(dim=-1).max())
-    extent = max(extent, 1e-3)
-    radius = max(orbit.radius, 2.0 * extent)
-    fov = 2.0 * math.degrees(math.atan(margin * extent / math.sqrt(max(radius**2 - extent**2, 1e-12))))
-    return radius, fov
+    points = gaussians.means if len(gaussians) else torch.as_tensor(body_fit.vertices)
+    return framing(orbit.centre, points, orbit.radius, margin)
 
 
 def orbit_framing(gaussians: Gaussians, body_fit: BodyFit, margin: float = 1.08) -> tuple[torch.Tensor, float, float]:

@@ -10,6 +10,8 @@ avatar. Conventions: :mod:`humansplat.cameras` (world = input camera frame, Open
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -20,7 +22,7 @@ from .cameras import Cameras, focal_to_fov
 if TYPE_CHECKING:  # pragma: no cover
     from .prior.body_fit import BodyFit
 
-__all__ = ["BodyOrbit", "body_center", "body_orbit", "body_orbit_cameras", "body_up_axis"]
+__all__ = ["BodyOrbit", "body_center", "body_orbit", "body_orbit_cameras", "body_up_axis", "framing"]
 
 _MODEL_UP = (0.0, -1.0, 0.0)
 """The body models' up direction in their model frame (y down: :mod:`humansplat.prior.body_models.base`)."""
@@ -108,3 +110,17 @@ def body_orbit_cameras(
     crop_cam = body_fit.camera
     fov = focal_to_fov(float(crop_cam.Ks[0, 1, 1]), crop_cam.height)
     return body_orbit(body_fit).cameras(azimuths_deg, elevations_deg, fov, width, height)
+
+
+def framing(centre: torch.Tensor, points: torch.Tensor, min_radius: float, margin: float = 1.08) -> tuple[float, float]:
+    """(radius metres, vertical fov degrees) of orbit cameras looking at ``centre`` that show every
+    view of ``points`` (N, 3): the fov fits a sphere about ``centre`` holding 99.5 % of the points (times
+    ``margin``); the radius is ``min_radius`` (e.g. the input camera's distance), grown when the sphere needs it."""
+    points = points.detach().float().cpu()
+    extent = 1e-3
+    if len(points):
+        dist = (points - centre).norm(dim=-1)[:: max(1, len(points) // 4_000_000)]
+        extent = max(float(torch.quantile(dist, 0.995)), 1e-3)
+    radius = max(float(min_radius), 2.0 * extent)
+    fov = 2.0 * math.degrees(math.atan(margin * extent / math.sqrt(max(radius**2 - extent**2, 1e-12))))
+    return radius, fov

@@ -75,7 +75,7 @@ class Result:
             reconstruction rendered from the 4 orthogonal views (front, left, back, right).
         view_cameras: the V cameras of ``views``.
         turntable: (T, S, S, 3) uint8 frames of a 360 deg orbit (T may be 0 if not requested).
-        mode: which mode ran ("prior" or "full").
+        mode: which mode ran ("prior", "views" or "full").
         weights: component -> weights that ran (Hub repo id and revision, local path, or "none").
         timings: stage -> seconds.
         quality: input-view fidelity, measured on the one view the avatar is built from (not on unseen

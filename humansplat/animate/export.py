@@ -22,7 +22,6 @@ root joint is above the origin and the feet stand on y = 0 (metres).
 from __future__ import annotations
 
 import json
-import math
 import struct
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import torch
 
-from ..cameras import Cameras
+from ..orbit import BodyOrbit, framing
 from ..gaussians import Gaussians
 from ..render.projection import rotmat_to_quat
 from .bind import BindOptions, BoundAvatar, bind, point_skin_weights
@@ -56,16 +55,18 @@ _FLIP = np.diag([1.0, -1.0, -1.0])
 
 
 # ------------------------------------------------------------------------------------ video
-def _framing(frames: list[Gaussians], camera_center: torch.Tensor, margin: float = 1.08) -> tuple[torch.Tensor, float, float]:
-    """Centre, radius and vertical field of view of orbit cameras that frame every frame's avatar
-    (the radius is the input camera's distance, so azimuth 0 looks like the photo)."""
+def _orbit(avatar: BoundAvatar, frames: list[Gaussians]) -> tuple[BodyOrbit, float]:
+    """The turntable of an animation: about the fitted body's up axis (its fitted global orientation,
+    as :func:`humansplat.orbit.body_up_axis`) through the centre of every frame's avatar, at the input
+    camera's distance (the world origin); and the vertical fov that frames every frame."""
+    from .bind import _model_axis
+
     means = torch.cat([g.means.detach().float().cpu() for g in frames])
     centre = (means.min(0).values + means.max(0).values) / 2
-    extent = float(torch.quantile((means - centre).norm(dim=-1)[:: max(1, len(means) // 200_000)], 0.995))
-    extent = max(extent, 1e-3)
-    radius = max(float((centre - camera_center).norm()), 2.0 * extent)
-    fov = 2.0 * math.degrees(math.atan(margin * extent / math.sqrt(radius**2 - extent**2)))
-    return centre, radius, fov
+    up = -torch.as_tensor(_model_axis(avatar.rig)[1], dtype=torch.float32)  # the model's -y is up
+    up = up if float(up[1]) <= 0 else -up  # pointing up in the world (-y)
+    radius, fov = framing(centre, means, float(centre.norm()))
+    return BodyOrbit(centre=centre, up=torch.nn.functional.normalize(up, dim=0), radius=radius), fov
 
 
 def render_animation(
@@ -84,7 +85,8 @@ def render_animation(
         motion: a name of :data:`~humansplat.animate.motions.MOTIONS`.
         frames: frame count T (default: one cycle of the motion at ``fps``).
         resolution: side of the square frames in pixels.
-        camera_turn_deg: how far the camera turns over the T frames (about the world's up axis).
+        camera_turn_deg: how far the camera turns over the T frames (about the fitted body's up axis,
+            as the reconstruction's turntable).
         start_azimuth_deg: the first frame's camera azimuth (0 = the input view, 90 = the
             subject's left; :meth:`Cameras.orbit`).
         background: grey level behind the avatar (1 = white).
@@ -102,9 +104,9 @@ def render_animation(
     from .bind import repose
 
     posed = repose(avatar, poses)
-    centre, radius, fov = _framing(posed, torch.zeros(3))
+    orbit, fov = _orbit(avatar, posed)
     az = [start_azimuth_deg + camera_turn_deg * k / T for k in range(T)]
-    cams = Cameras.orbit(centre, radius, az, 0.0, fov, resolution, resolution)
+    cams = orbit.cameras(az, 0.0, fov, resolution, resolution)
     out = np.empty((T, resolution, resolution, 3), dtype=np.uint8)
     for k, g in enumerate(posed):
         with torch.no_grad():
@@ -221,6 +223,7 @@ def save_rigged_glb(
     motions: tuple[str, ...] | None = None,
     mesh_resolution: int = 96,
     keys_per_second: float = 15.0,
+    options: BindOptions | None = None,
 ) -> Path:
     """Write the avatar as a skinned, animated glTF binary (module docstring).
 
@@ -230,6 +233,7 @@ def save_rigged_glb(
         motions: clip names (default all of :data:`MOTIONS`).
         mesh_resolution: voxels along the avatar's longest side for the mesh.
         keys_per_second: animation keyframes per second (linear interpolation in between).
+        options: the binding options the Gaussians were bound with (the mesh is skinned the same way).
 
     Returns:
         the path written.
@@ -238,9 +242,8 @@ def save_rigged_glb(
     rig = avatar.rig
     parents = rig.parents.numpy()
     J = rig.num_bones
-    verts, faces, colours, w, b = rigged_mesh(avatar, mesh_resolution, body_fit=body_fit)
+    verts, faces, colours, w, b = rigged_mesh(avatar, mesh_resolution, options=options, body_fit=body_fit)
     M = _gl_frame(avatar, verts)
-    Minv = np.linalg.inv(M)
     pos = (verts @ M[:3, :3].T + M[:3, 3]).astype(np.float32)
     bind_gl = M @ rig.bind_poses.numpy().astype(np.float64)  # (J, 4, 4) bone -> glTF scene
 
@@ -431,7 +434,10 @@ def animate_result(
     t2 = time.perf_counter()
     report(0.8, "animate: writing the rigged .glb")
     clips = (motion, *(m for m in MOTIONS if m != motion))  # the motion first: viewers autoplay the first clip
-    glb = save_rigged_glb(avatar, out / "avatar_rigged.glb", body_fit=result.body_fit, motions=clips, mesh_resolution=mesh_resolution)
+    glb = save_rigged_glb(
+        avatar, out / "avatar_rigged.glb", body_fit=result.body_fit, motions=clips, mesh_resolution=mesh_resolution,
+        options=options,
+    )
     t3 = time.perf_counter()
     report(0.95, "animate: writing the bound .ply")
     ply, side = save_bound_avatar(avatar, out / "avatar_bound.ply")

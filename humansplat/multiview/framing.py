@@ -38,7 +38,6 @@ __all__ = [
     "DEFAULT_FILL",
     "SynthesizerInput",
     "axis_rotation",
-    "body_up_axis",
     "orbit_view_cameras",
     "prepare_synthesizer_input",
 ]
@@ -95,20 +94,6 @@ def prepare_synthesizer_input(crop: PersonCrop, size: int, fill: float = DEFAULT
     return SynthesizerInput(image=image, mask=new_mask, camera=camera, box=(float(x0), float(y0), side))
 
 
-def body_up_axis(body_fit: BodyFit) -> torch.Tensor:
-    """(3,) unit up axis of the fitted body in the world: the body model's vertical axis (local y)
-    turned by the fitted global orientation, signed to point up (towards -y); -y without parameters."""
-    world_up = torch.tensor([0.0, -1.0, 0.0])
-    params = getattr(body_fit, "params", None)
-    if params is None or getattr(params, "global_orient", None) is None:
-        return world_up
-    from ..prior.body_models import axis_angle_to_matrix
-
-    axis = axis_angle_to_matrix(params.global_orient.detach().float().cpu().reshape(3))[:, 1]
-    axis = torch.nn.functional.normalize(axis, dim=0)
-    return axis if float(axis @ world_up) >= 0 else -axis
-
-
 def axis_rotation(axis: torch.Tensor, angles_deg: torch.Tensor) -> torch.Tensor:
     """(F, 3, 3) rotations by ``angles_deg`` (F,) about the unit ``axis`` (3,), right-handed (Rodrigues)."""
     a = torch.deg2rad(torch.as_tensor(angles_deg, dtype=torch.float32).reshape(-1))
@@ -130,22 +115,22 @@ def orbit_view_cameras(
     turned about the body's up axis through its centre by each azimuth (module docstring).
 
     Args:
-        body_fit: the fitted body (its bounding-box centre and up axis).
+        body_fit: the fitted body (:func:`humansplat.orbit.body_orbit`: its centre and up axis, the
+            same orbit as the 4-view strip and the turntable).
         camera: the input view's camera (frame 0 at azimuth 0 is exactly this camera).
         azimuths_deg: (F,) degrees, 90 = the subject's left.
-        up: (3,) up axis (default :func:`body_up_axis`); centre: (3,) point on it (default the
-            vertices' bounding-box centre).
+        up: (3,) up axis; centre: (3,) point on it (defaults: the body orbit's).
 
     Returns:
         F cameras with ``camera``'s intrinsics and image size.
     """
-    from ..network.transformer import body_center
+    from ..orbit import body_orbit
 
     if len(camera) != 1:
         raise ValueError(f"camera must hold one view (the input's), got {len(camera)}")
-    verts = torch.as_tensor(body_fit.vertices, dtype=torch.float32).detach().cpu()
-    c = body_center(verts[None])[0] if centre is None else torch.as_tensor(centre, dtype=torch.float32).reshape(3)
-    u = body_up_axis(body_fit) if up is None else torch.as_tensor(up, dtype=torch.float32).reshape(3)
+    orbit = body_orbit(body_fit) if centre is None or up is None else None
+    c = orbit.centre if centre is None else torch.as_tensor(centre, dtype=torch.float32).reshape(3)
+    u = orbit.up if up is None else torch.as_tensor(up, dtype=torch.float32).reshape(3)
     az = torch.as_tensor(azimuths_deg, dtype=torch.float32).reshape(-1)
     # Camera turned by +a about u through c: camtoworld_a = M(a) camtoworld_0, M(a) = T(c) R(a) T(-c);
     # so viewmat_a = viewmat_0 M(a)^-1 = viewmat_0 T(c) R(-a) T(-c).

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from humansplat.errors import WeightsUnavailableError
-from humansplat.hub import DEFAULT_HUB, HubConfig, fetch
+from humansplat.hub import HubConfig, fetch
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -65,7 +65,7 @@ def _variant_or_none(folder: Path, variant: str | None) -> str | None:
 
 
 def load_sv3d_pipeline(
-    config: HubConfig = DEFAULT_HUB,
+    config: HubConfig | None = None,
     *,
     torch_dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
@@ -78,7 +78,8 @@ def load_sv3d_pipeline(
     """The human fine-tuned SV3D sampler with its real weights.
 
     Args:
-        config: where each component lives (default :data:`humansplat.hub.DEFAULT_HUB`).
+        config: where each component lives (default :meth:`humansplat.hub.HubConfig.from_env`: the
+            defaults with the ``HUMANSPLAT_REVISION_<COMPONENT>`` pins, as the report names them).
         torch_dtype: dtype of the networks (default :func:`default_precision`: float16 when the
             networks will run on CUDA, i.e. ``device`` is CUDA or, with no ``device``, CUDA is
             available; float32 elsewhere; bfloat16 works).
@@ -98,6 +99,8 @@ def load_sv3d_pipeline(
     from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
     from humansplat.multiview.configs import make_feature_extractor, make_scheduler
+
+    config = config if config is not None else HubConfig.from_env()
     from humansplat.multiview.pipeline_sv3d import SV3DPipeline
     from humansplat.multiview.unet import SV3DUNet
 

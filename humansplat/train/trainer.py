@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 
 from ..network.provenance import HeldoutScores, Provenance, vae_info
@@ -654,7 +655,8 @@ class Trainer:
         result: dict[str, Any] = {"step": self.step, "loss": sum(losses) / len(losses)}
         for group in dict.fromkeys(g for row in rows for g in row):
             have = [row[group] for row in rows if group in row]
-            result[group] = {k: sum(h[k] for h in have) / len(have) for k in have[0]}
+            # nan-safe: a group can be empty in one subject (e.g. no mask in either image)
+            result[group] = {k: float(np.nanmean([h[k] for h in have])) for k in have[0]}
         self.evaluations.append(result)
         if self._writer is not None:
             self._writer.add_scalar("heldout/loss", result["loss"], self.step)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..errors import Deadline
 from ..gaussians import Gaussians
 from ..prior.body_fit import BodyFit
 
@@ -55,7 +56,7 @@ class ViewsFitOptions:
     """Options of :func:`fit_gaussians_to_views` (defaults: what views mode runs).
 
     Attributes:
-        steps: Adam steps (fixed; a deadline may stop earlier).
+        steps: Adam steps (fixed).
         size: side in pixels at which the generated views are compared (None: their own size).
         input_size: side at which the photo is compared (None: the crop's own size, at most 512).
         seed: seeds the densification jitter (a local generator; no global seeding).
@@ -139,7 +140,7 @@ class FitStats:
     """What the fit did.
 
     Attributes:
-        steps: steps run; requested: steps asked for (fewer ran when the deadline passed).
+        steps: steps run; requested: steps asked for.
         seconds: wall time of the optimisation; seconds_per_step: its mean per step.
         loss_first, loss_last: total loss at the first and the last step.
         gaussians_start, gaussians_end: counts before and after.
@@ -160,10 +161,6 @@ class FitStats:
     pruned: int = 0
     backend: str = "torch"
     terms: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def stopped_early(self) -> bool:
-        return self.steps < self.requested
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -315,7 +312,7 @@ def fit_gaussians_to_views(
     options: ViewsFitOptions | None = None,
     view_masks: np.ndarray | torch.Tensor | None = None,
     progress: ProgressFn | None = None,
-    deadline: "Deadline | float | None" = None,
+    deadline: Deadline | None = None,
 ) -> tuple[Gaussians, FitStats]:
     """Refine ``gaussians`` on the photo (``body_fit.crop`` with ``body_fit.camera``) and V generated views.
 
@@ -327,16 +324,14 @@ def fit_gaussians_to_views(
         options: :class:`ViewsFitOptions`.
         view_masks: (V, S, S) person masks of the views in [0, 1]; default :func:`mask_from_white`.
         progress: ``progress(step, steps, loss)`` after each step.
-        deadline: a :class:`humansplat.errors.Deadline` or a ``time.monotonic()`` value; the fit
-            stops (without an error: the Gaussians so far are a valid result) after the step that passes it.
+        deadline: the run's time limit (:class:`humansplat.errors.Deadline`), checked after every
+            step: past it the fit raises :class:`~humansplat.errors.TimeLimitError`, as every long loop does.
 
     Returns:
         The refined Gaussians (detached, on ``gaussians.device``) and :class:`FitStats`.
     """
-    from ..errors import Deadline
+    from ..errors import check_deadline
     from ..render import gsplat_available, render
-
-    deadline_at = deadline.at if isinstance(deadline, Deadline) else deadline
     from ..train.losses import hierarchical_loss, part_masks, reconstruction_loss
 
     opt = options or ViewsFitOptions()
@@ -462,8 +457,7 @@ def fit_gaussians_to_views(
             max_log_scales = params.tensors["log_scales"].detach().clone()
             optimizer = _optimizer(params, opt, scene_scale)
             score = torch.zeros(len(g), device=device)
-        if deadline_at is not None and time.monotonic() > deadline_at:
-            break
+        check_deadline(deadline, "views fit")
     seconds = time.perf_counter() - t0
     result = params.gaussians().detach()
     stats = FitStats(

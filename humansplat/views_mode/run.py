@@ -129,11 +129,11 @@ def synthesizer_weights(pipe: Any) -> dict[str, str]:
 def synthesizer_status(config: Any = None) -> tuple[bool, str]:
     """Whether the SV3D synthesizer's weights (unet, vae, image_encoder) load here without downloading
     (``$HUMANSPLAT_WEIGHTS`` or the Hugging Face cache), and why not. Never contacts the Hub."""
-    from ..hub import DEFAULT_HUB, is_available
+    from ..hub import HubConfig, is_available
 
     missing = []
     for name in ("unet", "vae", "image_encoder"):
-        ok, message = is_available(name, config or DEFAULT_HUB)
+        ok, message = is_available(name, config or HubConfig.from_env())
         if not ok:
             missing.append(f"{name}: {' '.join(message.split())}")  # the whole message: it says how to fetch them
     if missing:
@@ -178,7 +178,6 @@ def synthesize_views(
         progress: ``progress(fraction in [0, 1] of the sampling, message)`` after each Euler step.
         deadline: a :class:`humansplat.errors.Deadline` (sampling stops with its ``TimeLimitError``).
     """
-    from ..errors import Deadline
     from ..multiview.framing import orbit_view_cameras, prepare_synthesizer_input
     from ..multiview.pipeline_sv3d import default_orbit_azimuths
 
@@ -212,7 +211,7 @@ def synthesize_views(
         guidance_profile=opt.guidance_profile,
         generator=generator,
         callback_on_step_end=on_step,
-        **({"deadline": deadline} if isinstance(deadline, Deadline) else {}),
+        deadline=deadline,
     )
     return SynthesizedViews(
         views=np.asarray(out.images),
@@ -234,7 +233,7 @@ def fit_to_synthesized(
 ) -> ViewsModeResult:
     """Step 2 of views mode: the bounded fit of ``prior_gaussians`` to the photo and the generated
     frames 1..F-1 (frame 0 is left out: the photo is better); ``progress(fraction of the fit, message)``.
-    ``deadline``: the fit stops early and keeps what it has."""
+    ``deadline``: checked after every step of the fit (:class:`~humansplat.errors.TimeLimitError`)."""
     opt = options or ViewsModeOptions()
     report = progress or (lambda fraction, message: None)
     t = time.perf_counter()
@@ -281,7 +280,7 @@ def run_views_mode(
             ``load_sv3d_pipeline()``, or tiny random components in tests).
         options: :class:`ViewsModeOptions`.
         progress: ``progress(fraction, message)``: sampling takes [0, 0.5], the fit (0.5, 1].
-        deadline: a :class:`humansplat.errors.Deadline` (sampling stops with its ``TimeLimitError``;
+        deadline: a :class:`humansplat.errors.Deadline` (sampling and the fit stop with its ``TimeLimitError``;
             the fit stops early and keeps what it has) or a ``time.monotonic()`` value (the fit only).
 
     Returns:

@@ -37,7 +37,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from ..cameras import Cameras
+from ..cameras import Cameras, fov_to_focal
 from ..gaussians import Gaussians
 from ..render.mesh import TexturedMesh, render_mesh
 from .convert import mesh_to_gaussians, sample_surface
@@ -161,14 +161,29 @@ def _framing_distance(mesh: TexturedMesh, fill: float, size: int) -> tuple[float
     return d, mid
 
 
-def make_input_view(subject: EvalSubject, azimuth: float, size: int, fill: float = 0.85, render_scale: int = 2) -> InputView:
-    """The photo of ``subject`` from subject azimuth ``azimuth`` (degrees) and its ground truth."""
+def _placement(subject: EvalSubject, fill: float, size: int) -> tuple[float, float, float]:
+    """(camera distance, mid height, true height) of ``subject``: the same for every input azimuth
+    (the camera turns about the vertical axis), so :func:`evaluate` computes them once per subject."""
     distance, mid = _framing_distance(subject.mesh, fill, size)
+    points, _, _ = sample_surface(subject.mesh, spacing=0.0025, seed=0)  # dense: the quantiles must not be noisy
+    return distance, mid, up_extent(points * torch.tensor([1.0, -1.0, 1.0]))  # scan frame: +y is up
+
+
+def make_input_view(
+    subject: EvalSubject,
+    azimuth: float,
+    size: int,
+    fill: float = 0.85,
+    render_scale: int = 2,
+    placement: tuple[float, float, float] | None = None,
+) -> InputView:
+    """The photo of ``subject`` from subject azimuth ``azimuth`` (degrees) and its ground truth
+    (``placement``: :func:`_placement` of the subject, computed here when not given)."""
+    distance, mid, true_height = placement or _placement(subject, fill, size)
     mesh = _to_world(subject.mesh, azimuth, mid, distance)
     camera = Cameras.from_fov(FOV_DEG, size, size)
     rgb, alpha = _render_truth(mesh, camera, render_scale)
-    points, _, _ = sample_surface(mesh, spacing=0.0025, seed=0)  # dense: the quantiles must not be noisy
-    pixel = 2.0 * distance * math.tan(math.radians(FOV_DEG / 2)) / (size * render_scale)
+    pixel = distance / fov_to_focal(FOV_DEG, size * render_scale)
     return InputView(
         subject=subject.name,
         azimuth=float(azimuth),
@@ -178,7 +193,7 @@ def make_input_view(subject: EvalSubject, azimuth: float, size: int, fill: float
         camera=camera,
         centre=torch.tensor([0.0, 0.0, distance]),
         distance=distance,
-        true_height=up_extent(points),
+        true_height=true_height,
         pixel_size=pixel,
     )
 
@@ -201,9 +216,9 @@ def _downsample(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def _render_truth(mesh: TexturedMesh, cameras: Cameras, k: int) -> tuple[np.ndarray, np.ndarray]:
-    big = cameras.resize(cameras.width * k, cameras.height * k)
-    out = render_mesh(mesh, big, supersample=2, background=1.0)
-    return _downsample(out.rgb, k).numpy(), _downsample(out.alpha, k).numpy()
+    """The truth with (2 k)^2 samples per pixel (the prediction's k^2 renders, each edge-antialiased)."""
+    out = render_mesh(mesh, cameras, supersample=2 * k, background=1.0)
+    return out.rgb.numpy(), out.alpha.numpy()
 
 
 def _render_prediction(gaussians: Gaussians, cameras: Cameras, k: int, chunk: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -330,11 +345,12 @@ def evaluate(
     report = EvalReport(mode=mode, size=size, input_azimuths=azimuths, lpips_note=lpips_note)
     total, done = len(subjects) * len(azimuths), 0
     for subject in subjects:
+        placement = _placement(subject, fill, size)
         gt_orbit: tuple[np.ndarray, np.ndarray] | None = None
         sheet_rows: list[tuple[str, list[np.ndarray], list[str]]] = []
         for a in azimuths:
             t0 = time.perf_counter()
-            view = make_input_view(subject, a, size, fill, render_scale)
+            view = make_input_view(subject, a, size, fill, render_scale, placement)
             if gt_orbit is None:  # the orbit views of the truth do not depend on the input azimuth
                 gt_orbit = _render_truth(view.mesh, view.orbit(ORBIT_AZIMUTHS, size), render_scale)
             record = RunRecord(subject=subject.name, input_azimuth=a, true_height_m=view.true_height)

@@ -569,6 +569,7 @@ def iter_reconstruct(
     prior_options: PriorOptions | None = None,
     views_options: Any = None,
     deadline: Deadline | None = None,
+    options: RunOptions | None = None,
 ) -> Iterator[StageUpdate]:
     """Reconstruct a person stage by stage (module docstring); the last update carries the Result.
 
@@ -585,6 +586,8 @@ def iter_reconstruct(
         views_options: options of views mode (:class:`~humansplat.views_mode.ViewsModeOptions`: frames,
             sampler steps, the fit's steps; its seed is ``seed``).
         deadline: the run's time limit (:class:`~humansplat.errors.Deadline`; None: no limit).
+        options: options already checked by :func:`check_options` (a batch checks them once); when
+            given, they replace ``mode``, ``frames``, ``resolution``, ``seed`` and ``device``.
 
     Raises:
         InputError: the photo or an option cannot be used (no person, bad file, ...).
@@ -595,7 +598,7 @@ def iter_reconstruct(
     from .prior.fit import fit_body
     from .prior.person import detect_person
 
-    opts = check_options(mode, frames, resolution, seed, device)  # fails before any work
+    opts = options or check_options(mode, frames, resolution, seed, device)  # fails before any work
     run = _StageRun(deadline)
 
     with run.timed("load"):
@@ -656,7 +659,7 @@ def reconstruct(
     """Run every stage of :func:`iter_reconstruct` and return the Result.
 
     ``progress(fraction, stage)`` is called after each stage (and during the turntable);
-    ``kwargs`` go to :func:`iter_reconstruct` (``body_backend``, ``prior_options``, ``views_options``, ``deadline``).
+    ``kwargs`` go to :func:`iter_reconstruct` (``body_backend``, ``prior_options``, ``views_options``, ``deadline``, ``options``).
     """
     result: Result | None = None
     for update in iter_reconstruct(photo, mode, frames, resolution, seed, device, **kwargs):

@@ -143,10 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.set_postfix_str(f"{int(100 * fraction):3d}% {stage.split(':')[0]}")
 
         try:
-            result = reconstruct(
-                path, mode=args.mode, frames=opts.frames, resolution=opts.resolution, seed=opts.seed,
-                device=opts.device, progress=progress,
-            )
+            result = reconstruct(path, progress=progress, options=opts)  # checked once, above
             if args.motion:  # first, so that the report counts its time
                 from .animate import animate_result
 

@@ -885,8 +885,7 @@ def refine_colours(
             t = torch.where(n2 > 0.15**2, t, torch.zeros_like(t))
             alpha = g.opacities[:n_visible][at_edge]
             new_alpha = (alpha * (1.0 - t)).clamp(0.02, max_opacity)
-            logit = torch.log(new_alpha) - torch.log1p(-new_alpha)
-            g.logit_opacities[torch.nonzero(at_edge).squeeze(-1)] = logit
+            g.logit_opacities[torch.nonzero(at_edge).squeeze(-1)] = torch.logit(new_alpha)
             residual[at_edge] = residual[at_edge] - t[:, None] * to_white
         rgb = (rgb + residual).clamp(0.0, 1.0)
         g.sh0[:n_visible] = rgb_to_sh0(rgb)

@@ -320,14 +320,15 @@ def _framing(orbit: BodyOrbit, gaussians: Gaussians, body_fit: BodyFit, margin: 
 def orbit_framing(gaussians: Gaussians, body_fit: BodyFit, margin: float = 1.08) -> tuple[torch.Tensor, float, float]:
     """Centre, radius and vertical field of view of orbit cameras that frame the avatar in every view.
 
-    The centre and the input camera's distance come from :func:`humansplat.orbit.body_orbit` (so
-    azimuth 0 is as far as the photo); the field of view fits a sphere around the centre holding
+    The axis and the input camera's distance come from :func:`humansplat.orbit.body_orbit` (so
+    azimuth 0 is as far as the photo), the look-at point is moved along the axis to the middle of the
+    Gaussians (:meth:`BodyOrbit.centred_on`: a half body is centred); the field of view fits a sphere around the centre holding
     99.5 % of the Gaussians' means (plus ``margin``), the radius grows when that sphere needs it.
 
     Returns:
         centre (3,) metres, radius (metres), fov_y (degrees).
     """
-    orbit = body_orbit(body_fit)
+    orbit = body_orbit(body_fit).centred_on(gaussians.means)
     radius, fov = _framing(orbit, gaussians, body_fit, margin)
     return orbit.centre, radius, fov
 
@@ -337,7 +338,7 @@ def orbit_cameras(
 ) -> Cameras:
     """Square cameras at ``azimuths_deg`` (elevation 0) about the fitted body's up axis through its
     centre, framing the avatar (:func:`orbit_framing`), on the Gaussians' device."""
-    orbit = body_orbit(body_fit)
+    orbit = body_orbit(body_fit).centred_on(gaussians.means)
     radius, fov = _framing(orbit, gaussians, body_fit, margin)
     return orbit.cameras(azimuths_deg, 0.0, fov, resolution, resolution, radius=radius).to(gaussians.device)
 

@@ -43,6 +43,17 @@ class BodyOrbit:
     up: torch.Tensor
     radius: float
 
+    def centred_on(self, points: torch.Tensor) -> BodyOrbit:
+        """The same axis, its look-at point moved along it to the middle of ``points`` (N, 3) (robust
+        0.5/99.5 % extent along the axis): a half-body photo's avatar sits in the middle of its views,
+        not in the top half of the whole fitted body's frame. The orbit stays level and about the body."""
+        points = torch.as_tensor(points).detach().float().cpu()
+        if len(points) < 10:
+            return self
+        along = (points - self.centre) @ self.up
+        mid = 0.5 * float(torch.quantile(along, 0.005) + torch.quantile(along, 0.995))
+        return BodyOrbit(centre=self.centre + mid * self.up, up=self.up, radius=self.radius)
+
     def cameras(
         self,
         azimuths_deg: Sequence[float] | torch.Tensor,

@@ -105,3 +105,23 @@ def test_orbit_up_default_is_the_old_convention_and_refuses_a_viewing_axis():
     torch.testing.assert_close(cams.centers, torch.tensor([0.0, 0.1, 3.0]) + 2.0 * offset, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="parallel to the input camera's viewing axis"):
         Cameras.orbit((0.0, 0.0, 3.0), 2.0, [0.0], up=(0.0, 0.0, 1.0))
+
+
+def test_a_half_body_is_centred_in_its_views():
+    """The views look at the middle of the avatar along the body's axis: a half-body avatar (the body
+    above mid-thigh) fills the middle of every view, not the top half of the whole body's frame."""
+    from humansplat.api import orbit_cameras
+    from humansplat.gaussians import Gaussians
+    from humansplat.prior.synthetic import make_synthetic_person
+
+    fit = make_synthetic_person(seed=0, size=96, framing="half").as_body_fit()
+    orbit = body_orbit(fit)
+    upper = fit.vertices[((fit.vertices - orbit.centre) @ orbit.up) > 0.0]  # the half above the body's centre
+    n = len(upper)
+    g = Gaussians.from_activated(upper, torch.full((n, 3), 0.01), torch.tensor([1.0, 0, 0, 0]).expand(n, 4),
+                                 torch.full((n,), 0.9), torch.full((n, 3), 0.5))
+    cams = orbit_cameras(g, fit, [0.0, 90.0, 180.0, 270.0], 96)
+    uv, _ = cams.project(upper)
+    rows = uv[..., 1]
+    mid = 0.5 * (rows.quantile(0.005, dim=1) + rows.quantile(0.995, dim=1))
+    assert (mid - 48.0).abs().max() < 4.0, mid  # vertically centred (before: about 20 px above the centre)

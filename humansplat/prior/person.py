@@ -46,6 +46,7 @@ import numpy as np
 
 from ..cameras import Cameras
 from .landmarks import Landmarks
+from .sides import consistent_sides
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..io.images import Photo
@@ -199,6 +200,18 @@ def detect_person(
     face = left = right = None
     if face_and_hands:
         face = _face_landmarks(comp, body, confidence)
+    # One facing for every left/right label (MediaPipe sometimes labels a whole arm the wrong way
+    # round), before the hands are looked for at the (now right) wrists.
+    sided, swapped = consistent_sides(
+        Landmarks(body=body, body_confidence=confidence, face=face, body_world=person.world)
+    )
+    body, confidence, world = sided.body.astype(np.float32), sided.body_confidence.astype(np.float32), sided.body_world
+    if swapped:
+        notes.append(
+            f"The pose detector's left/right labels of the {' and '.join(swapped)} disagreed with the rest "
+            "of the body and were exchanged."
+        )
+    if face_and_hands:
         left = _hand_landmarks(comp, body, confidence, "left")
         right = _hand_landmarks(comp, body, confidence, "right")
 
@@ -217,7 +230,7 @@ def detect_person(
         rgb_crop = composite_white(crop_square(photo.rgb, x0, y0, side, size), mask_crop)
     camera = photo.camera().crop(x0, y0, side, side).resize(size, size)
     landmarks = Landmarks(
-        body=body, body_confidence=confidence, face=face, left_hand=left, right_hand=right, body_world=person.world
+        body=body, body_confidence=confidence, face=face, left_hand=left, right_hand=right, body_world=world
     ).transformed(size / side, x0, y0)
     return PersonCrop(
         rgb=rgb_crop,

@@ -46,6 +46,7 @@ import numpy as np
 
 from ..cameras import Cameras
 from .landmarks import Landmarks
+from .matting import refine_mask
 from .sides import consistent_sides
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -226,8 +227,10 @@ def detect_person(
     mask_crop = np.clip(_resample(mask, mask_box, size, fill=0.0), 0.0, 1.0)
     if photo.alpha is not None:  # ``comp`` is premultiplied on white: resampling it is exact compositing
         rgb_crop = crop_square(comp, x0, y0, side, size, fill=255)
-    else:
-        rgb_crop = composite_white(crop_square(photo.rgb, x0, y0, side, size), mask_crop)
+    else:  # the segmentation's edge corrected against the photo's own background (prior.matting)
+        raw_crop = crop_square(photo.rgb, x0, y0, side, size)
+        mask_crop = refine_mask(raw_crop, mask_crop)
+        rgb_crop = composite_white(raw_crop, mask_crop)
     camera = photo.camera().crop(x0, y0, side, side).resize(size, size)
     landmarks = Landmarks(
         body=body, body_confidence=confidence, face=face, left_hand=left, right_hand=right, body_world=world

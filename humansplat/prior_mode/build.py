@@ -47,6 +47,7 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians, rgb_to_sh0
 from ..prior.body_fit import BodyFit
+from ..prior.matting import blur_masked
 from ..prior.parts import PART_NAMES
 from ..render.mesh import MeshRaster, rasterize_mesh
 from ..render.projection import SH_C1, rotmat_to_quat
@@ -214,21 +215,6 @@ def _resize_depth(depth: np.ndarray, size: int, jump_m: float = 0.03) -> np.ndar
     spread = maximum_filter(depth, size=3) - minimum_filter(depth, size=3)
     jumpy = _resize_nearest(spread, size) > jump_m
     return np.where(jumpy, _resize_nearest(depth, size), smooth)
-
-
-def _blur_masked(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of (H, W, ...) ``values`` using only pixels in ``mask`` (normalised convolution)."""
-    from scipy.ndimage import gaussian_filter
-
-    if sigma <= 0:
-        return values
-    m = mask.astype(np.float64)
-    extra = values.ndim - 2
-    sig = (sigma, sigma) + (0,) * extra
-    num = gaussian_filter(values * (m if extra == 0 else m[..., None]), sig)
-    den = gaussian_filter(m, sigma)
-    den = den if extra == 0 else den[..., None]
-    return np.where(den > 1e-6, num / np.maximum(den, 1e-6), values)
 
 
 def _coverage(rgb: np.ndarray, person: np.ndarray, background: float = 1.0, min_contrast: float = 0.15) -> np.ndarray:
@@ -505,7 +491,7 @@ def _clothing_depth(mask: np.ndarray, body: np.ndarray, metres_per_px: float, op
         return np.zeros(mask.shape)
     edge = boundary_pixels(mask)
     excess = np.where(edge, distance_transform_edt(~body), 0.0)
-    spread = _blur_masked(nearest_fill(excess, edge), mask, opt.clothing_smooth_px)
+    spread = blur_masked(nearest_fill(excess, edge), mask, opt.clothing_smooth_px)
     return np.minimum(opt.clothing_depth * spread * metres_per_px, opt.clothing_max_m)
 
 
@@ -560,7 +546,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     inflated = opt.inflation * dist_px * mid / focal
     half = np.where(body, half, np.maximum(half, inflated))
     if opt.smooth_px > 0:  # smooth the filled thickness; the body's own surfaces stay exact
-        half = np.where(body, half, _blur_masked(half, mask, opt.smooth_px))
+        half = np.where(body, half, blur_masked(half, mask, opt.smooth_px))
     half = np.maximum(half, 0.5 / focal * mid)  # at least a pixel footprint thick
     front = np.where(mask, np.where(body, front_b, mid - half), 0.0)
     back = np.where(mask, np.where(body, np.maximum(back_b, front_b + 2 * half), mid + half), 0.0)
@@ -617,16 +603,22 @@ _DEFAULT_HAIR = np.array([0.22, 0.16, 0.12])
 """Hair colour for the back of a head when the photo shows (almost) none."""
 
 
-def _lateral_band(part: np.ndarray, fraction: float) -> np.ndarray:
-    """(S, S) bool: in each row, the pixels of ``part`` within ``fraction`` of that row's span of the
-    part from its leftmost or rightmost pixel (at least one pixel each side): the part's sides,
-    where the outermost garment shows (an open jacket's sides, not the shirt between them)."""
+def _lateral_bands(part: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(left, right): (S, S) bool each: in each row, the pixels of ``part`` within ``fraction`` of that
+    row's span of the part from its leftmost (rightmost) pixel, at least one pixel: the part's two
+    sides, where the outermost garment shows (an open jacket's sides, not the shirt between them)."""
     cols = np.arange(part.shape[1])[None, :]
     has = part.any(axis=1)
     left = np.where(has, np.argmax(part, axis=1), 0)[:, None]
     right = np.where(has, part.shape[1] - 1 - np.argmax(part[:, ::-1], axis=1), 0)[:, None]
     width = np.maximum(1.0, fraction * (right - left + 1))
-    return part & ((cols - left < width) | (right - cols < width))
+    return part & (cols - left < width), part & (right - cols < width)
+
+
+def _lateral_band(part: np.ndarray, fraction: float) -> np.ndarray:
+    """(S, S) bool: both of :func:`_lateral_bands`."""
+    left, right = _lateral_bands(part, fraction)
+    return left | right
 
 
 def _garment_match(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
@@ -635,7 +627,7 @@ def _garment_match(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, op
     For each part and block of rows, the colours seen on the part's sides (:func:`_lateral_band`)
     are the outer garment's palette (every colour of a checked dress shows at its sides; an open
     jacket shows only the jacket there). A pixel whose colour is within ``garment_match`` (RGB
-    distance) of at least ``garment_support`` of them is that garment (weight 1, falling to 0 at
+    distance) of at least ``garment_support`` of the colours on *each* side is that garment (weight 1, falling to 0 at
     twice the distance): its colour may continue round the back. A shirt in a jacket's opening, a
     print on the front only, or a hand in front of a coat does not match and gets the garment's
     colour on the back instead.
@@ -647,25 +639,28 @@ def _garment_match(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, op
     rng = np.random.default_rng(0)
     for k in range(len(PART_NAMES)):
         part = mask & (front_part == k)
-        ref_all = _lateral_band(part, opt.garment_side_fraction)
-        if ref_all.sum() < 8:
+        bands = _lateral_bands(part, opt.garment_side_fraction)
+        if min(int(b.sum()) for b in bands) < 4:
             continue
         for y0 in range(0, size, block):
             here = part[y0 : y0 + block]
             if not here.any():
                 continue
             lo, hi = max(0, y0 - block // 2), min(size, y0 + block + block // 2)
-            ref = rgb[lo:hi][ref_all[lo:hi]]
-            if len(ref) < 8:
-                ref = rgb[ref_all]
-            if len(ref) > 64:
-                ref = ref[rng.choice(len(ref), 64, replace=False)]
             px = rgb[y0 : y0 + block][here]  # (P, 3)
-            # distance to the colour's ``garment_support`` nearest share of the palette: a few
-            # stray pixels on the sides (a shirt's edge, anti-aliasing) are not a garment
-            dist = np.sqrt(((px[:, None, :] - ref[None]) ** 2).sum(-1))
-            q = max(1, int(opt.garment_support * len(ref)))
-            d = np.partition(dist, q - 1, axis=1)[:, q - 1]
+            d = np.zeros(len(px))
+            for band in bands:  # the garment shows on both sides: a colour seen on one only (the
+                # shirt next to one edge of a turned person's jacket) is not the outer layer
+                ref = rgb[lo:hi][band[lo:hi]]
+                if len(ref) < 4:
+                    ref = rgb[band]
+                if len(ref) > 64:
+                    ref = ref[rng.choice(len(ref), 64, replace=False)]
+                # distance to the colour's ``garment_support`` nearest share of the palette: a few
+                # stray pixels on the sides (a shirt's edge, anti-aliasing) are not a garment
+                dist = np.sqrt(((px[:, None, :] - ref[None]) ** 2).sum(-1))
+                q = max(1, int(opt.garment_support * len(ref)))
+                d = np.maximum(d, np.partition(dist, q - 1, axis=1)[:, q - 1])
             sub = weight[y0 : y0 + block]
             sub[here] = np.clip(2.0 - d / t0, 0.0, 1.0)
     return weight
@@ -683,16 +678,19 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
     torso) the back part's garment colour is used alone. The back of the head takes the hair
     colour (:func:`_hair_colour`), never the face's skin.
     """
-    blurred = _blur_masked(rgb.astype(np.float64), mask, opt.back_blur_px)
+    blurred = blur_masked(rgb.astype(np.float64), mask, opt.back_blur_px)
+    garment = _garment_match(rgb, mask, front_part, opt)
     medians = {}
     sels = {}
     for k in range(len(PART_NAMES)):
         # a part's colour from its sides: the outermost garment (an open coat over a shirt) shows
-        # there, and it is what covers the back
+        # there, and it is what covers the back; of those, the colours both sides show
         sel = mask & (front_part == k)
         side = _lateral_band(sel, opt.garment_side_fraction)
         if side.sum() >= 8:
             sel = side
+            if (side & (garment >= 0.5)).sum() >= 8:
+                sel = side & (garment >= 0.5)
         if sel.sum() >= 8:
             medians[k] = np.median(rgb[sel], axis=0)
             sels[k] = sel
@@ -715,8 +713,7 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
             if len(vals) >= 8:
                 med[k, y] = np.median(vals, axis=0)
     rows = np.broadcast_to(np.arange(size)[:, None], back_part.shape)
-    garment = _garment_match(rgb, mask, front_part, opt)
-    blurred_w = _blur_masked(garment, mask, opt.back_blur_px)  # soft transitions between garments
+    blurred_w = blur_masked(garment, mask, opt.back_blur_px)  # soft transitions between garments
     # where something else is in front (an arm over the torso), the photo says nothing about the back
     keep = np.where(front_part != back_part, 0.0, (1.0 - opt.back_part_mix) * blurred_w)[..., None]
     out = keep * blurred + (1 - keep) * med[back_part, rows]

@@ -1,0 +1,112 @@
+"""The person mask against the photo's own background: what the segmentation missed near its edge.
+
+MediaPipe's selfie segmentation runs at 256 x 256 on the whole photo, so its mask is soft and loses
+thin or dark extremities (shoes on a light floor, hair wisps, fingers). Where the person stands
+before a plain backdrop (a wall, a studio backdrop, a render on white), the photo itself says which
+pixels near the mask's edge are the person: :func:`refine_mask` takes the backdrop's colour (the
+median of a ring of background pixels around the person) and, in a band around the mask's edge,
+raises the mask where a pixel's colour differs from it. The mask only grows, and only by pixels
+connected to the person (a white shirt on a white wall keeps the segmentation's mask; an object on
+the floor apart from the person stays out). Before a busy background (the ring's colours spread
+more than ``max_background_spread``) the segmentation's mask is kept as it is.
+
+Images: (S, S, 3) float in [0, 1] or uint8; masks (S, S) float in [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["blur_masked", "refine_mask"]
+
+
+def blur_masked(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of (H, W, ...) ``values`` using only pixels in ``mask`` (normalised convolution);
+    pixels with no ``mask`` pixel within reach keep their value."""
+    from scipy.ndimage import gaussian_filter
+
+    if sigma <= 0:
+        return values
+    m = mask.astype(np.float64)
+    extra = values.ndim - 2
+    sig = (sigma, sigma) + (0,) * extra
+    num = gaussian_filter(values * (m if extra == 0 else m[..., None]), sig)
+    den = gaussian_filter(m, sigma)
+    den = den if extra == 0 else den[..., None]
+    return np.where(den > 1e-6, num / np.maximum(den, 1e-6), values)
+
+
+def refine_mask(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    band: float = 0.03,
+    colour_lo: float = 0.08,
+    colour_hi: float = 0.2,
+    max_background_spread: float = 0.12,
+    shadow_min: float = 0.35,
+    passes: int = 2,
+) -> np.ndarray:
+    """``mask`` corrected by the colours of the photo ``rgb`` near its edge (module docstring).
+
+    Args:
+        rgb: (S, S, 3) the photo's pixels (not composited).
+        mask: (S, S) the segmentation's soft mask.
+        band: half-width of the band around the mask's edge that may change, as a share of S.
+        colour_lo, colour_hi: RGB distance (0-1 scale) to the background estimate below which a pixel
+            is background and above which it is the person (linear between).
+        max_background_spread: the backdrop is plain when, in the ring of background pixels around
+            the person (``band`` to 4 ``band`` from the mask), the 10-90 % percentile range of every
+            colour channel is within this; otherwise the segmentation is kept as it is.
+        shadow_min: a pixel whose colour is the backdrop's scaled by a factor in (``shadow_min``, 1)
+            (within 0.75 ``colour_hi``) is a shadow on the backdrop, not the person.
+        passes: the band moves with the grown mask this many times (each pass reaches ``band`` further).
+
+    Returns:
+        (S, S) float32 mask in [0, 1], >= ``mask``; only pixels connected to the person are raised.
+    """
+    img = np.asarray(rgb)
+    img = img.astype(np.float64) / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
+    m = np.clip(np.asarray(mask, dtype=np.float64), 0.0, 1.0)
+    for _ in range(max(1, int(passes))):
+        m = _grow_once(img, m, band, colour_lo, colour_hi, max_background_spread, shadow_min)
+    return m.astype(np.float32)
+
+
+def _grow_once(
+    img: np.ndarray, m: np.ndarray, band: float, colour_lo: float, colour_hi: float,
+    max_background_spread: float, shadow_min: float,
+) -> np.ndarray:
+    """One pass of :func:`refine_mask` on float64 ``img`` (S, S, 3) and ``m`` (S, S)."""
+    from scipy import ndimage
+
+    S = m.shape[0]
+    person = m > 0.5
+    if not person.any() or person.all():
+        return m
+    reach = max(1.0, band * S)
+    outside = ndimage.distance_transform_edt(~person)
+    inside = ndimage.distance_transform_edt(person)
+    in_band = (outside <= reach) & (inside <= reach)
+    ring = (m < 0.05) & (outside > reach) & (outside <= 4 * reach)  # the backdrop around the person
+    if ring.sum() < 0.01 * S * S:
+        return m
+    colours = img[ring]
+    lo, hi = np.percentile(colours, [10, 90], axis=0)
+    if float((hi - lo).max()) > max_background_spread:  # a busy background: keep the segmentation
+        return m
+    bg = np.median(colours, axis=0)
+    distance = np.sqrt(((img - bg) ** 2).sum(-1))
+    # a shadow on the backdrop is the backdrop's colour, darker: not the person (black shoes on white,
+    # darker than any shadow, are)
+    k = (img @ bg) / max(float(bg @ bg), 1e-6)
+    residual = np.sqrt(((img - k[..., None] * bg) ** 2).sum(-1))
+    shadow = (residual < 0.75 * colour_hi) & (k > shadow_min) & (k < 1.0)
+    colour = np.where(shadow, 0.0, np.clip((distance - colour_lo) / (colour_hi - colour_lo), 0.0, 1.0))
+    use = in_band
+    out = np.where(use, np.maximum(m, colour), m)  # it only grows: a white shirt on a white wall stays
+    # only what touches the person: a shadow or an object on the floor apart from them stays out
+    labels, _ = ndimage.label(out > 0.5, structure=np.ones((3, 3), bool))
+    main = np.unique(labels[person & (out > 0.5)])
+    main = main[main > 0]
+    keep = ndimage.binary_dilation(np.isin(labels, main), iterations=2)  # with its soft rim
+    return np.where(keep, out, m)

@@ -52,8 +52,10 @@ def refine_mask(
         rgb: (S, S, 3) the photo's pixels (not composited).
         mask: (S, S) the segmentation's soft mask.
         band: half-width of the band around the mask's edge that may change, as a share of S.
-        colour_lo, colour_hi: RGB distance (0-1 scale) to the background estimate below which a pixel
-            is background and above which it is the person (linear between).
+        colour_lo: RGB distance (0-1 scale) to the backdrop's colour below which a pixel is backdrop;
+            above it, the pixel's share of the person is that distance over the distance between
+            the backdrop and the nearest surely-person pixel's colour (at least ``colour_hi``).
+        colour_hi: the least contrast assumed between person and backdrop.
         max_background_spread: the backdrop is plain when, in the ring of background pixels around
             the person (``band`` to 4 ``band`` from the mask), the 10-90 % percentile range of every
             colour channel is within this; otherwise the segmentation is kept as it is.
@@ -101,7 +103,13 @@ def _grow_once(
     k = (img @ bg) / max(float(bg @ bg), 1e-6)
     residual = np.sqrt(((img - k[..., None] * bg) ** 2).sum(-1))
     shadow = (residual < 0.75 * colour_hi) & (k > shadow_min) & (k < 1.0)
-    colour = np.where(shadow, 0.0, np.clip((distance - colour_lo) / (colour_hi - colour_lo), 0.0, 1.0))
+    # a pixel's share of the person: its distance from the backdrop over that of the nearest surely
+    # person pixel's colour (a rim pixel half covered by a dark sleeve is half as far from the wall)
+    from ..prior_mode.fill import nearest_fill
+
+    inner = nearest_fill(img, m > 0.9) if (m > 0.9).any() else img
+    contrast = np.maximum(np.sqrt(((inner - bg) ** 2).sum(-1)), colour_hi)
+    colour = np.where(shadow | (distance < colour_lo), 0.0, np.clip(distance / contrast, 0.0, 1.0))
     use = in_band
     out = np.where(use, np.maximum(m, colour), m)  # it only grows: a white shirt on a white wall stays
     # only what touches the person: a shadow or an object on the floor apart from them stays out

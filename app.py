@@ -1052,9 +1052,53 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+SYNTHESIZER_COMPONENTS = ("unet", "vae", "image_encoder")
+
+
+def prefetch_synthesizer(setting: str | None = None) -> str | None:
+    """Fetch the synthesizer's weights (``SYNTHESIZER_COMPONENTS``) into the Hugging Face cache before
+    the page is built, so that ``auto`` runs views mode on a GPU Space (the mode rule only uses weights
+    that are already here; it never downloads in the middle of a request).
+
+    Args:
+        setting: ``HUMANSPLAT_PREFETCH`` (default): ``"auto"`` fetches only on a Hugging Face Space
+            (``SPACE_ID`` set) with a GPU (ZeroGPU or CUDA) and downloads allowed; ``"1"``/``"true"``
+            always (unless ``HF_HUB_OFFLINE``); ``"0"``/``"false"`` never.
+
+    Returns:
+        One line saying what was fetched or why not (None when nothing was tried). Never raises: a
+        failed download (no token for the gated image encoder, no network) leaves prior mode, and the
+        page's banner says why views mode is not offered.
+    """
+    from humansplat.hub import fetch, hub_offline
+
+    value = (setting if setting is not None else os.environ.get("HUMANSPLAT_PREFETCH", "auto")).strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return None
+    if value == "auto" and not (os.environ.get("SPACE_ID") and _gpu_here()):
+        return None
+    if hub_offline():
+        return "synthesizer weights not prefetched: HF_HUB_OFFLINE is set"
+    fetched, failed = [], []
+    for name in SYNTHESIZER_COMPONENTS:
+        try:
+            fetch(name)
+            fetched.append(name)
+        except Exception as exc:  # noqa: BLE001 - any failure leaves prior mode; the message says why
+            failed.append(f"{name}: {' '.join(str(exc).split())}")
+    line = f"synthesizer weights prefetched: {', '.join(fetched) or 'none'}" + (
+        f"; failed: {'; '.join(failed)}" if failed else ""
+    )
+    (log.warning if failed else log.info)(line)
+    return line
+
+
 def serve(demo: gr.Blocks | None = None, **launch_kwargs: Any) -> gr.Blocks:
-    """Queue and launch ``demo`` (default: ``build_demo()``) with the app's limits; ``launch_kwargs``
-    override Gradio's ``launch`` arguments (host and port default to GRADIO_SERVER_NAME / _PORT)."""
+    """Queue and launch ``demo`` (default: ``build_demo()``, after :func:`prefetch_synthesizer` on a
+    GPU Space) with the app's limits; ``launch_kwargs`` override Gradio's ``launch`` arguments (host
+    and port default to GRADIO_SERVER_NAME / _PORT)."""
+    if demo is None:
+        prefetch_synthesizer()
     demo = demo or build_demo()
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     settings: dict[str, Any] = {

@@ -91,3 +91,49 @@ def test_reconstruct_handler_streams_the_generated_views_before_the_fit(tiny_wei
     assert final["ply"] and final["video"] and final["views"] == first["views"]
     assert "**Views mode**" in final["summary"] and "mode: views" in final["summary"]
     assert f"unet=loaded: {tiny_weights / 'unet'}" in final["summary"], final["summary"]
+
+
+def test_a_gpu_space_prefetches_the_synthesizer_so_auto_runs_views(tmp_path, monkeypatch):
+    """On a Space with a GPU, ``serve()`` fetches the synthesizer's weights before building the page
+    (``prefetch_synthesizer``); then ``auto`` runs views mode. Elsewhere nothing is fetched, and a failed
+    download is a line in the log, not a crash. (The Hub is simulated: ``fetch`` writes the tiny random
+    components where ``$HUMANSPLAT_WEIGHTS`` points.)"""
+    import humansplat.api
+    import humansplat.hub
+    from humansplat.multiview.tiny import save_tiny_weights
+
+    app = load_app()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders())
+    monkeypatch.setattr(humansplat.api, "network_status", lambda: (False, "no trained reconstructor"))
+    monkeypatch.setattr(humansplat.hub, "hub_offline", lambda: False)  # the tests run with HF_HUB_OFFLINE=1
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path / "cache"))  # empty: nothing is here yet
+    calls: list[str] = []
+
+    def fake_fetch(name, *args, **kwargs):
+        calls.append(name)
+        save_tiny_weights(tmp_path / "cache")
+        return tmp_path / "cache" / name
+
+    monkeypatch.setattr(humansplat.hub, "fetch", fake_fetch)
+    monkeypatch.setattr(app, "_gpu_here", lambda: True)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert app.prefetch_synthesizer("auto") is None and calls == []  # not a Space: nothing fetched
+    assert app.prefetch_synthesizer("0") is None and calls == []
+    monkeypatch.setenv("SPACE_ID", "someone/humansplat")
+    monkeypatch.setattr(app, "_gpu_here", lambda: False)
+    assert app.prefetch_synthesizer("auto") is None and calls == []  # a CPU Space: prior mode anyway
+    monkeypatch.setattr(app, "_gpu_here", lambda: True)
+    assert "failed" not in app.prefetch_synthesizer("auto")
+    assert calls == ["unet", "vae", "image_encoder"]
+    mode = {getattr(b, "label", None): b for b in app.build_demo().blocks.values()}["Mode"]
+    assert "auto runs views mode" in mode.info and "views" in [v for _, v in mode.choices]
+
+    def failing_fetch(name, *args, **kwargs):
+        raise humansplat.hub.WeightsUnavailableError(f"{name} is gated: set HF_TOKEN")
+
+    monkeypatch.setattr(humansplat.hub, "fetch", failing_fetch)
+    line = app.prefetch_synthesizer("1")
+    assert "failed" in line and "image_encoder is gated: set HF_TOKEN" in line
+    monkeypatch.setattr(humansplat.hub, "hub_offline", lambda: True)
+    assert "HF_HUB_OFFLINE" in app.prefetch_synthesizer("1")

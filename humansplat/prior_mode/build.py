@@ -87,6 +87,9 @@ class PriorOptions:
             to the depth in front and behind (:func:`_clothing_depth`; 0 = the naked body's depth).
         clothing_max_m: cap of that added depth (metres).
         clothing_smooth_px: smoothing (geometry-grid pixels) of the added depth over the mask.
+        skirt_roundness: garments that join the legs (skirts, dresses, long coats) get an elliptic
+            cross-section this many times their half-width deep in each row (:func:`_skirt_profile`;
+            0 = off).
         smooth_px: Gaussian smoothing (pixels of the geometry grid) of the filled half thickness.
         back_blur_px: blur of the photo's colours before they are used on the back (back grid pixels).
         back_part_mix: weight of the part's median colour vs. the blurred photo on the back.
@@ -127,6 +130,7 @@ class PriorOptions:
     clothing_depth: float = 1.0
     clothing_max_m: float = 0.10
     clothing_smooth_px: float = 4.0
+    skirt_roundness: float = 0.7
     smooth_px: float = 1.5
     back_blur_px: float = 2.0
     back_part_mix: float = 0.6
@@ -495,6 +499,30 @@ def _clothing_depth(mask: np.ndarray, body: np.ndarray, metres_per_px: float, op
     return np.minimum(opt.clothing_depth * spread * metres_per_px, opt.clothing_max_m)
 
 
+def _skirt_profile(mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, roundness: float) -> np.ndarray:
+    """(S, S) half thickness in pixels of garments that join the legs (a skirt, a dress, a long coat):
+    in each image row below the torso where one run of the mask holds leg pixels and at least a
+    quarter of it is not the body (cloth between and beside the legs), the run is an elliptic cross-
+    section ``roundness`` x its half-width deep (a skirt seen from the side is about as deep as it is
+    wide; the legs under it are not). 0 elsewhere (trousers: the legs are their own runs)."""
+    out = np.zeros(mask.shape)
+    if roundness <= 0:
+        return out
+    legs = body & (front_part == PART_NAMES.index("legs"))
+    torso = body & (front_part == PART_NAMES.index("torso"))
+    for y in np.nonzero(legs.any(axis=1) & ~torso.any(axis=1))[0]:
+        row = mask[y]
+        edges = np.diff(np.r_[0, row.astype(np.int8), 0])
+        for x0, x1 in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):  # runs [x0, x1)
+            run_body = body[y, x0:x1]
+            if not legs[y, x0:x1].any() or (~run_body).mean() < 0.25:
+                continue
+            a = 0.5 * (x1 - x0)
+            x = np.arange(x0, x1) + 0.5 - (x0 + a)
+            out[y, x0:x1] = roundness * a * np.sqrt(np.clip(1.0 - (x / a) ** 2, 0.0, None))
+    return out
+
+
 def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> PriorSurfaces:
     """Front/back depth of the person on the geometry grid (step 1 of the module docstring)."""
     from scipy.ndimage import distance_transform_edt
@@ -548,6 +576,11 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     if opt.smooth_px > 0:  # smooth the filled thickness; the body's own surfaces stay exact
         half = np.where(body, half, blur_masked(half, mask, opt.smooth_px))
     half = np.maximum(half, 0.5 / focal * mid)  # at least a pixel footprint thick
+    # a skirt or a long coat is about as deep as it is wide: an elliptic cross-section per row
+    skirt = _skirt_profile(mask, body, front_part, opt.skirt_roundness) * mid / focal
+    half = np.maximum(half, skirt)
+    front_b = np.where(skirt > 0, np.minimum(front_b, mid - skirt), front_b)
+    back_b = np.where(skirt > 0, np.maximum(back_b, mid + skirt), back_b)
     front = np.where(mask, np.where(body, front_b, mid - half), 0.0)
     back = np.where(mask, np.where(body, np.maximum(back_b, front_b + 2 * half), mid + half), 0.0)
     # extend outside the mask (nearest value) so that finite differences at the silhouette are one-sided

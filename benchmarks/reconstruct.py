@@ -126,7 +126,7 @@ def _views_setup(args: argparse.Namespace):
         return opts, "random weights: timing only"
     ok, message = synthesizer_status()
     if not ok:
-        raise SystemExit(f"views mode needs the synthesizer's weights ({message}); or pass --tiny-synthesizer for timings")
+        raise SystemExit(f"views mode needs the synthesizer's weights ({message}); --tiny-synthesizer: timings only")
     return opts, ""
 
 

@@ -72,7 +72,8 @@ def bench_subject(name: str, args: argparse.Namespace, base: dict, tries: list[d
     prior = gaussians_from_prior(fit).to(args.device)
     t_prior = time.perf_counter() - t
     k = predicted_height(prior) / view.true_height
-    view = replace(view, mesh=replace(view.mesh, vertices=view.mesh.vertices * k), centre=view.centre * k, distance=view.distance * k)
+    mesh = replace(view.mesh, vertices=view.mesh.vertices * k)
+    view = replace(view, mesh=mesh, centre=view.centre * k, distance=view.distance * k)
     step = 360.0 / args.frames
     azimuths = [i * step for i in range(1, args.frames)]
     supervised = view.orbit(azimuths, args.size)
@@ -86,7 +87,8 @@ def bench_subject(name: str, args: argparse.Namespace, base: dict, tries: list[d
     rows = []
     for change in tries:
         kw = {**base, **change}
-        fitted, stats = fit_gaussians_to_views(prior, fit, views, supervised, ViewsFitOptions(**kw), view_masks=truth_alpha)
+        opts = ViewsFitOptions(**kw)
+        fitted, stats = fit_gaussians_to_views(prior, fit, views, supervised, opts, view_masks=truth_alpha)
         after = _scores(fitted, fit, sup, held, side_back)
         row = {
             "subject": name,
@@ -111,13 +113,13 @@ def bench_subject(name: str, args: argparse.Namespace, base: dict, tries: list[d
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subject", default="jacket", help="built-in evaluation subjects (humansplat.eval), comma-separated")
+    ap.add_argument("--subject", default="jacket", help="built-in evaluation subjects, comma-separated")
     ap.add_argument("--size", type=int, default=256, help="photo and view side in pixels")
     ap.add_argument("--frames", type=int, default=8, help="orbit frames F (frame 0 = the input view)")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a ViewsFitOptions field for every run")
-    ap.add_argument("--try", dest="tries", action="append", default=[], metavar="JSON", help="one fit with these changes")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a ViewsFitOptions field")
+    ap.add_argument("--try", dest="tries", action="append", default=[], metavar="JSON", help="one fit with these")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()

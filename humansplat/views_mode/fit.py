@@ -16,10 +16,10 @@ Gaussian keeps its pixel and (to first order) its footprint in the photo. By def
 (``protect_input``) the gradients are routed so the generated views, which are guesses, cannot change
 what the photo shows:
 
-* the Gaussians the photo sees (:func:`input_visible`) take their colour, opacity and shape from the
-  photo alone, and their depth from the generated views alone (``views_move_depth``; the photo says
-  nothing about depth), within ``max_depth_offset_m`` of where they started, so a bad generated view
-  cannot throw the front far away;
+* the Gaussians the photo sees (:func:`input_visible`) take their colour (unless it shows them as
+  background), opacity and shape from the photo alone, and their depth from the generated views
+  alone (``views_move_depth``; the photo says nothing about depth), within ``max_depth_offset_m`` of
+  where they started, so a bad generated view cannot throw the front far away;
 * the hidden ones (the back, the side walls) take their colour from the generated views alone (the
   photo's tiny gradients through an occluding surface, made full steps by Adam, would paint the back
   with the front's colours), and the rest from everything; they never come in front of the surface
@@ -156,7 +156,9 @@ class ViewsFitOptions:
         if not 0.0 <= self.polish_fraction <= 1.0:
             raise ValueError(f"ViewsFitOptions.polish_fraction must be in [0, 1], got {self.polish_fraction!r}")
         if not (self.max_depth_offset_m >= 0 and math.isfinite(self.max_depth_offset_m)):
-            raise ValueError(f"ViewsFitOptions.max_depth_offset_m must be finite and >= 0, got {self.max_depth_offset_m!r}")
+            raise ValueError(
+                f"ViewsFitOptions.max_depth_offset_m must be finite and >= 0, got {self.max_depth_offset_m!r}"
+            )
         if self.max_growth < 1.0 or not 0.0 < self.min_keep <= 1.0 or not 0.0 <= self.densify_fraction <= 1.0:
             raise ValueError(
                 f"ViewsFitOptions: need max_growth >= 1, 0 < min_keep <= 1, 0 <= densify_fraction <= 1; got "
@@ -387,7 +389,8 @@ class _Guard:
         with torch.no_grad():
             depth = (g.means - origin).norm(dim=-1)
             # surface is a camera z; the depth is the distance along the ray: scale by |ray| / z
-            min_depth = torch.where(visible, torch.zeros_like(surface), surface * depth / camera.world_to_camera(g.means)[0, :, 2].clamp_min(1e-6))
+            z = camera.world_to_camera(g.means)[0, :, 2].clamp_min(1e-6)
+            min_depth = torch.where(visible, torch.zeros_like(surface), surface * depth / z)
             on_person = torch.nonzero(person).reshape(-1)
             anchor = torch.full_like(depth, -1, dtype=torch.long)
             if len(on_person):
@@ -398,12 +401,14 @@ class _Guard:
                     anchor[rows] = on_person[torch.cdist(uv[rows], uv[on_person]).argmin(dim=1)]
             return cls(visible, person, min_depth, anchor, depth[anchor.clamp_min(0)])
 
-    def route(self, name: str, photo: torch.Tensor, views: torch.Tensor, opt: "ViewsFitOptions") -> tuple[torch.Tensor, torch.Tensor]:
+    def route(
+        self, name: str, photo: torch.Tensor, views: torch.Tensor, opt: "ViewsFitOptions"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The gradients (rows: Gaussians) of field ``name`` from the photo and from the generated views,
         with what each may not touch zeroed (in place): the photo never moves what it sees (it says
         nothing about depth; Adam would turn its tiny gradients into full steps); the views touch only
-        the depth of what the photo sees (``views_move_depth``); the photo does not colour what it
-        does not see (``photo_colours_hidden``)."""
+        the depth of what the photo sees (``views_move_depth``); without ``photo_colours_hidden`` the
+        photo colours only what it shows as the person, the views everything else."""
         p = self.protected
         if name in ("depth", "means"):
             photo[p] = 0.0
@@ -543,7 +548,9 @@ def fit_gaussians_to_views(
         grads_in = torch.autograd.grad(loss_in, tensors, retain_graph=use_views, allow_unused=True)
         grads_views: tuple[torch.Tensor | None, ...] = (None,) * len(names)
         if use_views:
-            loss_views = opt.view_weight * view_loss(g, cams_views, gt_views, gt_view_masks, parts_views, "views", terms)
+            loss_views = opt.view_weight * view_loss(
+                g, cams_views, gt_views, gt_view_masks, parts_views, "views", terms
+            )
             total += float(loss_views.detach())
             grads_views = torch.autograd.grad(loss_views, tensors, allow_unused=True)
         with torch.no_grad():

@@ -1,14 +1,22 @@
-"""Benchmark of prior-mode reconstruction: photo -> Gaussians -> views and turntable.
+"""Benchmark of reconstruction: photo -> Gaussians -> views and turntable (prior or views mode).
 
 Per photo: seconds per stage (load, detect, fit, reconstruct, save_ply, views, turntable), input-view
 PSNR (inside the person mask) and alpha IoU, back-view coverage of the fitted body's silhouette,
 Gaussian count. Photos: the synthetic person (always) and the real photos in ../shared/photos when
 present. Views and a turntable contact sheet per photo go to ``--out`` for inspection.
 
+``--mode views`` runs ``humansplat.api.iter_reconstruct(photo, mode="views")`` (SV3D's orbit views, then
+the views fit) with the synthesizer's weights when they are available here, and with
+``--tiny-synthesizer`` a tiny random synthesizer saved in the GenHuman3D layout
+(:func:`humansplat.multiview.tiny.save_tiny_weights`) instead: its rows say "random weights: timing
+only" (the views are noise; only the stages' timings mean anything). Views rows add the seconds of
+``synthesize`` (SV3D sampling and decoding) and ``views_fit`` (prior-mode start and the fit).
+
 Targets (2 CPU cores, models loaded): photo -> .ply <= 5 s; + 36-frame 512x512 turntable <= 15 s;
 median input-view PSNR >= 30 dB and IoU >= 0.97 on the real photos.
 
     python benchmarks/reconstruct.py [--photos DIR] [--limit N] [--frames 36] [--resolution 512] [--out DIR]
+        [--mode prior|views] [--tiny-synthesizer] [--sampler-steps 25] [--fit-steps 200] [--device cpu]
 """
 
 from __future__ import annotations
@@ -36,8 +44,20 @@ def _contact_sheet(frames: np.ndarray, columns: int = 9, size: int = 128) -> np.
     return np.concatenate(rows, axis=0)
 
 
-def bench_one(source, name: str, out: Path, frames: int, resolution: int) -> dict:
-    """Run the pipeline on one photo (path or Photo) and time each stage; writes views and a contact sheet."""
+def bench_one(
+    source,
+    name: str,
+    out: Path,
+    frames: int,
+    resolution: int,
+    mode: str = "prior",
+    views_options=None,
+    device: str | None = None,
+    label: str = "",
+) -> dict:
+    """Run the pipeline on one photo (path or Photo) and time each stage; writes views and a contact sheet.
+    Views mode also times ``synthesize`` and ``views_fit`` (from the arrival of the stage updates);
+    ``label`` goes into the row (e.g. "random weights: timing only")."""
     from PIL import Image
 
     from humansplat.io.ply import save_ply
@@ -45,7 +65,11 @@ def bench_one(source, name: str, out: Path, frames: int, resolution: int) -> dic
 
     t0 = time.perf_counter()
     result = None
-    for update in iter_reconstruct(source, mode="prior", frames=frames, resolution=resolution):
+    arrived: dict[str, float] = {}
+    for update in iter_reconstruct(
+        source, mode=mode, frames=frames, resolution=resolution, device=device, views_options=views_options
+    ):
+        arrived.setdefault(update.stage, time.perf_counter())
         if update.stage == "reconstruct":
             t_ply = time.perf_counter()
             save_ply(update.gaussians, out / f"{name}.ply")
@@ -59,9 +83,14 @@ def bench_one(source, name: str, out: Path, frames: int, resolution: int) -> dic
     Image.fromarray(np.concatenate(list(result.views), axis=1)).save(folder / "views.png")
     if len(result.turntable):
         Image.fromarray(_contact_sheet(result.turntable)).save(folder / "turntable.png")
-    t = result.timings
+    t = dict(result.timings)
+    if "synthesize" in arrived:  # views mode: the reconstruct stage split at the synthesize update
+        t["synthesize"] = arrived["synthesize"] - arrived["fit"]
+        t["views_fit"] = arrived["reconstruct"] - arrived["synthesize"]
     row = {
         "photo": name,
+        "mode": result.mode,
+        **({"label": label} if label else {}),
         **{f"t_{k}": round(v, 2) for k, v in t.items()},
         "t_save_ply": round(save_s, 2),
         "photo_to_ply_s": round(to_ply, 2),
@@ -74,6 +103,33 @@ def bench_one(source, name: str, out: Path, frames: int, resolution: int) -> dic
     return row
 
 
+def _views_setup(args: argparse.Namespace):
+    """Views mode: (ViewsModeOptions, row label). With ``--tiny-synthesizer`` the tiny random weights are
+    saved to a temporary folder that ``$HUMANSPLAT_WEIGHTS`` then points at (offline); without it the
+    synthesizer's weights must be available here."""
+    import os
+    from dataclasses import replace
+
+    from humansplat.views_mode import ViewsModeOptions, synthesizer_status
+
+    opts = ViewsModeOptions()
+    if args.sampler_steps is not None:
+        opts = replace(opts, num_inference_steps=args.sampler_steps)
+    if args.fit_steps is not None:
+        opts = replace(opts, fit=replace(opts.fit, steps=args.fit_steps))
+    if args.tiny_synthesizer:
+        from humansplat.multiview.tiny import save_tiny_weights
+
+        folder = save_tiny_weights(Path(tempfile.mkdtemp(prefix="humansplat_tiny_synth_")))
+        os.environ["HUMANSPLAT_WEIGHTS"] = str(folder)
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        return opts, "random weights: timing only"
+    ok, message = synthesizer_status()
+    if not ok:
+        raise SystemExit(f"views mode needs the synthesizer's weights ({message}); --tiny-synthesizer: timings only")
+    return opts, ""
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--photos", type=Path, default=SHARED_PHOTOS, help="folder of photos (searched recursively)")
@@ -82,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resolution", type=int, default=512)
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "humansplat_bench_reconstruct")
     p.add_argument("--json", type=Path, default=None, help="write the rows here as JSON")
+    p.add_argument("--mode", choices=("prior", "views"), default="prior")
+    p.add_argument("--tiny-synthesizer", action="store_true", help="views mode on tiny random weights (timing only)")
+    p.add_argument("--sampler-steps", type=int, default=None, help="views mode: SV3D sampler steps (default: its 25)")
+    p.add_argument("--fit-steps", type=int, default=None, help="views mode: steps of the views fit (default: its own)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when available)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -91,10 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     from humansplat.prior.synthetic import make_synthetic_person
 
     print(f"torch threads: {torch.get_num_threads()}; timings on a shared machine are noisy", file=sys.stderr)
-    # warm-up: load the detector and body model once (targets are for loaded models)
+    views_options, label = _views_setup(args) if args.mode == "views" else (None, "")
+    run = {"mode": args.mode, "views_options": views_options, "device": args.device, "label": label}
+    # warm-up: load the detector and body model (and the synthesizer) once (targets are for loaded models)
     person = make_synthetic_person(seed=0, size=512)
     synthetic = Photo(rgb=person.crop.rgb, source="synthetic_0")
-    bench_one(synthetic, "warmup", args.out, frames=1, resolution=64)
+    bench_one(synthetic, "warmup", args.out, frames=1, resolution=64, **run)
 
     sources: list[tuple[str, object]] = [("synthetic_0", synthetic)]
     if args.photos.is_dir():
@@ -106,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, src in sources:
         try:
-            row = bench_one(src, name, args.out, args.frames, args.resolution)
+            row = bench_one(src, name, args.out, args.frames, args.resolution, **run)
         except Exception as exc:  # noqa: BLE001 - report and go on
             row = {"photo": name, "error": f"{type(exc).__name__}: {exc}"}
         rows.append(row)
@@ -117,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     real = [r for r in rows if r["photo"] != "synthetic_0" and "error" not in r]
     cols = ["photo", "t_detect", "t_fit", "t_reconstruct", "photo_to_ply_s", "t_views", "t_turntable",
             "ply_plus_turntable_s", "gaussians", "input_view_psnr_db", "input_view_alpha_iou", "back_coverage", "fit_silhouette_iou"]
+    if args.mode == "views":
+        cols[4:4] = ["t_synthesize", "t_views_fit"]
+        if label:
+            print(f"\nviews mode, {label}")
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r.get(c, r.get("error", ""))) for c in cols) + " |")

@@ -222,7 +222,8 @@ def test_fit_raises_novel_view_psnr_and_keeps_the_input_view(jacket, prior):
     cams = truth.orbit([90.0, 180.0, 270.0], EVAL_SIZE)
     rgb, alpha = _render_truth(truth.mesh, cams, 2)
     views = (rgb * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
-    opts = ViewsFitOptions(steps=30, lr_sh0=0.05, lr_means=2e-3, densify_every=15, densify_from=5)
+    # lr_means: 64 px pixels are ~3 cm; the default (tuned at 128 px) jitters them (held out -0.05 dB)
+    opts = ViewsFitOptions(steps=30, lr_means=5e-4, densify_every=15, densify_from=5)
     fitted, stats = fit_gaussians_to_views(prior, fit, views, cams, opts, view_masks=alpha)
 
     def scores(gaussians) -> dict[str, float]:
@@ -231,17 +232,18 @@ def test_fit_raises_novel_view_psnr_and_keeps_the_input_view(jacket, prior):
 
     before, after = scores(prior), scores(fitted)
     gain = {name: after[name] - before[name] for name in before}
-    # measured (jacket, 64 px, 30 steps, prior mode of issue 12 as the start): back 19.98 -> 21.25 dB,
-    # sides 16.46/15.84 -> 16.34/15.98 dB, input view 23.88 -> 24.10 dB; held out: 45/135/225/315
-    # -1.28/-0.74/-1.23/-0.42 dB. (From the earlier, weaker prior mode: back 17.49 -> 19.92 dB, sides
-    # +0.7 dB.) Known limit: the Gaussians the photo sees are protected, so the sides barely move and
-    # views nobody supervised lose ~1 dB; with SV3D's 21 frames every azimuth is supervised.
-    assert gain["180"] > 1.0 and (gain["90"] + gain["180"] + gain["270"]) / 3 > 0.3
-    assert min(gain["45"], gain["135"], gain["225"], gain["315"]) > -1.6  # the unsupervised views
+    # measured (jacket, 64 px, 30 steps, prior mode of issue 12 as the start): back 20.10 -> 21.44 dB,
+    # sides 16.43/15.88 -> 17.86/17.36 dB, input view 23.84 -> 24.01 dB; held out (nobody supervised
+    # them): 45/135/225/315 +0.45/+0.41/+0.30/+0.84 dB. Before the views could move what the photo sees
+    # (in depth) and before the hidden Gaussians' colours were kept from the photo: back +1.27 dB, sides
+    # ~0, held out -0.4 to -1.3 dB.
+    assert gain["180"] > 0.8 and min(gain["90"], gain["270"]) > 0.8
+    held = [gain["45"], gain["135"], gain["225"], gain["315"]]
+    assert min(held) > -0.2 and sum(held) / 4 > 0.15  # the views between the supervised ones gain too
     assert gain["input"] > -0.5
     q_before, q_after = input_view_quality(prior, fit), input_view_quality(fitted, fit)
     assert q_after["input_view_psnr_db"] >= q_before["input_view_psnr_db"] - 0.5
-    assert q_after["input_view_alpha_iou"] >= q_before["input_view_alpha_iou"] - 0.01
+    assert q_after["input_view_alpha_iou"] >= q_before["input_view_alpha_iou"] - 0.005
     assert stats.steps == 30 and stats.loss_last < stats.loss_first
     assert stats.densified > 0 and len(prior) <= stats.gaussians_end <= 1.5 * len(prior)
     assert stats.gaussians_end == len(fitted) and stats.backend == "torch"
@@ -259,6 +261,22 @@ def test_fit_keeps_the_photos_pixels_and_stops_at_the_deadline(jacket, prior):
     uv0, _ = fit.camera.project(prior.means)
     uv1, _ = fit.camera.project(fitted.means)
     assert float((uv0 - uv1).abs().max()) < 1e-3  # means move along the input camera's rays only
+    # ... and the views move what the photo sees too (in depth only, bounded), its scales with its depth
+    from humansplat.views_mode.fit import input_visible
+
+    seen, _ = input_visible(prior, fit.camera, torch.as_tensor(fit.crop.mask, dtype=torch.float32))
+    origin = fit.camera.centers[0]
+    d0, d1 = (prior.means - origin).norm(dim=-1), (fitted.means - origin).norm(dim=-1)
+    moved = (d1 - d0)[seen].abs()
+    assert float(moved.max()) > 1e-3 and float(moved.max()) <= opts.max_depth_offset_m * 1.3  # 1.3: scene scale
+    from humansplat.views_mode.fit import _Params
+
+    params = _Params(prior, origin, scale_with_depth=True)  # twice as far: twice as large, same pixel
+    with torch.no_grad():
+        params.tensors["depth"].mul_(2.0)
+    far = params.gaussians()
+    torch.testing.assert_close(far.log_scales, prior.log_scales + math.log(2.0), atol=1e-5, rtol=0)
+    torch.testing.assert_close(fit.camera.project(far.means)[0], uv0, atol=1e-3, rtol=0)
     with pytest.raises(TimeLimitError, match="views fit"):  # a run past its limit stops after one step
         fit_gaussians_to_views(prior, fit, views, cams, opts, deadline=Deadline(time.monotonic() - 1.0, 1.0))
     with pytest.raises(ValueError, match="1 cameras"):

@@ -8,17 +8,35 @@ Then a fixed, seeded number of Adam steps on
 
 (:func:`~humansplat.train.losses.reconstruction_loss` and the hierarchical, part-weighted
 :func:`~humansplat.train.losses.hierarchical_loss`: face, hands and arms weigh 2, the rest 1, on part
-masks of the fitted body z-buffered into each view). The photo weighs most (``input_weight``), and
-by default (``protect_input``) the generated views, which are guesses, cannot touch what the photo
-shows: the Gaussians it sees are fitted to it alone and keep their depth; the hidden ones (the back,
-the side walls) are fitted to everything, move only along the input camera's rays and never in front
-of the surface the photo shows; no Gaussian grows beyond its start size. So the input view stays at
-least as faithful as prior mode's while the generated views reshape and recolour the unseen side.
-Every ``densify_every`` steps a simple, bounded densify/prune runs: the Gaussians with the largest
-accumulated position gradients (hidden ones: the others have none) are split in two (smaller, moved
-apart along their input ray), up to ``max_growth`` x the start count; nearly transparent ones are
-pruned, never below ``min_keep`` x the start count. Rendering: gsplat on CUDA, the project's own
-renderer on the CPU (:func:`humansplat.render.render`, ``backend="auto"``).
+masks of the fitted body z-buffered into each view). The photo weighs most (``input_weight``).
+
+Every mean moves only along its ray from the input camera (``along_input_rays``: its depth is the
+parameter), with its scales relative to that depth (``scale_with_depth``): moved along its ray a
+Gaussian keeps its pixel and (to first order) its footprint in the photo. By default
+(``protect_input``) the gradients are routed so the generated views, which are guesses, cannot change
+what the photo shows:
+
+* the Gaussians the photo sees (:func:`input_visible`) take their colour (unless it shows them as
+  background), opacity and shape from the photo alone, and their depth from the generated views
+  alone (``views_move_depth``; the photo says nothing about depth), within ``max_depth_offset_m`` of
+  where they started, so a bad generated view cannot throw the front far away;
+* the hidden ones (the back, the side walls) take their colour from the generated views alone (the
+  photo's tiny gradients through an occluding surface, made full steps by Adam, would paint the back
+  with the front's colours), and the rest from everything; they never come in front of the surface
+  the photo shows, a bound that moves with that surface (each hidden Gaussian follows the depth of
+  the nearest visible one in the photo's pixels);
+* optionally (``views_colour_inside_mask``, off by default: measured a wash) the generated views'
+  colour terms count only inside the person's mask, so where a view shows no person only the mask
+  term acts (transparency or a move) instead of the colour term painting Gaussians white;
+* no Gaussian grows beyond its start size (near the silhouette a grown one would spill over it).
+
+So the input view stays as faithful as prior mode's while the generated views reshape the depth of
+the whole body and recolour the unseen side. Every ``densify_every`` steps a simple, bounded
+densify/prune runs: the Gaussians with the largest accumulated position gradients are split in two
+(smaller, moved apart along their input ray), up to ``max_growth`` x the start count; nearly
+transparent ones are pruned, never below ``min_keep`` x the start count; then what the photo sees is
+recomputed. Rendering: gsplat on CUDA, the project's own renderer on the CPU
+(:func:`humansplat.render.render`, ``backend="auto"``).
 
 Images are channel-last, colours in [0, 1], on white. Shapes: V generated views, S view side, N Gaussians.
 """
@@ -74,22 +92,26 @@ class ViewsFitOptions:
         prune_opacity: Gaussians below this opacity are pruned.
         min_keep: never fewer than this share of the start count.
         backend: renderer (``"auto"``: gsplat on CUDA when installed, else the torch backend).
-        protect_input: the generated views do not touch what the photo shows: for Gaussians visible
-            in the input view (within ``protect_tolerance_m`` of its rendered depth inside its mask, or
-            anywhere outside the mask, where the photo shows the background)
-            the views' gradients are dropped, the photo alone fits their appearance and their depth
-            stays (the photo says nothing about it, and Adam would turn its tiny gradients into full
-            steps); hidden Gaussians are fitted to everything but never come in front of that surface.
-            With it no Gaussian grows beyond its start size (near the silhouette a grown one would
-            spill over it).
-            This keeps the input view at least as faithful as prior mode's.
+        protect_input: route the gradients so the generated views do not change what the photo shows
+            (module docstring): what the photo sees (within ``protect_tolerance_m`` of its rendered depth
+            inside its mask, or anywhere outside the mask, where the photo shows the background) takes
+            colour, opacity and shape from the photo alone and at most its depth from the views; hidden
+            Gaussians never come in front of the surface the photo shows; no Gaussian grows.
         protect_tolerance_m: depth tolerance of "visible", metres.
         polish_fraction: the last share of the steps fits the photo alone (the generated views'
-            pull on what the photo also shows is undone; what only they show keeps their fit), so the
-            input view ends as faithful as prior mode's.
+            pull on what the photo also shows is undone; what only they show keeps their fit).
         along_input_rays: each mean moves only along its ray from the input camera (its depth is
-            optimised, not its 3 coordinates), so the photo's pixels stay where they are and the
-            generated views can only change the depth, shape, opacity and colour of what the photo shows.
+            optimised, not its 3 coordinates), so the photo's pixels stay where they are.
+        scale_with_depth: with ``along_input_rays``, the scales are relative to the depth (log scales
+            + log(depth / start depth)), so a Gaussian moved along its ray keeps its footprint in the photo.
+        views_move_depth: with ``protect_input`` and ``along_input_rays``, the generated views move what
+            the photo sees along its rays (False: it keeps its depth).
+        max_depth_offset_m: what the photo sees moves at most this far (metres, scaled by the body's
+            height / 1.7 m) from its start depth.
+        photo_colours_hidden: with ``protect_input``, the photo's gradients reach the colours of the
+            hidden Gaussians too (False: only the generated views colour them).
+        views_colour_inside_mask: the generated views' colour terms count only inside their person
+            masks (outside, the prediction is its own target: only the mask term acts there).
     """
 
     steps: int = 200
@@ -100,7 +122,7 @@ class ViewsFitOptions:
     view_weight: float = 1.0
     mask_weight: float = 1.0
     hierarchical_weight: float = 1.0
-    lr_means: float = 1e-3
+    lr_means: float = 2e-3
     lr_log_scales: float = 5e-3
     lr_quats: float = 1e-3
     lr_opacity: float = 2.5e-2
@@ -117,6 +139,11 @@ class ViewsFitOptions:
     polish_fraction: float = 0.0
     protect_input: bool = True
     protect_tolerance_m: float = 0.02
+    scale_with_depth: bool = True
+    views_move_depth: bool = True
+    max_depth_offset_m: float = 0.05
+    photo_colours_hidden: bool = False
+    views_colour_inside_mask: bool = False
 
     def __post_init__(self) -> None:
         if int(self.steps) < 0:
@@ -128,6 +155,10 @@ class ViewsFitOptions:
                 raise ValueError(f"ViewsFitOptions.{name} must be finite and >= 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.polish_fraction <= 1.0:
             raise ValueError(f"ViewsFitOptions.polish_fraction must be in [0, 1], got {self.polish_fraction!r}")
+        if not (self.max_depth_offset_m >= 0 and math.isfinite(self.max_depth_offset_m)):
+            raise ValueError(
+                f"ViewsFitOptions.max_depth_offset_m must be finite and >= 0, got {self.max_depth_offset_m!r}"
+            )
         if self.max_growth < 1.0 or not 0.0 < self.min_keep <= 1.0 or not 0.0 <= self.densify_fraction <= 1.0:
             raise ValueError(
                 f"ViewsFitOptions: need max_growth >= 1, 0 < min_keep <= 1, 0 <= densify_fraction <= 1; got "
@@ -194,15 +225,22 @@ _FIELDS = ("means", "log_scales", "quats", "logit_opacities", "sh0", "shN")
 
 class _Params:
     """The optimised tensors: the Gaussians' fields, with ``means`` replaced by ``depth`` (N,) along
-    fixed unit ``dirs`` (N, 3) from ``origin`` (3,) when the means are tied to the input camera's rays."""
+    fixed unit ``dirs`` (N, 3) from ``origin`` (3,) when the means are tied to the input camera's rays.
 
-    def __init__(self, g: Gaussians, origin: torch.Tensor | None) -> None:
+    Tied to the rays, the scales are relative to the depth (``scale_with_depth``): the Gaussian's
+    log scales are ``log_scales + log(depth / depth0)`` with ``depth0`` (N,) the depth at the start,
+    so a Gaussian moved along its ray keeps its footprint in the input view (to first order)."""
+
+    def __init__(self, g: Gaussians, origin: torch.Tensor | None, scale_with_depth: bool = False) -> None:
         self.origin = origin
         self.tensors = {k: getattr(g, k).detach().clone().float() for k in _FIELDS}
+        self.depth0: torch.Tensor | None = None
         if origin is not None:
             offset = self.tensors.pop("means") - origin
             self.tensors["depth"] = offset.norm(dim=-1).clamp_min(1e-6)
             self.dirs = offset / self.tensors["depth"][:, None]
+            if scale_with_depth:
+                self.depth0 = self.tensors["depth"].detach().clone()
         for v in self.tensors.values():
             v.requires_grad_(True)
 
@@ -214,7 +252,10 @@ class _Params:
     def gaussians(self) -> Gaussians:
         t = dict(self.tensors)
         if self.origin is not None:
-            t["means"] = self.origin + t.pop("depth")[:, None] * self.dirs
+            depth = t.pop("depth")
+            t["means"] = self.origin + depth[:, None] * self.dirs
+            if self.depth0 is not None:
+                t["log_scales"] = t["log_scales"] + torch.log(depth / self.depth0)[:, None]
         return Gaussians(**t)
 
 
@@ -239,12 +280,13 @@ def _densify_and_prune(
     opt: ViewsFitOptions,
     generator: torch.Generator,
     origin: torch.Tensor | None = None,
-) -> tuple[Gaussians, int, int]:
+    carry: torch.Tensor | None = None,
+) -> tuple[Gaussians, int, int, torch.Tensor | None]:
     """One bounded pass over detached Gaussians: prune transparent ones (never below ``min_keep`` x
     ``n_start``), then split the ``densify_fraction`` with the largest ``score`` (N,) in two, smaller by
     1.6 and moved apart by one sample of their own shape (never above ``max_growth`` x ``n_start``);
     with an ``origin`` (3,) the two move apart along the ray from it only (the input view sees them
-    on the same pixel)."""
+    on the same pixel). ``carry`` (N, ...) follows the Gaussians (pruned with them, copied to twins)."""
     from ..render.projection import quat_to_rotmat
 
     with torch.no_grad():
@@ -256,11 +298,12 @@ def _densify_and_prune(
             drop = torch.zeros_like(drop)
             drop[torch.argsort(opacity)[:max_drop]] = True
         g, score = g.select(~drop), score[~drop]
+        carry = None if carry is None else carry[~drop]
         pruned = int(drop.sum())
         n = len(g)
         k = max(0, min(int(opt.max_growth * n_start) - n, int(opt.densify_fraction * n)))
         if k == 0:
-            return g, 0, pruned
+            return g, 0, pruned, carry
         idx = torch.topk(score, k).indices
         scales = g.log_scales[idx].exp()
         rot = quat_to_rotmat(torch.nn.functional.normalize(g.quats[idx], dim=-1))
@@ -274,7 +317,8 @@ def _densify_and_prune(
         log_scales[idx] -= math.log(1.6)
         split = replace(g, means=means, log_scales=log_scales)
         twins = replace(split[idx], means=g.means[idx] + offset)
-        return Gaussians.cat([split, twins]), k, pruned
+        carry = None if carry is None else torch.cat([carry, carry[idx]])
+        return Gaussians.cat([split, twins]), k, pruned, carry
 
 
 def input_visible(
@@ -302,6 +346,91 @@ def input_visible(
         inside = in_image & (mask[ii, jj] > 0.5)
         surface = torch.where(inside, out.depth[0, ii, jj, 0] + tolerance_m, torch.zeros_like(z[0]))
         return (inside & (z[0] <= surface)) | (in_image & ~inside), surface
+
+
+@dataclass
+class _Guard:
+    """The ``protect_input`` rule for one set of Gaussians (recomputed at each densify pass).
+
+    Attributes:
+        protected: (N,) bool, what the photo sees (:func:`input_visible`).
+        on_person: (N,) bool, the protected ones the photo shows as the person (inside its mask; the
+            others it shows as background).
+        min_depth: (N,) distance along its input ray in front of which a hidden Gaussian may not come
+            (the surface the photo shows, plus the tolerance), when this guard was made; 0 for protected
+            ones; None with free means.
+        anchor: (N,) long, the protected Gaussian on the person nearest to each one in the photo's pixels
+            (-1: none): the surface in front of a hidden Gaussian moves with its anchor's depth.
+        anchor_depth: (N,) the anchor's depth when this guard was made.
+    """
+
+    protected: torch.Tensor
+    on_person: torch.Tensor
+    min_depth: torch.Tensor | None = None
+    anchor: torch.Tensor | None = None
+    anchor_depth: torch.Tensor | None = None
+
+    @classmethod
+    def of(
+        cls,
+        g: Gaussians,
+        camera: Cameras,
+        mask: torch.Tensor,
+        origin: torch.Tensor | None,
+        tolerance_m: float,
+        backend: str,
+        chunk: int = 1024,
+    ) -> "_Guard":
+        """The guard of ``g`` seen by the input ``camera`` (one view) with person ``mask`` (H, W)."""
+        visible, surface = input_visible(g, camera, mask, tolerance_m=tolerance_m, backend=backend)
+        person = visible & (surface > 0)
+        if origin is None:  # free means: no ray to clamp along
+            return cls(visible, person)
+        with torch.no_grad():
+            depth = (g.means - origin).norm(dim=-1)
+            # surface is a camera z; the depth is the distance along the ray: scale by |ray| / z
+            z = camera.world_to_camera(g.means)[0, :, 2].clamp_min(1e-6)
+            min_depth = torch.where(visible, torch.zeros_like(surface), surface * depth / z)
+            on_person = torch.nonzero(person).reshape(-1)
+            anchor = torch.full_like(depth, -1, dtype=torch.long)
+            if len(on_person):
+                uv = camera.project(g.means)[0][0]
+                hidden = torch.nonzero(~visible).reshape(-1)
+                for start in range(0, len(hidden), chunk):
+                    rows = hidden[start : start + chunk]
+                    anchor[rows] = on_person[torch.cdist(uv[rows], uv[on_person]).argmin(dim=1)]
+            return cls(visible, person, min_depth, anchor, depth[anchor.clamp_min(0)])
+
+    def route(
+        self, name: str, photo: torch.Tensor, views: torch.Tensor, opt: "ViewsFitOptions"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The gradients (rows: Gaussians) of field ``name`` from the photo and from the generated views,
+        with what each may not touch zeroed (in place): the photo never moves what it sees (it says
+        nothing about depth; Adam would turn its tiny gradients into full steps); the views touch only
+        the depth of what the photo sees (``views_move_depth``); without ``photo_colours_hidden`` the
+        photo colours only what it shows as the person, the views everything else."""
+        p = self.protected
+        if name in ("depth", "means"):
+            photo[p] = 0.0
+            if not (name == "depth" and opt.views_move_depth):
+                views[p] = 0.0
+        elif name in ("sh0", "shN") and not opt.photo_colours_hidden:
+            views[self.on_person] = 0.0
+            photo[~self.on_person] = 0.0
+        else:
+            views[p] = 0.0
+        return photo, views
+
+    def bound_depth(self, depth: torch.Tensor, start: torch.Tensor, max_offset: float) -> None:
+        """Clamp ``depth`` (N,) in place: protected Gaussians within ``max_offset`` of their ``start``
+        depth (N,), hidden ones behind the surface in front of them, moved with their anchors."""
+        p = self.protected
+        depth.copy_(torch.where(p, torch.minimum(torch.maximum(depth, start - max_offset), start + max_offset), depth))
+        if self.min_depth is None or self.anchor is None or self.anchor_depth is None:
+            return
+        has = self.anchor >= 0
+        shift = torch.where(has, depth[self.anchor.clamp_min(0)] - self.anchor_depth, torch.zeros_like(depth))
+        depth.copy_(torch.where(p, depth, torch.maximum(depth, self.min_depth + shift)))
 
 
 def fit_gaussians_to_views(
@@ -370,6 +499,9 @@ def fit_gaussians_to_views(
 
     def view_loss(g: Gaussians, cams: Cameras, gt: torch.Tensor, gt_mask: torch.Tensor, parts, tag: str, terms: dict):
         out = render(g, cams, background=1.0, backend=backend)
+        if tag == "views" and opt.views_colour_inside_mask:  # no colour pull where the view shows no person
+            m = gt_mask[..., None]
+            gt = m * gt + (1.0 - m) * out.rgb.detach()
         rec = reconstruction_loss(out.rgb, out.alpha, gt, gt_mask, None, weights)
         total = rec.total
         terms[f"{tag}/rgb"], terms[f"{tag}/mask"] = float(rec.rgb.detach()), float(rec.mask.detach())
@@ -380,20 +512,18 @@ def fit_gaussians_to_views(
         return total
 
     origin = cam_in.centers[0].to(device) if opt.along_input_rays else None
-    params = _Params(gaussians.to(device), origin)
+    tied_scales = origin is not None and opt.scale_with_depth
+    params = _Params(gaussians.to(device), origin, tied_scales)
+    max_offset = opt.max_depth_offset_m * scene_scale
 
-    def protect(g: Gaussians) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Visible Gaussians and the smallest depth along its input ray each hidden one may take."""
+    def protect(g: Gaussians) -> _Guard | None:
+        """What the photo sees of ``g`` and the bounds of the depths (module docstring)."""
         if not opt.protect_input:
-            return None, None
-        visible, surface = input_visible(g, cam_in, gt_in_mask[0], tolerance_m=opt.protect_tolerance_m, backend=backend)
-        if origin is None:  # free means: no ray to clamp along
-            return visible, None
-        # surface is a camera z; the parameter is the distance along the ray: scale by |ray| / z
-        ray_len_per_z = (g.means - origin).norm(dim=-1) / cam_in.world_to_camera(g.means)[0, :, 2].clamp_min(1e-6)
-        return visible, torch.where(visible, torch.zeros_like(surface), surface * ray_len_per_z)
+            return None
+        return _Guard.of(g, cam_in, gt_in_mask[0], origin, opt.protect_tolerance_m, backend)
 
-    protected, min_depth = protect(gaussians.to(device))
+    start_depth = params.position.detach().clone() if origin is not None else None
+    guard = protect(gaussians.to(device))
     max_log_scales = params.tensors["log_scales"].detach().clone()
     n_start = len(gaussians)
     optimizer = _optimizer(params, opt, scene_scale)
@@ -410,33 +540,31 @@ def fit_gaussians_to_views(
         terms = {}
         polishing = step >= steps - int(round(opt.polish_fraction * steps))
         optimizer.zero_grad(set_to_none=True)
-        loss = opt.input_weight * view_loss(g, cam_in, gt_in, gt_in_mask, parts_in, "input", terms)
-        total = float(loss.detach())
-        if V and opt.view_weight > 0 and not polishing:
+        use_views = bool(V) and opt.view_weight > 0 and not polishing
+        loss_in = opt.input_weight * view_loss(g, cam_in, gt_in, gt_in_mask, parts_in, "input", terms)
+        total = float(loss_in.detach())
+        names = list(params.tensors)
+        tensors = [params.tensors[k] for k in names]
+        grads_in = torch.autograd.grad(loss_in, tensors, retain_graph=use_views, allow_unused=True)
+        grads_views: tuple[torch.Tensor | None, ...] = (None,) * len(names)
+        if use_views:
             loss_views = opt.view_weight * view_loss(
                 g, cams_views, gt_views, gt_view_masks, parts_views, "views", terms
             )
             total += float(loss_views.detach())
-            if protected is None:
-                loss = loss + loss_views
-            else:  # the views' gradients stop at what the photo sees
-                loss_views.backward(retain_graph=True)
-                with torch.no_grad():
-                    for v in params.tensors.values():
-                        if v.grad is not None:
-                            v.grad[protected] = 0.0
-        loss.backward()
-        if protected is not None:  # the photo says nothing about depth: what it sees keeps its place
-            with torch.no_grad():
-                for k in ("depth", "means"):
-                    v = params.tensors.get(k)
-                    if v is not None and v.grad is not None:
-                        v.grad[protected] = 0.0
+            grads_views = torch.autograd.grad(loss_views, tensors, allow_unused=True)
+        with torch.no_grad():
+            for name, v, gi, gv in zip(names, tensors, grads_in, grads_views):
+                gi = torch.zeros_like(v) if gi is None else gi
+                gv = torch.zeros_like(v) if gv is None else gv
+                if guard is not None:
+                    gi, gv = guard.route(name, gi, gv, opt)
+                v.grad = gi + gv
         optimizer.step()
-        if protected is not None:
+        if guard is not None:
             with torch.no_grad():
-                if min_depth is not None:  # hidden Gaussians stay behind the surface the photo shows
-                    params.tensors["depth"].clamp_(min=min_depth)
+                if origin is not None:
+                    guard.bound_depth(params.tensors["depth"], start_depth, max_offset)
                 # no Gaussian grows (a grown wall near the silhouette would spill over it)
                 torch.minimum(params.tensors["log_scales"], max_log_scales, out=params.tensors["log_scales"])
         grad = params.position.grad
@@ -450,10 +578,12 @@ def fit_gaussians_to_views(
             progress(done, steps, loss_last)
         in_window = opt.densify_from <= done < opt.densify_until * steps
         if opt.densify_every and in_window and done % opt.densify_every == 0:
-            g, added, removed = _densify_and_prune(params.gaussians().detach(), score, n_start, opt, generator, origin)
+            g, added, removed, start_depth = _densify_and_prune(
+                params.gaussians().detach(), score, n_start, opt, generator, origin, start_depth
+            )
             densified, pruned = densified + added, pruned + removed
-            params = _Params(g, origin)
-            protected, min_depth = protect(g)
+            params = _Params(g, origin, tied_scales)
+            guard = protect(g)
             max_log_scales = params.tensors["log_scales"].detach().clone()
             optimizer = _optimizer(params, opt, scene_scale)
             score = torch.zeros(len(g), device=device)

@@ -172,3 +172,41 @@ def test_a_skirt_is_as_deep_as_it_is_wide_and_trousers_are_not():
     np.testing.assert_allclose(out[20, 31:33], 0.7 * 16, rtol=0.01)  # the middle: 0.7 x the half-width
     assert out[20, 16] < 0.3 * out[20, 32] and out[20, 16] > 0  # rounding off to the sides
     assert np.all(_skirt_profile(mask, body, part, roundness=0.0) == 0)
+
+
+def test_a_gap_showing_a_coloured_wall_does_not_become_the_person(holey_fit):
+    """The same gaps before a wall that is not white (the photo's own background, estimated behind
+    the person from around them: ``PersonCrop.background``): no wall-coloured Gaussians in other views."""
+    from dataclasses import replace
+
+    from humansplat.prior.matting import local_background
+
+    fit, added = holey_fit
+    wall = np.array([0.55, 0.70, 0.85])  # a light blue wall
+    S = fit.crop.size
+    shade = np.linspace(0.95, 1.05, S)[None, :, None]  # a gentle gradient across it
+    original = fit.crop.mask.astype(bool) & ~added
+    rgb = fit.crop.rgb.astype(np.float64) / 255.0
+    wall_img = np.clip(wall[None, None] * shade, 0, 1) * np.ones((S, 1, 1))
+    photo = np.where(original[..., None], rgb, wall_img)
+    background = local_background((photo * 255).astype(np.uint8), fit.crop.mask * original)
+    assert np.nanmax(np.abs(background[added] - wall_img[added])) < 0.05  # the wall, continued behind
+    crop = replace(fit.crop, rgb=(photo * 255 + 0.5).astype(np.uint8), background=background)
+    coloured = replace(fit, crop=crop)
+
+    def wall_pixels(gaussians) -> int:
+        from humansplat.api import orbit_framing
+        from humansplat.cameras import Cameras
+        from humansplat.render import render
+
+        centre, radius, fov = orbit_framing(gaussians, coloured)
+        cams = Cameras.orbit(centre, radius, [60.0, 120.0, 180.0, 240.0, 300.0], 0.0, fov, 128, 128)
+        with torch.no_grad():
+            out = render(gaussians, cams, background=0.0)
+        near = np.linalg.norm(out.rgb.numpy() - wall, axis=-1) < 0.08
+        return int((near & (out.alpha[..., 0].numpy() > 0.5)).sum())
+
+    without = wall_pixels(gaussians_from_prior(replace(coloured, crop=replace(crop, background=None))))
+    with_background = wall_pixels(gaussians_from_prior(coloured))
+    assert without > 50, "the test needs wall-coloured Gaussians when the background is not known"
+    assert with_background <= 0.1 * without, (without, with_background)  # measured: 78 -> 5

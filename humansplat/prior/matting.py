@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["blur_masked", "refine_mask"]
+__all__ = ["blur_masked", "local_background", "refine_mask"]
 
 
 def blur_masked(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -118,3 +118,24 @@ def _grow_once(
     main = main[main > 0]
     keep = ndimage.binary_dilation(np.isin(labels, main), iterations=2)  # with its soft rim
     return np.where(keep, out, m)
+
+
+def local_background(rgb: np.ndarray, mask: np.ndarray, sigma: float = 0.04, max_std: float = 0.06) -> np.ndarray:
+    """(S, S, 3) float32 in [0, 1]: the photo's background behind and around the person, from the
+    pixels ``mask`` (S, S) calls background (< 0.05), spread by a normalised convolution of Gaussian
+    ``sigma`` x S: the wall or the stairs continue behind the person. NaN where no background pixel
+    lies within reach (deep inside a large person) and where the background there is not smooth (its
+    local colour standard deviation above ``max_std``: a busy scene, or part of the person the
+    segmentation missed, whose colour must not pass for the background's). Lets later stages tell a
+    gap between an arm and the body (the background's colour) from the person."""
+    from scipy.ndimage import gaussian_filter
+
+    img = np.asarray(rgb)
+    img = img.astype(np.float64) / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
+    bg = np.asarray(mask, dtype=np.float64) < 0.05
+    s = sigma * bg.shape[0]
+    out = blur_masked(img, bg, s)
+    std = np.sqrt(np.clip(blur_masked(img**2, bg, s) - out**2, 0.0, None).mean(-1))
+    known = (gaussian_filter(bg.astype(np.float64), s) > 0.02) & (std <= max_std)
+    return np.where(known[..., None], out, np.nan).astype(np.float32)
+

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..cameras import Cameras
 from .landmarks import Landmarks
-from .matting import refine_mask
+from .matting import local_background, refine_mask
 from .sides import consistent_sides
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,6 +95,9 @@ class PersonCrop:
         mask_source: "alpha" (the photo's alpha channel) or "predicted" (MediaPipe segmentation).
         photo_size: (width, height) of the photo the crop was taken from (with ``box``: which crop
             pixels show the photo and which are padding).
+        background: (S, S, 3) float32 in [0, 1], the photo's background estimated behind the person
+            (:func:`~humansplat.prior.matting.local_background`; NaN where unknown), or None (an alpha
+            channel cut the person out: the background is the white of ``rgb``).
     """
 
     rgb: np.ndarray
@@ -107,6 +110,7 @@ class PersonCrop:
     box: tuple[int, int, int] = (0, 0, 0)
     mask_source: str = "predicted"
     photo_size: tuple[int, int] = (0, 0)
+    background: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -225,12 +229,14 @@ def detect_person(
     msx, msy = mask_scale
     mask_box = (x0 / msx, y0 / msy, (x0 + side) / msx, (y0 + side) / msy)
     mask_crop = np.clip(_resample(mask, mask_box, size, fill=0.0), 0.0, 1.0)
+    background = None
     if photo.alpha is not None:  # ``comp`` is premultiplied on white: resampling it is exact compositing
         rgb_crop = crop_square(comp, x0, y0, side, size, fill=255)
     else:  # the segmentation's edge corrected against the photo's own background (prior.matting)
         raw_crop = crop_square(photo.rgb, x0, y0, side, size)
         mask_crop = refine_mask(raw_crop, mask_crop)
         rgb_crop = composite_white(raw_crop, mask_crop)
+        background = local_background(raw_crop, mask_crop)
     camera = photo.camera().crop(x0, y0, side, side).resize(size, size)
     landmarks = Landmarks(
         body=body, body_confidence=confidence, face=face, left_hand=left, right_hand=right, body_world=world
@@ -246,6 +252,7 @@ def detect_person(
         box=(x0, y0, side),
         mask_source=mask_source,
         photo_size=(width, height),
+        background=background,
     )
 
 

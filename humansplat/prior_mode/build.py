@@ -456,11 +456,15 @@ def _body_depths(body_fit: BodyFit, camera: Cameras) -> tuple[MeshRaster, MeshRa
     return front, first, far
 
 
-def _background_holes(crop_rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, opt: PriorOptions) -> np.ndarray:
+def _background_holes(
+    crop_rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, opt: PriorOptions, background: np.ndarray | None = None
+) -> np.ndarray:
     """(S, S) bool: pixels of ``mask`` that show the background (a hole between an arm and the body,
     sky between hair wisps) and must not become part of the person.
 
-    A hole is background-coloured (within ``hole_colour_distance`` of the crop's white), not deep
+    A hole is background-coloured (within ``hole_colour_distance`` of the crop's white, or of the
+    photo's own ``background`` (S0, S0, 3) estimated behind the person (``PersonCrop.background``;
+    NaN where unknown): the wall seen between an arm and the body), not deep
     inside the fitted body (a white shirt is; ``hole_body_inset_px``), and at least 3 x 3 pixels
     (an opening removes the one-pixel rim of anti-aliased silhouette pixels), and each connected
     hole covers at most ``hole_max_share`` of the mask.
@@ -471,6 +475,10 @@ def _background_holes(crop_rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, 
         return np.zeros(mask.shape, dtype=bool)
     rgb = _resize_image(np.asarray(crop_rgb, dtype=np.float32) / 255.0, mask.shape[0])
     light = np.linalg.norm(1.0 - rgb, axis=-1) < opt.hole_colour_distance
+    if background is not None:
+        behind = _resize_image(np.asarray(background, dtype=np.float32), mask.shape[0])
+        with np.errstate(invalid="ignore"):
+            light |= np.linalg.norm(behind - rgb, axis=-1) < opt.hole_colour_distance
     deep = distance_transform_edt(body) > opt.hole_body_inset_px
     holes = binary_opening(mask & light & ~deep, structure=np.ones((3, 3), dtype=bool))
     # a large white region is a garment (a white dress beyond the legs), not a gap: keep it
@@ -540,7 +548,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     back_r.face_id = torch.where(back_r.coverage, back_r.face_id, far_r.face_id)
     cov = front_r.coverage.numpy()
     front_d, back_d, far_d = front_r.depth.numpy(), back_r.depth.numpy(), far_r.depth.numpy()
-    mask = mask & ~_background_holes(body_fit.crop.rgb, mask, cov, opt)
+    mask = mask & ~_background_holes(body_fit.crop.rgb, mask, cov, opt, getattr(body_fit.crop, "background", None))
     body = cov & mask
     parts = body_fit.parts.cpu().long()
     faces = body_fit.faces.cpu().long()

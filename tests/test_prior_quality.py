@@ -210,3 +210,28 @@ def test_a_gap_showing_a_coloured_wall_does_not_become_the_person(holey_fit):
     with_background = wall_pixels(gaussians_from_prior(coloured))
     assert without > 50, "the test needs wall-coloured Gaussians when the background is not known"
     assert with_background <= 0.1 * without, (without, with_background)  # measured: 78 -> 5
+
+
+def test_long_hair_falls_down_the_back_as_far_as_it_shows_below_the_chin():
+    from humansplat.prior.parts import PART_NAMES
+    from humansplat.prior_mode.build import PriorOptions, _long_hair
+
+    S = 64
+    hair, shirt = np.array([0.45, 0.30, 0.15]), np.array([0.2, 0.3, 0.8])
+    part = np.full((S, S), PART_NAMES.index("torso"))
+    part[4:20, 24:40] = PART_NAMES.index("head")
+    mask = np.zeros((S, S), bool)
+    mask[4:20, 24:40] = mask[20:60, 16:48] = True
+    rgb = np.zeros((S, S, 3))
+    rgb[:] = shirt
+    rgb[4:20, 24:40] = (0.9, 0.7, 0.6)  # the face
+    rgb[4:8, 24:40] = hair  # hair on top
+    short = _long_hair(rgb, mask, part, hair, PriorOptions())
+    assert not short.any()  # nothing of the hair's colour below the chin: short hair
+    rgb[4:36, 22:25] = rgb[4:36, 39:42] = hair  # strands beside the face down over the chest
+    mask[4:20, 22:42] = True
+    long = _long_hair(rgb, mask, part, hair, PriorOptions())
+    rows = np.nonzero(long.any(axis=1))[0]
+    assert rows.min() == 4 and rows.max() == 35  # from the top of the head down to the strands' end
+    assert not long[:, :22].any() and not long[:, 42:].any()  # across the hair's width only
+    assert not _long_hair(rgb, mask, part, hair, PriorOptions(hair_match=0.0)).any()

@@ -87,6 +87,8 @@ class PriorOptions:
             to the depth in front and behind (:func:`_clothing_depth`; 0 = the naked body's depth).
         clothing_max_m: cap of that added depth (metres).
         clothing_smooth_px: smoothing (geometry-grid pixels) of the added depth over the mask.
+        hair_match: RGB distance (0-1) within which a pixel below the head has the hair's colour: long
+            hair falls down the back as far as it shows below the chin (:func:`_long_hair`; 0 = off).
         skirt_roundness: garments that join the legs (skirts, dresses, long coats) get an elliptic
             cross-section this many times their half-width deep in each row (:func:`_skirt_profile`;
             0 = off).
@@ -131,6 +133,7 @@ class PriorOptions:
     clothing_max_m: float = 0.10
     clothing_smooth_px: float = 4.0
     skirt_roundness: float = 0.7
+    hair_match: float = 0.12
     smooth_px: float = 1.5
     back_blur_px: float = 2.0
     back_part_mix: float = 0.6
@@ -760,7 +763,39 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
     out = keep * blurred + (1 - keep) * med[back_part, rows]
     is_head = (front_part == head) | (front_part == face) | (back_part == head) | (back_part == face)
     out[is_head] = hair
+    out[_long_hair(rgb, mask, front_part, hair, opt) & ~is_head] = hair
     return np.clip(out, 0.0, 1.0)
+
+
+def _long_hair(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, hair: np.ndarray, opt: PriorOptions) -> np.ndarray:
+    """(S, S) bool: where long hair covers the back below the head. Hair that falls past the chin shows
+    in the photo as hair-coloured pixels (within ``hair_match`` of ``hair``) connected to the head
+    below it, beside the neck and over the shoulders; behind, it hangs down the back as far: in every
+    row from the head down to the lowest such pixel, across the columns the hair spans in the photo
+    (at least the head's width). Nothing when no hair falls below the head (short hair, a bald head)."""
+    from scipy.ndimage import label
+
+    if opt.hair_match <= 0:
+        return np.zeros(mask.shape, dtype=bool)
+    on_head = mask & np.isin(front_part, [PART_NAMES.index("head"), PART_NAMES.index("face")])
+    head_rows = np.nonzero(on_head.any(axis=1))[0]
+    if len(head_rows) < 4:
+        return np.zeros(mask.shape, dtype=bool)
+    like = mask & (np.linalg.norm(rgb - hair, axis=-1) < opt.hair_match)
+    labels, n = label(like | on_head)
+    ids = np.unique(labels[on_head])
+    hairy = np.isin(labels, ids[ids > 0]) & like
+    bottom = head_rows[-1]
+    below = np.nonzero(hairy[bottom + 1 :].any(axis=1))[0]
+    if len(below) == 0:
+        return np.zeros(mask.shape, dtype=bool)
+    lowest = bottom + 1 + int(below.max())
+    head_cols = np.nonzero(on_head.any(axis=0))[0]
+    cols = np.nonzero(hairy[head_rows[0] : lowest + 1].any(axis=0))[0]
+    c0, c1 = min(cols.min(), head_cols.min()), max(cols.max(), head_cols.max())
+    out = np.zeros(mask.shape, dtype=bool)
+    out[head_rows[0] : lowest + 1, c0 : c1 + 1] = True
+    return out & mask
 
 
 # ---------------------------------------------------------------------------------------- main entry

@@ -1052,11 +1052,8 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-SYNTHESIZER_COMPONENTS = ("unet", "vae", "image_encoder")
-
-
 def prefetch_synthesizer(setting: str | None = None) -> str | None:
-    """Fetch the synthesizer's weights (``SYNTHESIZER_COMPONENTS``) into the Hugging Face cache before
+    """Fetch the synthesizer's weights (``humansplat.hub.SYNTHESIZER_WEIGHTS``) into the Hugging Face cache before
     the page is built, so that ``auto`` runs views mode on a GPU Space (the mode rule only uses weights
     that are already here; it never downloads in the middle of a request).
 
@@ -1070,7 +1067,7 @@ def prefetch_synthesizer(setting: str | None = None) -> str | None:
         failed download (no token for the gated image encoder, no network) leaves prior mode, and the
         page's banner says why views mode is not offered.
     """
-    from humansplat.hub import fetch, hub_offline
+    from humansplat.hub import SYNTHESIZER_WEIGHTS, fetch, hub_offline
 
     value = (setting if setting is not None else os.environ.get("HUMANSPLAT_PREFETCH", "auto")).strip().lower()
     if value in ("0", "false", "no", "off"):
@@ -1080,7 +1077,7 @@ def prefetch_synthesizer(setting: str | None = None) -> str | None:
     if hub_offline():
         return "synthesizer weights not prefetched: HF_HUB_OFFLINE is set"
     fetched, failed = [], []
-    for name in SYNTHESIZER_COMPONENTS:
+    for name in SYNTHESIZER_WEIGHTS:
         try:
             fetch(name)
             fetched.append(name)

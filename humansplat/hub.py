@@ -63,6 +63,8 @@ ENV_REVISION_PREFIX = "HUMANSPLAT_REVISION_"
 that component to (read by :meth:`HubConfig.from_env`; unset: the repo's ``main`` branch)."""
 
 COMPONENTS = ("unet", "vae", "image_encoder", "feature_extractor", "scheduler", "reconstructor")
+SYNTHESIZER_WEIGHTS = ("unet", "vae", "image_encoder")
+"""The components with weight files that the SV3D synthesizer needs (views and full modes)."""
 
 
 @dataclass(frozen=True)

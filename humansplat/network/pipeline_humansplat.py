@@ -42,7 +42,7 @@ from diffusers import AutoencoderKL, DiffusionPipeline, EulerDiscreteScheduler
 from ..cameras import Cameras
 from ..errors import Deadline, InputError, WeightsUnavailableError, check_deadline
 from ..gaussians import Gaussians
-from ..hub import HubConfig, fetch
+from ..hub import SYNTHESIZER_WEIGHTS, HubConfig, fetch
 from ..multiview.pipeline_sv3d import SV3DPipeline
 from ..multiview.unet import SV3DUNet
 from ..orbit import body_orbit_cameras
@@ -115,7 +115,7 @@ def network_status(config: HubConfig | None = None) -> tuple[bool, str]:
             return False, f"the reconstructor checkpoint at {folder} is a smoke run ({record.summary()}); auto never uses it"
         if not record.is_trained:
             return False, f"the reconstructor checkpoint at {folder} records no held-out scores: not a finished training run"
-        for name in ("unet", "vae", "image_encoder"):
+        for name in SYNTHESIZER_WEIGHTS:
             ok, message = is_available(name, config)
             if not ok:
                 return False, message

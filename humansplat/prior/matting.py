@@ -10,6 +10,9 @@ connected to the person (a white shirt on a white wall keeps the segmentation's 
 the floor apart from the person stays out). Before a busy background (the ring's colours spread
 more than ``max_background_spread``) the segmentation's mask is kept as it is.
 
+:func:`local_background` estimates the photo's background behind the person from around them, so
+that later stages (prior mode's holes) can tell a gap between an arm and the body from the person.
+
 Images: (S, S, 3) float in [0, 1] or uint8; masks (S, S) float in [0, 1].
 """
 
@@ -17,23 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["blur_masked", "local_background", "refine_mask"]
+__all__ = ["local_background", "refine_mask"]
 
 
-def blur_masked(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of (H, W, ...) ``values`` using only pixels in ``mask`` (normalised convolution);
-    pixels with no ``mask`` pixel within reach keep their value."""
-    from scipy.ndimage import gaussian_filter
-
-    if sigma <= 0:
-        return values
-    m = mask.astype(np.float64)
-    extra = values.ndim - 2
-    sig = (sigma, sigma) + (0,) * extra
-    num = gaussian_filter(values * (m if extra == 0 else m[..., None]), sig)
-    den = gaussian_filter(m, sigma)
-    den = den if extra == 0 else den[..., None]
-    return np.where(den > 1e-6, num / np.maximum(den, 1e-6), values)
+def _float_image(rgb: np.ndarray) -> np.ndarray:
+    """(S, S, 3) uint8 (0-255) or float (0-1) -> float64 in [0, 1]."""
+    img = np.asarray(rgb)
+    return img.astype(np.float64) / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
 
 
 def refine_mask(
@@ -66,8 +59,7 @@ def refine_mask(
     Returns:
         (S, S) float32 mask in [0, 1], >= ``mask``; only pixels connected to the person are raised.
     """
-    img = np.asarray(rgb)
-    img = img.astype(np.float64) / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
+    img = _float_image(rgb)
     m = np.clip(np.asarray(mask, dtype=np.float64), 0.0, 1.0)
     for _ in range(max(1, int(passes))):
         m = _grow_once(img, m, band, colour_lo, colour_hi, max_background_spread, shadow_min)
@@ -105,13 +97,12 @@ def _grow_once(
     shadow = (residual < 0.75 * colour_hi) & (k > shadow_min) & (k < 1.0)
     # a pixel's share of the person: its distance from the backdrop over that of the nearest surely
     # person pixel's colour (a rim pixel half covered by a dark sleeve is half as far from the wall)
-    from ..prior_mode.fill import nearest_fill
+    from ..prior_mode.fill import nearest_fill  # lazy: prior_mode imports this package
 
     inner = nearest_fill(img, m > 0.9) if (m > 0.9).any() else img
     contrast = np.maximum(np.sqrt(((inner - bg) ** 2).sum(-1)), colour_hi)
     colour = np.where(shadow | (distance < colour_lo), 0.0, np.clip(distance / contrast, 0.0, 1.0))
-    use = in_band
-    out = np.where(use, np.maximum(m, colour), m)  # it only grows: a white shirt on a white wall stays
+    out = np.where(in_band, np.maximum(m, colour), m)  # it only grows: a white shirt on a white wall stays
     # only what touches the person: a shadow or an object on the floor apart from them stays out
     labels, _ = ndimage.label(out > 0.5, structure=np.ones((3, 3), bool))
     main = np.unique(labels[person & (out > 0.5)])
@@ -130,12 +121,21 @@ def local_background(rgb: np.ndarray, mask: np.ndarray, sigma: float = 0.04, max
     gap between an arm and the body (the background's colour) from the person."""
     from scipy.ndimage import gaussian_filter
 
-    img = np.asarray(rgb)
-    img = img.astype(np.float64) / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
-    bg = np.asarray(mask, dtype=np.float64) < 0.05
+    from ..prior_mode.fill import blur_masked  # lazy: prior_mode imports this package
+
+    img = _float_image(rgb)
+    m = np.asarray(mask, dtype=np.float64)
+    S = m.shape[0]
+    f = max(1, S // 256)  # a smooth estimate: 256 px are enough
+    f = f if S % f == 0 else 1
+    if f > 1:  # box-average f x f blocks
+        img = img.reshape(S // f, f, S // f, f, 3).mean((1, 3))
+        m = m.reshape(S // f, f, S // f, f).max((1, 3))
+    bg = m < 0.05
     s = sigma * bg.shape[0]
     out = blur_masked(img, bg, s)
     std = np.sqrt(np.clip(blur_masked(img**2, bg, s) - out**2, 0.0, None).mean(-1))
     known = (gaussian_filter(bg.astype(np.float64), s) > 0.02) & (std <= max_std)
-    return np.where(known[..., None], out, np.nan).astype(np.float32)
+    out = np.where(known[..., None], out, np.nan).astype(np.float32)
+    return np.repeat(np.repeat(out, f, axis=0), f, axis=1) if f > 1 else out
 

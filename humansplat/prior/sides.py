@@ -57,7 +57,8 @@ class SideVotes:
     Attributes:
         face_mesh: from Face Mesh's eye corners (0 without a face mesh).
         shoulders, hips: from the shoulder and hip pairs.
-        face: mean over the pose's face pairs (eyes, ears, mouth).
+        face: mean over the pose's face pairs (eyes, ears, mouth) that were seen.
+        face_pairs: the vote of each pair of :data:`FACE_PAIRS` (0 when unseen).
         feet: toes below (+) or above (-) the heels, along the body's up direction.
         facing: +1 (faces the camera) or -1 (turned away): the sign of the weighted sum; a tie faces
             the camera.
@@ -69,6 +70,7 @@ class SideVotes:
     face: float
     feet: float
     facing: int
+    face_pairs: tuple[float, ...] = ()
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(float(getattr(self, k)), 3) for k in ("face_mesh", "shoulders", "hips", "face", "feet", "facing")}
@@ -120,8 +122,9 @@ def side_votes(landmarks: Landmarks) -> SideVotes:
     scale = _scale(body, seen)
     shoulders = _pair_vote(body, conf, (11, 12), up, scale)
     hips = _pair_vote(body, conf, (23, 24), up, scale)
-    face_votes = [_pair_vote(body, conf, p, up, 0.3 * scale) for p in FACE_PAIRS if min(conf[p[0]], conf[p[1]]) > 0]
-    face = float(np.mean(face_votes)) if face_votes else 0.0
+    face_pairs = tuple(_pair_vote(body, conf, p, up, 0.3 * scale) for p in FACE_PAIRS)
+    seen_pairs = [v for v, p in zip(face_pairs, FACE_PAIRS) if min(conf[p[0]], conf[p[1]]) > 0]
+    face = float(np.mean(seen_pairs)) if seen_pairs else 0.0
     feet_votes = []
     for heel, toe in zip(_HEELS, _TOES):
         c = min(conf[heel], conf[toe])
@@ -140,7 +143,7 @@ def side_votes(landmarks: Landmarks) -> SideVotes:
         + WEIGHTS["face"] * face
         + WEIGHTS["feet"] * feet
     )
-    return SideVotes(face_mesh, shoulders, hips, face, feet, facing=1 if total >= 0 else -1)
+    return SideVotes(face_mesh, shoulders, hips, face, feet, facing=1 if total >= 0 else -1, face_pairs=face_pairs)
 
 
 def _swap(array: np.ndarray | None, pairs: tuple[tuple[int, int], ...], mirror_z: bool = False) -> np.ndarray | None:
@@ -154,6 +157,17 @@ def _swap(array: np.ndarray | None, pairs: tuple[tuple[int, int], ...], mirror_z
     return out
 
 
+def _swap_chain(landmarks: Landmarks, pairs: tuple[tuple[int, int], ...]) -> Landmarks:
+    """``landmarks`` with the labels of ``pairs`` exchanged (2D points, confidences, and the 3D points
+    mirrored in depth)."""
+    return replace(
+        landmarks,
+        body=_swap(landmarks.body, pairs),
+        body_confidence=_swap(landmarks.body_confidence, pairs),
+        body_world=_swap(landmarks.body_world, pairs, mirror_z=True),
+    )
+
+
 def consistent_sides(landmarks: Landmarks) -> tuple[Landmarks, list[str]]:
     """``landmarks`` with every left/right chain agreeing with one facing, and what was swapped.
 
@@ -163,33 +177,17 @@ def consistent_sides(landmarks: Landmarks) -> tuple[Landmarks, list[str]]:
         Hands are exchanged with their arms.
     """
     votes = side_votes(landmarks)
-    body = np.asarray(landmarks.body, dtype=np.float64)
-    conf = np.asarray(landmarks.body_confidence, dtype=np.float64)
-    seen = conf > 0
-    up = _up_direction(body, seen)
-    scale = _scale(body, seen)
-    chains = {"arms": (ARM_CHAIN, votes.shoulders), "legs": (LEG_CHAIN, votes.hips)}
     swapped: list[str] = []
     out = landmarks
-    for name, (pairs, vote) in chains.items():
+    for name, pairs, vote in (("arms", ARM_CHAIN, votes.shoulders), ("legs", LEG_CHAIN, votes.hips)):
         if vote * votes.facing < 0:
             swapped.append(name)
-            out = replace(
-                out,
-                body=_swap(out.body, pairs),
-                body_confidence=_swap(out.body_confidence, pairs),
-                body_world=_swap(out.body_world, pairs, mirror_z=True),
-            )
+            out = _swap_chain(out, pairs)
             if name == "arms":
                 out = replace(out, left_hand=out.right_hand, right_hand=out.left_hand)
-    face_pairs = [p for p in FACE_PAIRS if _pair_vote(body, conf, p, up, 0.3 * scale) * votes.facing < 0]
-    if face_pairs and votes.face * votes.facing < 0:
-        swapped.append("face")
-        pairs = tuple(face_pairs)
-        out = replace(
-            out,
-            body=_swap(out.body, pairs),
-            body_confidence=_swap(out.body_confidence, pairs),
-            body_world=_swap(out.body_world, pairs, mirror_z=True),
-        )
+    if votes.face * votes.facing < 0:
+        pairs = tuple(p for p, v in zip(FACE_PAIRS, votes.face_pairs) if v * votes.facing < 0)
+        if pairs:
+            swapped.append("face")
+            out = _swap_chain(out, pairs)
     return out, swapped

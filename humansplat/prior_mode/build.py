@@ -39,6 +39,7 @@ Shapes: S grid side (pixels), N Gaussians; maps are (S, S) over a grid's pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,11 +48,10 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians, rgb_to_sh0
 from ..prior.body_fit import BodyFit
-from ..prior.matting import blur_masked
 from ..prior.parts import PART_NAMES
 from ..render.mesh import MeshRaster, rasterize_mesh
 from ..render.projection import SH_C1, rotmat_to_quat
-from .fill import boundary_pixels, harmonic_fill, nearest_fill
+from .fill import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
 
 __all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "gaussians_from_prior"]
 
@@ -551,7 +551,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     back_r.face_id = torch.where(back_r.coverage, back_r.face_id, far_r.face_id)
     cov = front_r.coverage.numpy()
     front_d, back_d, far_d = front_r.depth.numpy(), back_r.depth.numpy(), far_r.depth.numpy()
-    mask = mask & ~_background_holes(body_fit.crop.rgb, mask, cov, opt, getattr(body_fit.crop, "background", None))
+    mask = mask & ~_background_holes(body_fit.crop.rgb, mask, cov, opt, body_fit.crop.background)
     body = cov & mask
     parts = body_fit.parts.cpu().long()
     faces = body_fit.faces.cpu().long()
@@ -710,8 +710,11 @@ def _garment_match(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, op
     return weight
 
 
-def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, back_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
-    """Colours for the unseen side on a grid: garments, not parts.
+def _back_colours(
+    rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, back_parts: Sequence[np.ndarray], opt: PriorOptions
+) -> list[np.ndarray]:
+    """Colours for the unseen side on a grid, one (S, S, 3) map per part map of ``back_parts`` (the back
+    layer, the far layer): garments, not parts. What depends on the photo alone is computed once.
 
     Per part and image row band, the *outer garment colour* is the median over the part's sides
     (:func:`_lateral_band`; the outermost layer shows there: an open coat over a shirt). Pixels
@@ -750,21 +753,24 @@ def _back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, bac
         med[k] = medians.get(k, fallback)
         if k not in sels:
             continue
-        rows_with = np.nonzero(sels[k].any(axis=1) | (back_part == k).any(axis=1))[0]
+        rows_with = np.nonzero(sels[k].any(axis=1) | np.any([(bp == k).any(axis=1) for bp in back_parts], axis=0))[0]
         for y in rows_with:
             y0, y1 = max(0, y - band), min(size, y + band + 1)
             vals = rgb[y0:y1][sels[k][y0:y1]]
             if len(vals) >= 8:
                 med[k, y] = np.median(vals, axis=0)
-    rows = np.broadcast_to(np.arange(size)[:, None], back_part.shape)
+    rows = np.broadcast_to(np.arange(size)[:, None], mask.shape)
     blurred_w = blur_masked(garment, mask, opt.back_blur_px)  # soft transitions between garments
-    # where something else is in front (an arm over the torso), the photo says nothing about the back
-    keep = np.where(front_part != back_part, 0.0, (1.0 - opt.back_part_mix) * blurred_w)[..., None]
-    out = keep * blurred + (1 - keep) * med[back_part, rows]
-    is_head = (front_part == head) | (front_part == face) | (back_part == head) | (back_part == face)
-    out[is_head] = hair
-    out[_long_hair(rgb, mask, front_part, hair, opt) & ~is_head] = hair
-    return np.clip(out, 0.0, 1.0)
+    long_hair = _long_hair(rgb, mask, front_part, hair, opt)
+    outs = []
+    for back_part in back_parts:
+        # where something else is in front (an arm over the torso), the photo says nothing about the back
+        keep = np.where(front_part != back_part, 0.0, (1.0 - opt.back_part_mix) * blurred_w)[..., None]
+        out = keep * blurred + (1 - keep) * med[back_part, rows]
+        is_head = (front_part == head) | (front_part == face) | (back_part == head) | (back_part == face)
+        out[is_head | long_hair] = hair
+        outs.append(np.clip(out, 0.0, 1.0))
+    return outs
 
 
 def _long_hair(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, hair: np.ndarray, opt: PriorOptions) -> np.ndarray:
@@ -866,7 +872,8 @@ def gaussians_from_prior(
         rgb_b = nearest_fill(rgb_b, solid)
     fpart_b = _resize_nearest(surf.front_part, rb)
     bpart_b = _resize_nearest(surf.back_part, rb)
-    back_rgb = _back_colours(rgb_b, mask_b, fpart_b, bpart_b, opt)
+    far_part_b = _resize_nearest(surf.far_part, rb)
+    back_rgb, far_rgb = _back_colours(rgb_b, mask_b, fpart_b, (bpart_b, far_part_b), opt)
     back_layer = _surface_gaussians(cam_b, back_bk, mask_b, back_rgb, opt, sigma_px=opt.back_sigma_px)
     focal_b = float(cam_b.Ks[0, 0, 0])
     thresh = opt.wall_step_px * front_bk / focal_b
@@ -876,7 +883,6 @@ def gaussians_from_prior(
     far_bk = _resize_depth(surf.far_depth, rb)
     far_mask = mask_b & (far_bk > back_bk + thresh)
     if far_mask.any():
-        far_rgb = _back_colours(rgb_b, mask_b, fpart_b, _resize_nearest(surf.far_part, rb), opt)
         far_layer = _surface_gaussians(cam_b, far_bk, far_mask, far_rgb, opt, sigma_px=opt.back_sigma_px)
     else:
         far_layer = Gaussians.empty()

@@ -1,4 +1,5 @@
-"""Image-space fills used by prior mode: harmonic (Laplace) interpolation and nearest-value fill.
+"""Image-space fills used by prior mode and the mask refinement: harmonic (Laplace) interpolation,
+nearest-value fill and masked (normalised-convolution) blur.
 
 All maps are (H, W) numpy arrays on the pixel grid of one camera (see :mod:`humansplat.cameras`).
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["boundary_pixels", "harmonic_fill", "nearest_fill"]
+__all__ = ["blur_masked", "boundary_pixels", "harmonic_fill", "nearest_fill"]
 
 _NEIGHBOURS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
@@ -103,3 +104,19 @@ def boundary_pixels(mask: np.ndarray, diagonal: bool = False) -> np.ndarray:
     if diagonal:
         inner &= pad[:-2, :-2] & pad[:-2, 2:] & pad[2:, :-2] & pad[2:, 2:]
     return mask & ~inner
+
+
+def blur_masked(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of (H, W, ...) ``values`` using only pixels in ``mask`` (normalised convolution);
+    pixels with no ``mask`` pixel within reach keep their value."""
+    from scipy.ndimage import gaussian_filter
+
+    if sigma <= 0:
+        return values
+    m = mask.astype(np.float64)
+    extra = values.ndim - 2
+    sig = (sigma, sigma) + (0,) * extra
+    num = gaussian_filter(values * (m if extra == 0 else m[..., None]), sig)
+    den = gaussian_filter(m, sigma)
+    den = den if extra == 0 else den[..., None]
+    return np.where(den > 1e-6, num / np.maximum(den, 1e-6), values)

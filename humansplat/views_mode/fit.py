@@ -25,9 +25,6 @@ what the photo shows:
   with the front's colours), and the rest from everything; they never come in front of the surface
   the photo shows, a bound that moves with that surface (each hidden Gaussian follows the depth of
   the nearest visible one in the photo's pixels);
-* optionally (``views_colour_inside_mask``, off by default: measured a wash) the generated views'
-  colour terms count only inside the person's mask, so where a view shows no person only the mask
-  term acts (transparency or a move) instead of the colour term painting Gaussians white;
 * no Gaussian grows beyond its start size (near the silhouette a grown one would spill over it).
 
 So the input view stays as faithful as prior mode's while the generated views reshape the depth of
@@ -110,8 +107,6 @@ class ViewsFitOptions:
             height / 1.7 m) from its start depth.
         photo_colours_hidden: with ``protect_input``, the photo's gradients reach the colours of the
             hidden Gaussians too (False: only the generated views colour them).
-        views_colour_inside_mask: the generated views' colour terms count only inside their person
-            masks (outside, the prediction is its own target: only the mask term acts there).
     """
 
     steps: int = 200
@@ -143,7 +138,6 @@ class ViewsFitOptions:
     views_move_depth: bool = True
     max_depth_offset_m: float = 0.05
     photo_colours_hidden: bool = False
-    views_colour_inside_mask: bool = False
 
     def __post_init__(self) -> None:
         if int(self.steps) < 0:
@@ -499,9 +493,6 @@ def fit_gaussians_to_views(
 
     def view_loss(g: Gaussians, cams: Cameras, gt: torch.Tensor, gt_mask: torch.Tensor, parts, tag: str, terms: dict):
         out = render(g, cams, background=1.0, backend=backend)
-        if tag == "views" and opt.views_colour_inside_mask:  # no colour pull where the view shows no person
-            m = gt_mask[..., None]
-            gt = m * gt + (1.0 - m) * out.rgb.detach()
         rec = reconstruction_loss(out.rgb, out.alpha, gt, gt_mask, None, weights)
         total = rec.total
         terms[f"{tag}/rgb"], terms[f"{tag}/mask"] = float(rec.rgb.detach()), float(rec.mask.detach())

@@ -121,18 +121,19 @@ def synthesizer_weights(pipe: Any) -> dict[str, str]:
     """Component -> where its weights came from: ``"loaded: <folder>"`` for a local folder,
     ``"loaded: <repo>/<subfolder> (Hub, commit ..., revision ...)"`` for the Hub (:func:`describe_source`),
     or ``"random (untrained)"``."""
+    from ..hub import SYNTHESIZER_WEIGHTS
     from ..network.pipeline_humansplat import _origin
 
-    return {name: describe_source(_origin(getattr(pipe, name)), name) for name in ("unet", "vae", "image_encoder")}
+    return {name: describe_source(_origin(getattr(pipe, name)), name) for name in SYNTHESIZER_WEIGHTS}
 
 
 def synthesizer_status(config: Any = None) -> tuple[bool, str]:
     """Whether the SV3D synthesizer's weights (unet, vae, image_encoder) load here without downloading
     (``$HUMANSPLAT_WEIGHTS`` or the Hugging Face cache), and why not. Never contacts the Hub."""
-    from ..hub import HubConfig, is_available
+    from ..hub import SYNTHESIZER_WEIGHTS, HubConfig, is_available
 
     missing = []
-    for name in ("unet", "vae", "image_encoder"):
+    for name in SYNTHESIZER_WEIGHTS:
         ok, message = is_available(name, config or HubConfig.from_env())
         if not ok:
             missing.append(f"{name}: {' '.join(message.split())}")  # the whole message: it says how to fetch them

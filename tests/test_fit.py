@@ -165,3 +165,35 @@ def test_landmark_weights_and_valid_region(full_person):
     assert not valid[:, : int(50 * S / 400) - 1].any() and not valid[:, int(360 * S / 400) :].any()
     assert valid[:, int(60 * S / 400) : int(340 * S / 400)].all()
     assert FitOptions().landmark_iters > 0
+
+
+def test_stance_prior_prefers_upright_bodies_with_arms_in_the_frontal_plane():
+    """``_lean_prior``: 0 for an upright body with its arms out to the sides at any yaw; a body
+    leaning in depth, or an upper arm pointing forward or backward (the two foreshortened readings
+    of a sideways arm), costs ``w_lean`` / ``w_arm_plane`` x the squared share of that line."""
+    from humansplat.prior.fit import _lean_prior
+
+    def body(yaw_deg: float, lean_deg: float = 0.0, arm_fwd_deg: float = 0.0) -> torch.Tensor:
+        """(1, 33, 3) camera-frame landmarks (x right, y down, z away) of a simple stick figure."""
+        lm = torch.zeros(33, 3, dtype=torch.float64)
+        lean = math.radians(lean_deg)
+        up = torch.tensor([0.0, -math.cos(lean), math.sin(lean)], dtype=torch.float64)  # leans away from the camera
+        lm[27], lm[28] = torch.tensor([0.1, 0.0, 0.0]), torch.tensor([-0.1, 0.0, 0.0])  # ankles
+        for i, side in ((11, 1.0), (23, 1.0), (12, -1.0), (24, -1.0)):  # shoulders, hips
+            lm[i] = up * (1.4 if i in (11, 12) else 0.9) + torch.tensor([0.18 * side, 0.0, 0.0], dtype=torch.float64)
+        a = math.radians(arm_fwd_deg)
+        for sh, el, side in ((11, 13, 1.0), (12, 14, -1.0)):  # upper arms out sideways, turned forward by a
+            lm[el] = lm[sh] + 0.3 * torch.tensor([side * math.cos(a), 0.0, -math.sin(a)], dtype=torch.float64)
+        y = math.radians(yaw_deg)  # turn the whole figure about the vertical axis through the ankles
+        rot = torch.tensor([[math.cos(y), 0.0, math.sin(y)], [0.0, 1.0, 0.0], [-math.sin(y), 0.0, math.cos(y)]], dtype=torch.float64)
+        return (lm @ rot.T)[None]
+
+    opts = FitOptions(w_lean=1.0, w_arm_plane=1.0)
+    for yaw in (0.0, 30.0, -60.0):
+        assert float(_lean_prior(body(yaw), opts)) == pytest.approx(0.0, abs=1e-12)
+        # both upper arms 30 degrees forward: 2 x sin^2(30) = 0.5, whatever the yaw; backward the same
+        assert float(_lean_prior(body(yaw, arm_fwd_deg=30.0), opts)) == pytest.approx(0.5, rel=1e-6)
+        assert float(_lean_prior(body(yaw, arm_fwd_deg=-30.0), opts)) == pytest.approx(0.5, rel=1e-6)
+    # leaning 20 degrees in depth: sin^2(20) of the ankles -> shoulders line (the arms stay in the torso's plane)
+    assert float(_lean_prior(body(0.0, lean_deg=20.0), opts)) == pytest.approx(math.sin(math.radians(20.0)) ** 2, rel=0.02)
+    assert float(_lean_prior(body(0.0, arm_fwd_deg=30.0), FitOptions(w_lean=1.0, w_arm_plane=0.0))) == pytest.approx(0.0, abs=1e-12)

@@ -28,8 +28,9 @@ JACKET = np.array([0.13, 0.14, 0.18])  # the jacket's albedo (humansplat.eval.su
 # input 31.93 dB / IoU 0.944, jacket back error 0.166, 1 white pixel (session 2); with the left/right
 # labels, the grown mask, both-sides garments and round skirts (session 3): side 20.12 dB, back 21.23 dB,
 # side IoU 0.767, input 31.93 dB / IoU 0.946, jacket back error 0.115 (at 128 px the grown mask costs the sides
-# 0.4 dB; at 256 px over 3 input azimuths the sides gain, see docs/benchmarks.md); the margins below are about
-# at most half of those gains, so that small numeric differences between machines do not fail the test.
+# 0.4 dB; at 256 px over 3 input azimuths the sides gain, see docs/benchmarks.md); with the upright and
+# arms-in-the-frontal-plane priors of the body fit (session 4): side 20.31 dB, back 21.59 dB, side IoU 0.785,
+# input 31.91 dB / IoU 0.946, jacket back error 0.103. The margins below are about half of those gains, so that small numeric differences between machines do not fail the test.
 BASELINE = {
     "side_psnr": 18.74,
     "back_psnr": 19.92,
@@ -39,7 +40,7 @@ BASELINE = {
     "jacket_back_error": 0.399,
     "white_pixels": 179,  # of 371 background pixels inside the mask
 }
-MARGIN = {"side_psnr": 0.5, "back_psnr": 0.6, "side_iou": 0.02}
+MARGIN = {"side_psnr": 0.8, "back_psnr": 0.8, "side_iou": 0.05}
 
 
 def _evaluate():

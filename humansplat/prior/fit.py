@@ -13,7 +13,9 @@ hinges) and a few shape values. Objective, all terms normalised by the person's 
   near some body point (robust chamfer, so loose clothes and hair pull only gently); both only where
   the crop shows the photo (parts cut off by the photo's border are unknown, not background).
 * **Priors**: soft joint-angle limits, L2 to the neutral pose (much stronger for bones whose landmarks
-  are unseen, so a half-body photo gets standing legs), a Gaussian prior on the shape values.
+  are unseen, so a half-body photo gets standing legs), a Gaussian prior on the shape values, and
+  for what one photo hardly sees in depth: an upright stance and upper arms near the torso's
+  frontal plane (``_lean_prior``).
 
 Schedule: (1) ``_initialise``: depth from the torso's length in pixels vs. the model's, the image
 position from the hips (or shoulders), the roll from the torso axis and the yaw from MediaPipe's 3D
@@ -94,6 +96,9 @@ class FitOptions:
         w_lean: standing upright: the squared depth share of the ankles -> shoulders line (one
             photo hardly tells a body leaning towards the camera from one leaning away, and a
             lean tilts every side view).
+        w_arm_plane: upper arms near the body's frontal plane: the squared share of each
+            shoulder -> elbow line along the torso's forward axis (an arm held out sideways is
+            foreshortened alike pointing forward or backward; the frontal plane is the likelier).
         confidence_min: landmarks below this confidence are ignored.
     """
 
@@ -109,7 +114,8 @@ class FitOptions:
     w_unseen: float = 300.0
     w_limits: float = 1.0
     w_shape: float = 1e-5
-    w_lean: float = 2e-3
+    w_lean: float = 5e-2
+    w_arm_plane: float = 1e-2
     confidence_min: float = 0.2
 
 
@@ -391,12 +397,25 @@ def _prior_terms(
 
 def _lean_prior(lm3: torch.Tensor, opts: FitOptions) -> torch.Tensor:
     """(B,) ``w_lean`` x the squared depth share (camera z) of the unit line from the ankles' to the
-    shoulders' midpoint of (B, 33, 3) camera-frame landmarks: 0 for a person standing upright in
-    front of a level camera, whatever the yaw."""
+    shoulders' midpoint of (B, 33, 3) camera-frame landmarks (0 for a person standing upright in
+    front of a level camera, whatever the yaw), plus ``w_arm_plane`` x the squared forward share of
+    each upper arm in the torso's own frame (x: right -> left shoulder, y: hips -> shoulders,
+    z = x cross y: forward)."""
     shoulders = 0.5 * (lm3[:, _L_SH] + lm3[:, _R_SH])
     ankles = 0.5 * (lm3[:, _L_ANKLE] + lm3[:, _R_ANKLE])
     axis = torch.nn.functional.normalize(shoulders - ankles, dim=-1)
-    return opts.w_lean * axis[:, 2] ** 2
+    lean = opts.w_lean * axis[:, 2] ** 2
+    if opts.w_arm_plane <= 0:
+        return lean
+    # the body's own frame: left (right shoulder -> left shoulder), up (hips -> shoulders), forward
+    left = torch.nn.functional.normalize(lm3[:, _L_SH] - lm3[:, _R_SH], dim=-1)
+    up = torch.nn.functional.normalize(shoulders - 0.5 * (lm3[:, _L_HIP] + lm3[:, _R_HIP]), dim=-1)
+    forward = torch.nn.functional.normalize(torch.linalg.cross(left, up, dim=-1), dim=-1)
+    arms = 0.0
+    for sh, el in ((_L_SH, 13), (_R_SH, 14)):
+        bone = torch.nn.functional.normalize(lm3[:, el] - lm3[:, sh], dim=-1)
+        arms = arms + (bone * forward).sum(-1) ** 2
+    return lean + opts.w_arm_plane * arms
 
 
 def _robust(sq: torch.Tensor, scale: float) -> torch.Tensor:

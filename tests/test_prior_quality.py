@@ -236,3 +236,52 @@ def test_long_hair_falls_down_the_back_as_far_as_it_shows_below_the_chin():
     assert rows.min() == 4 and rows.max() == 35  # from the top of the head down to the strands' end
     assert not long[:, :22].any() and not long[:, 42:].any()  # across the hair's width only
     assert not _long_hair(rgb, mask, part, hair, PriorOptions(hair_match=0.0)).any()
+
+
+def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the_hand():
+    """``_misplaced_hands``: the fitted hand's pixels whose colour is not the face's skin colour (the
+    fit's hand missed the photo's, which then pushes a hand-shaped piece of the trousers out of the
+    body) are no longer body pixels; skin-coloured hand pixels stay; nothing without a face to take
+    the skin colour from or with the option off."""
+    from dataclasses import replace
+
+    from humansplat.prior.parts import PART_NAMES
+    from humansplat.prior.synthetic import make_synthetic_person
+    from humansplat.prior_mode.build import PriorOptions, _misplaced_hands, _resize_image, prior_surfaces
+
+    face, hands, legs = (PART_NAMES.index(n) for n in ("face", "hands", "legs"))
+    rgb = np.full((40, 40, 3), 0.5)
+    part = np.full((40, 40), legs)
+    part[:10], rgb[:10] = face, (0.80, 0.60, 0.50)  # the face: skin
+    part[20:30, :10] = hands
+    rgb[20:30, :5] = (0.78, 0.62, 0.50)  # the hand on the photo's hand: skin
+    rgb[20:30, 5:10] = (0.15, 0.17, 0.30)  # the fitted hand over the trousers
+    mask = body = np.ones((40, 40), dtype=bool)
+    out = _misplaced_hands(rgb, mask, body, part, PriorOptions())
+    assert out[20:30, 5:10].all() and out.sum() == 50
+    assert not _misplaced_hands(rgb, mask, body, part, PriorOptions(hand_skin_distance=0.0)).any()
+    no_face = np.where(part == face, legs, part)
+    assert not _misplaced_hands(rgb, mask, body, no_face, PriorOptions()).any()
+
+    # the synthetic person with its hands painted over in its shirt's colour, as if the fit had put
+    # them where the photo shows the shirt: those pixels leave the body and lie no nearer than before
+    fit = make_synthetic_person(seed=0, size=192).as_body_fit()
+    before = prior_surfaces(fit, PriorOptions(hand_skin_distance=0.0))
+    S, C = before.mask.shape[0], fit.crop.rgb.shape[0]
+    on_hand = before.body & (before.front_part == hands)
+    assert on_hand.sum() > 100, "the test needs the fitted hands in view"
+    own = prior_surfaces(fit)  # its own skin-coloured hands keep their depth (rim pixels may leave the
+    assert own.body[on_hand].mean() > 0.85  # body, blended with the background, and take the hand's depth)
+    assert np.abs(own.front_depth[on_hand] - before.front_depth[on_hand]).max() < 0.01
+    rgb = _resize_image(fit.crop.rgb.astype(np.float32) / 255.0, S)
+    shirt = np.median(rgb[before.body & (before.front_part == PART_NAMES.index("torso"))], axis=0)
+    idx = np.minimum(((np.arange(C) + 0.5) * S / C).astype(np.int64), S - 1)
+    painted = fit.crop.rgb.copy()
+    painted[on_hand[idx][:, idx]] = np.round(shirt * 255).astype(np.uint8)
+    fit = replace(fit, crop=replace(fit.crop, rgb=painted))
+    kept = prior_surfaces(fit, PriorOptions(hand_skin_distance=0.0))
+    after = prior_surfaces(fit)
+    assert kept.body[on_hand].all()
+    assert (after.body & on_hand).sum() < 0.3 * on_hand.sum()
+    moved = on_hand & ~after.body
+    assert after.front_depth[moved].mean() >= kept.front_depth[moved].mean() - 1e-4

@@ -12,6 +12,8 @@ What it builds (world = the input camera frame, :mod:`humansplat.cameras`):
    Clothes and hair add depth beyond the naked body: as much in front and behind as they extend
    past the body's outline in the photo (behind only on the head). Mask pixels that show the
    (white) background, such as a hole between an arm and the body, are dropped from the person.
+   Where the fitted hands cover pixels that are not skin-coloured (the fit's hand missed the
+   photo's), the body is not trusted: those pixels take the depth of their surroundings.
 2. **Visible side:** one Gaussian per foreground pixel of a grid (default the crop's own pixels,
    at most 512), on that pixel's ray at the front depth, coloured from the photo, flattened along
    the surface normal of the depth map, sized to the pixel footprint (depth / focal). Near the
@@ -92,6 +94,9 @@ class PriorOptions:
         skirt_roundness: garments that join the legs (skirts, dresses, long coats) get an elliptic
             cross-section this many times their half-width deep in each row (:func:`_skirt_profile`;
             0 = off).
+        hand_skin_distance: pixels where the fitted body shows its hands but the photo's colour is
+            farther than this (RGB, 0-1) from the person's skin are not the hand: they take the depth of
+            their surroundings (:func:`_misplaced_hands`; 0 = trust the fit's hands).
         smooth_px: Gaussian smoothing (pixels of the geometry grid) of the filled half thickness.
         back_blur_px: blur of the photo's colours before they are used on the back (back grid pixels).
         back_part_mix: weight of the part's median colour vs. the blurred photo on the back.
@@ -133,6 +138,7 @@ class PriorOptions:
     clothing_max_m: float = 0.10
     clothing_smooth_px: float = 4.0
     skirt_roundness: float = 0.7
+    hand_skin_distance: float = 0.25
     hair_match: float = 0.12
     smooth_px: float = 1.5
     back_blur_px: float = 2.0
@@ -492,6 +498,29 @@ def _background_holes(
     return holes
 
 
+def _misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
+    """(S, S) bool: pixels where the fitted body shows its hands but the photo does not: colours farther
+    than ``hand_skin_distance`` from the person's skin (:func:`_skin_colour`). The fit's hands often miss
+    the photo's by a hand's width (a hand on the belly fitted hanging beside the thigh); their depth
+    would push a hand-shaped piece of the trousers out of the body. Those pixels take the depth of
+    their surroundings instead. Gloves count as misplaced too (they then lie on their surroundings).
+    None when no face or head shows skin to compare with, or ``hand_skin_distance`` is 0."""
+    hands = body & (front_part == PART_NAMES.index("hands"))
+    if opt.hand_skin_distance <= 0 or not hands.any():
+        return np.zeros(mask.shape, dtype=bool)
+    skin = _skin_colour(rgb, mask & ~hands, front_part)  # from the face or head, never the hands themselves
+    if skin is None:
+        return np.zeros(mask.shape, dtype=bool)
+    from scipy.ndimage import binary_erosion, label
+
+    other = hands & (np.linalg.norm(rgb - skin, axis=-1) > opt.hand_skin_distance)
+    # a miss is a connected piece with some 3 x 3 block of other colours (a palm; its fingers come
+    # with it); thin chains along a real hand's rim (blended with the background, shaded) are not
+    labels, n = label(other, structure=np.ones((3, 3), dtype=bool))
+    solid = np.unique(labels[binary_erosion(other, structure=np.ones((3, 3), dtype=bool))])
+    return np.isin(labels, solid[solid > 0])
+
+
 def _clothing_depth(mask: np.ndarray, body: np.ndarray, metres_per_px: float, opt: PriorOptions) -> np.ndarray:
     """(S, S) metres that clothes and hair add to the body's depth, front and back.
 
@@ -568,6 +597,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         return nearest_fill(lab, hit)
 
     front_part = labels(front_r.face_id.numpy())
+    body &= ~_misplaced_hands(_resize_image(np.asarray(body_fit.crop.rgb, dtype=np.float32) / 255.0, S), mask, body, front_part, opt)
     front_b = np.where(cov, front_d, 0.0).astype(np.float64)
     back_b = np.where(cov, np.maximum(back_d, front_d), 0.0).astype(np.float64)
     # clothes and hair add depth beyond the body model: as much in front and behind as they add

@@ -239,10 +239,10 @@ def test_long_hair_falls_down_the_back_as_far_as_it_shows_below_the_chin():
 
 
 def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the_hand():
-    """``_misplaced_hands``: the fitted hand's pixels whose colour is not the face's skin colour (the
-    fit's hand missed the photo's, which then pushes a hand-shaped piece of the trousers out of the
-    body) are no longer body pixels; skin-coloured hand pixels stay; nothing without a face to take
-    the skin colour from or with the option off."""
+    """``_misplaced_hands``: the fitted hand's pixels whose colour is not the face's skin (the fit's hand
+    missed the photo's, which then pushes a hand-shaped piece of the trousers out of the body) are no
+    longer body pixels; skin-coloured hand pixels stay, also in the shade; nothing without a face to
+    take the skin colour from or with the option off."""
     from dataclasses import replace
 
     from humansplat.prior.parts import PART_NAMES
@@ -254,7 +254,7 @@ def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the
     part = np.full((40, 40), legs)
     part[:10], rgb[:10] = face, (0.80, 0.60, 0.50)  # the face: skin
     part[20:30, :10] = hands
-    rgb[20:30, :5] = (0.78, 0.62, 0.50)  # the hand on the photo's hand: skin
+    rgb[20:30, :5] = (0.40, 0.30, 0.25)  # the hand on the photo's hand: skin, in the shade (half as bright)
     rgb[20:30, 5:10] = (0.15, 0.17, 0.30)  # the fitted hand over the trousers
     mask = body = np.ones((40, 40), dtype=bool)
     out = _misplaced_hands(rgb, mask, body, part, PriorOptions())

@@ -94,9 +94,10 @@ class PriorOptions:
         skirt_roundness: garments that join the legs (skirts, dresses, long coats) get an elliptic
             cross-section this many times their half-width deep in each row (:func:`_skirt_profile`;
             0 = off).
-        hand_skin_distance: pixels where the fitted body shows its hands but the photo's colour is
-            farther than this (RGB, 0-1) from the person's skin are not the hand: they take the depth of
-            their surroundings (:func:`_misplaced_hands`; 0 = trust the fit's hands).
+        hand_skin_distance: pixels where the fitted body shows its hands but the photo's chromaticity
+            (rgb / (r + g + b)) is farther than this from the person's skin, or its brightness far
+            from the skin's, are not the hand: they take the depth of their surroundings
+            (:func:`_misplaced_hands`; 0 = trust the fit's hands).
         smooth_px: Gaussian smoothing (pixels of the geometry grid) of the filled half thickness.
         back_blur_px: blur of the photo's colours before they are used on the back (back grid pixels).
         back_part_mix: weight of the part's median colour vs. the blurred photo on the back.
@@ -138,7 +139,7 @@ class PriorOptions:
     clothing_max_m: float = 0.10
     clothing_smooth_px: float = 4.0
     skirt_roundness: float = 0.7
-    hand_skin_distance: float = 0.25
+    hand_skin_distance: float = 0.08
     hair_match: float = 0.12
     smooth_px: float = 1.5
     back_blur_px: float = 2.0
@@ -499,8 +500,9 @@ def _background_holes(
 
 
 def _misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
-    """(S, S) bool: pixels where the fitted body shows its hands but the photo does not: colours farther
-    than ``hand_skin_distance`` from the person's skin (:func:`_skin_colour`). The fit's hands often miss
+    """(S, S) bool: pixels where the fitted body shows its hands but the photo does not: chromaticities
+    farther than ``hand_skin_distance`` from the person's skin (:func:`_skin_colour`), or brightness
+    outside :data:`_SKIN_BRIGHTNESS` x the skin's. The fit's hands often miss
     the photo's by a hand's width (a hand on the belly fitted hanging beside the thigh); their depth
     would push a hand-shaped piece of the trousers out of the body. Those pixels take the depth of
     their surroundings instead. Gloves count as misplaced too (they then lie on their surroundings).
@@ -513,7 +515,13 @@ def _misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_
         return np.zeros(mask.shape, dtype=bool)
     from scipy.ndimage import binary_erosion, label
 
-    other = hands & (np.linalg.norm(rgb - skin, axis=-1) > opt.hand_skin_distance)
+    # skin under other light (a sunlit hand, a face in the shade of a cap) keeps its hue: compare
+    # chromaticities, and brightness only within a wide range (black cloth is not skin)
+    total = rgb.sum(-1)
+    bright = total / max(float(skin.sum()), 1e-6)
+    chroma = rgb / np.maximum(total, 1e-6)[..., None]
+    far = np.linalg.norm(chroma - skin / max(float(skin.sum()), 1e-6), axis=-1) > opt.hand_skin_distance
+    other = hands & (far | (bright < _SKIN_BRIGHTNESS[0]) | (bright > _SKIN_BRIGHTNESS[1]))
     # a miss is a connected piece with some 3 x 3 block of other colours (a palm; its fingers come
     # with it); thin chains along a real hand's rim (blended with the background, shaded) are not
     labels, n = label(other, structure=np.ones((3, 3), dtype=bool))
@@ -671,6 +679,8 @@ def _hair_colour(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, skin
     return _DEFAULT_HAIR if skin is not None else 0.6 * fallback
 
 
+_SKIN_BRIGHTNESS = (0.35, 3.0)
+"""Range of brightness (sum of RGB) relative to the face's skin within which a hand pixel may be skin."""
 _SKIN_DISTANCE = 0.15
 """RGB distance (0-1 scale) within which a colour counts as the face's skin colour."""
 _DEFAULT_HAIR = np.array([0.22, 0.16, 0.12])

@@ -8,6 +8,10 @@ third-party scans.
 
     python benchmarks/eval_novel_views.py [--size 256] [--subjects a,b] [--scans DIR] [--azimuths 0,30,-30] [--out DIR]
     python benchmarks/eval_novel_views.py --perfect   # sanity check: the truth itself must score > 30 dB
+    python benchmarks/eval_novel_views.py --fit w_lean=0.002 --fit w_arm_plane=0 --prior hand_skin_distance=0
+                                                      # prior mode with other FitOptions / PriorOptions
+    python benchmarks/eval_novel_views.py --body-only # the fitted body alone (grey): how well its pose
+                                                      # and shape match the truth's silhouettes
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--perfect", action="store_true",
                    help="sanity check of the harness: the truth converted to Gaussians instead of a reconstruction")
+    p.add_argument("--fit", action="append", default=[], metavar="KEY=VALUE",
+                   help="a humansplat.prior.fit.FitOptions field for the body fit (prior mode; repeatable)")
+    p.add_argument("--prior", action="append", default=[], metavar="KEY=VALUE",
+                   help="a humansplat.prior_mode.build.PriorOptions field (prior mode; repeatable)")
+    p.add_argument("--body-only", action="store_true",
+                   help="score the fitted body mesh alone (as grey Gaussians) instead of the reconstruction")
     args = p.parse_args(argv)
 
     import torch
@@ -51,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     oracle = (lambda photo, view: perfect_reconstruction(view)) if args.perfect else None
     mode = "perfect (truth as Gaussians)" if args.perfect else args.mode
+    if not args.perfect and (args.fit or args.prior or args.body_only):
+        if args.mode != "prior":
+            p.error("--fit, --prior and --body-only evaluate prior mode only")
+        oracle = _prior_reconstructor(_options(args.fit), _options(args.prior), args.body_only)
+        mode = "fitted body alone" if args.body_only else "prior"
+        mode += "".join(f", {kv}" for kv in args.fit + args.prior)
     report = evaluate(subjects, mode=mode, input_azimuths=azimuths, size=args.size, reconstruct_fn=oracle,
                       out_dir=out / "sheets", progress=progress)
     total_s = time.perf_counter() - t
@@ -71,6 +87,40 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"report and contact sheets in {out}")
     return 1 if report.failures else 0
+
+
+def _options(pairs: list[str]) -> dict[str, float]:
+    """``["key=value", ...]`` -> ``{key: float(value)}``."""
+    out = {}
+    for kv in pairs:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise SystemExit(f"expected KEY=VALUE, got {kv!r}")
+        out[key.strip()] = float(value)
+    return out
+
+
+def _prior_reconstructor(fit_options: dict[str, float], prior_options: dict[str, float], body_only: bool):
+    """``fn(photo, view) -> Gaussians``: detection, the body fit with ``fit_options`` and prior mode with
+    ``prior_options`` (the pipeline's prior mode with other settings), or the fitted body alone."""
+    from humansplat.eval import mesh_to_gaussians
+    from humansplat.io.images import load_photo
+    from humansplat.prior.fit import fit_body
+    from humansplat.prior.person import detect_person
+    from humansplat.prior_mode.build import PriorOptions, gaussians_from_prior
+    from humansplat.render.mesh import TexturedMesh
+
+    opts = PriorOptions(**prior_options)
+
+    def run(photo, view):
+        fit = fit_body(detect_person(load_photo(photo)), **fit_options)
+        if not body_only:
+            return gaussians_from_prior(fit, opts)
+        body = TexturedMesh(vertices=fit.vertices.detach().float(), faces=fit.faces.long())
+        px = view.pixel_size
+        return mesh_to_gaussians(body, spacing=0.7 * px, scale=0.3, opacity=0.99, inset=1.5 * px, trim=1.0 * px)
+
+    return run
 
 
 if __name__ == "__main__":

@@ -178,7 +178,8 @@ class PriorSurfaces:
     Attributes:
         camera: the geometry grid's camera (the crop camera resized).
         mask: (S, S) bool person mask.
-        body: (S, S) bool pixels where the fitted body is seen inside the mask.
+        body: (S, S) bool pixels where the fitted body is seen inside the mask and its depth is used
+            (not where its hands lie over clothes: :func:`_misplaced_hands`).
         front_depth: (S, S) float32 camera depth (metres) of the visible surface (filled outside the mask).
         back_depth: (S, S) float32 camera depth where the ray leaves the first body part it entered
             (the back of that part), >= front_depth.
@@ -502,11 +503,15 @@ def _background_holes(
 def _misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
     """(S, S) bool: pixels where the fitted body shows its hands but the photo does not: chromaticities
     farther than ``hand_skin_distance`` from the person's skin (:func:`_skin_colour`), or brightness
-    outside :data:`_SKIN_BRIGHTNESS` x the skin's. The fit's hands often miss
-    the photo's by a hand's width (a hand on the belly fitted hanging beside the thigh); their depth
-    would push a hand-shaped piece of the trousers out of the body. Those pixels take the depth of
-    their surroundings instead. Gloves count as misplaced too (they then lie on their surroundings).
-    None when no face or head shows skin to compare with, or ``hand_skin_distance`` is 0."""
+    outside :data:`_SKIN_BRIGHTNESS` x the skin's, in connected pieces that hold a 3 x 3 block.
+
+    The fit's hands often miss the photo's by a hand's width (a hand on the belly fitted hanging
+    beside the thigh); their depth would push a hand-shaped piece of the trousers out of the body.
+    Those pixels take the depth of their surroundings instead. Gloves count as misplaced too (they
+    then lie on their surroundings). None when no face or head shows skin to compare with, or
+    ``hand_skin_distance`` is 0. ``rgb`` (S, S, 3) in [0, 1]; ``mask``, ``body`` (S, S) bool;
+    ``front_part`` (S, S) part labels.
+    """
     hands = body & (front_part == PART_NAMES.index("hands"))
     if opt.hand_skin_distance <= 0 or not hands.any():
         return np.zeros(mask.shape, dtype=bool)
@@ -524,7 +529,7 @@ def _misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_
     other = hands & (far | (bright < _SKIN_BRIGHTNESS[0]) | (bright > _SKIN_BRIGHTNESS[1]))
     # a miss is a connected piece with some 3 x 3 block of other colours (a palm; its fingers come
     # with it); thin chains along a real hand's rim (blended with the background, shaded) are not
-    labels, n = label(other, structure=np.ones((3, 3), dtype=bool))
+    labels, _ = label(other, structure=np.ones((3, 3), dtype=bool))
     solid = np.unique(labels[binary_erosion(other, structure=np.ones((3, 3), dtype=bool))])
     return np.isin(labels, solid[solid > 0])
 
@@ -605,12 +610,14 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         return nearest_fill(lab, hit)
 
     front_part = labels(front_r.face_id.numpy())
-    body &= ~_misplaced_hands(_resize_image(np.asarray(body_fit.crop.rgb, dtype=np.float32) / 255.0, S), mask, body, front_part, opt)
+    fitted = body  # where the fitted body shows: its outline in the photo (clothes beyond it, skirts)
+    rgb = _resize_image(np.asarray(body_fit.crop.rgb, dtype=np.float32) / 255.0, S)
+    body = fitted & ~_misplaced_hands(rgb, mask, fitted, front_part, opt)  # where its depth is trusted
     front_b = np.where(cov, front_d, 0.0).astype(np.float64)
     back_b = np.where(cov, np.maximum(back_d, front_d), 0.0).astype(np.float64)
     # clothes and hair add depth beyond the body model: as much in front and behind as they add
     # at the sides in the photo (hair on the head only behind, so the face stays where it is)
-    extra = _clothing_depth(mask, body, default_mid / focal, opt)
+    extra = _clothing_depth(mask, fitted, default_mid / focal, opt)
     on_head = np.isin(front_part, [PART_NAMES.index("head"), PART_NAMES.index("face")])
     front_b = front_b - np.where(on_head, 0.0, extra)
     back_b = back_b + extra
@@ -626,7 +633,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         half = np.where(body, half, blur_masked(half, mask, opt.smooth_px))
     half = np.maximum(half, 0.5 / focal * mid)  # at least a pixel footprint thick
     # a skirt or a long coat is about as deep as it is wide: an elliptic cross-section per row
-    skirt = _skirt_profile(mask, body, front_part, opt.skirt_roundness) * mid / focal
+    skirt = _skirt_profile(mask, fitted, front_part, opt.skirt_roundness) * mid / focal
     half = np.maximum(half, skirt)
     front_b = np.where(skirt > 0, np.minimum(front_b, mid - skirt), front_b)
     back_b = np.where(skirt > 0, np.maximum(back_b, mid + skirt), back_b)

@@ -101,24 +101,25 @@ def _options(pairs: list[str]) -> dict[str, float]:
 
 
 def _prior_reconstructor(fit_options: dict[str, float], prior_options: dict[str, float], body_only: bool):
-    """``fn(photo, view) -> Gaussians``: detection, the body fit with ``fit_options`` and prior mode with
-    ``prior_options`` (the pipeline's prior mode with other settings), or the fitted body alone."""
-    from humansplat.eval import mesh_to_gaussians
-    from humansplat.io.images import load_photo
-    from humansplat.prior.fit import fit_body
-    from humansplat.prior.person import detect_person
-    from humansplat.prior_mode.build import PriorOptions, gaussians_from_prior
+    """``fn(photo, view) -> Gaussians``: the pipeline's prior mode (``humansplat.api.reconstruct``) with
+    other ``FitOptions`` / ``PriorOptions`` fields, or the body it fitted alone (its mesh as grey Gaussians)."""
+    from dataclasses import replace
+
+    from humansplat.api import reconstruct
+    from humansplat.eval import perfect_reconstruction
+    from humansplat.prior.fit import FitOptions
+    from humansplat.prior_mode.build import PriorOptions
     from humansplat.render.mesh import TexturedMesh
 
-    opts = PriorOptions(**prior_options)
+    fit_opts, prior_opts = FitOptions(**fit_options), PriorOptions(**prior_options)
 
     def run(photo, view):
-        fit = fit_body(detect_person(load_photo(photo)), **fit_options)
+        result = reconstruct(photo, mode="prior", frames=0, resolution=64, fit_options=fit_opts, prior_options=prior_opts)
         if not body_only:
-            return gaussians_from_prior(fit, opts)
+            return result.gaussians
+        fit = result.body_fit
         body = TexturedMesh(vertices=fit.vertices.detach().float(), faces=fit.faces.long())
-        px = view.pixel_size
-        return mesh_to_gaussians(body, spacing=0.7 * px, scale=0.3, opacity=0.99, inset=1.5 * px, trim=1.0 * px)
+        return perfect_reconstruction(replace(view, mesh=body))  # converted as the harness converts the truth
 
     return run
 

@@ -53,6 +53,7 @@ from .result import Mode, ProgressCallback, Result
 if TYPE_CHECKING:
     from .prior.body_fit import BodyFit
     from .prior.person import PersonCrop
+    from .prior.fit import FitOptions
     from .prior_mode.build import PriorOptions
 
 __all__ = [
@@ -571,6 +572,7 @@ def iter_reconstruct(
     views_options: Any = None,
     deadline: Deadline | None = None,
     options: RunOptions | None = None,
+    fit_options: FitOptions | None = None,
 ) -> Iterator[StageUpdate]:
     """Reconstruct a person stage by stage (module docstring); the last update carries the Result.
 
@@ -584,6 +586,7 @@ def iter_reconstruct(
         device: where Gaussians are rendered and networks run (default CUDA when available, else CPU).
         body_backend: body model of the structure prior (``"anny"``; ``"smplx"`` with its model files).
         prior_options: options of prior mode (:class:`~humansplat.prior_mode.build.PriorOptions`).
+        fit_options: options of the body fit (:class:`~humansplat.prior.fit.FitOptions`; None: its defaults).
         views_options: options of views mode (:class:`~humansplat.views_mode.ViewsModeOptions`: frames,
             sampler steps, the fit's steps; its seed is ``seed``).
         deadline: the run's time limit (:class:`~humansplat.errors.Deadline`; None: no limit).
@@ -613,7 +616,7 @@ def iter_reconstruct(
     yield run.update("detect", "found the person", crop=crop)
 
     with run.timed("fit"):
-        fit = fit_body(crop, backend=body_backend, deadline=deadline)
+        fit = fit_body(crop, backend=body_backend, options=fit_options, deadline=deadline)
     yield run.update("fit", f"fitted the {fit.backend} body", body_fit=fit)
 
     with run.timed("reconstruct"):
@@ -660,7 +663,7 @@ def reconstruct(
     """Run every stage of :func:`iter_reconstruct` and return the Result.
 
     ``progress(fraction, stage)`` is called after each stage (and during the turntable);
-    ``kwargs`` go to :func:`iter_reconstruct` (``body_backend``, ``prior_options``, ``views_options``, ``deadline``, ``options``).
+    ``kwargs`` go to :func:`iter_reconstruct` (``body_backend``, ``fit_options``, ``prior_options``, ``views_options``, ``deadline``, ``options``).
     """
     result: Result | None = None
     for update in iter_reconstruct(photo, mode, frames, resolution, seed, device, **kwargs):

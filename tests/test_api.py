@@ -33,7 +33,7 @@ def stubbed(monkeypatch, person):
     import humansplat.prior.fit as fit_mod
     import humansplat.prior.person as person_mod
 
-    calls = {"detect": 0, "fit": 0}
+    calls = {"detect": 0, "fit": 0, "fit_kwargs": None}
 
     def detect(photo, size=512):
         calls["detect"] += 1
@@ -41,6 +41,7 @@ def stubbed(monkeypatch, person):
 
     def fit(crop, backend="anny", **kw):
         calls["fit"] += 1
+        calls["fit_kwargs"] = kw
         return person.as_body_fit()
 
     monkeypatch.setattr(person_mod, "detect_person", detect)
@@ -75,7 +76,7 @@ def test_stages_in_order_with_growing_fraction_and_a_result(stubbed, photo):
     assert all(v >= 0 for v in r.timings.values())
     assert r.quality["input_view_psnr_db"] >= 30 and r.quality["input_view_alpha_iou"] >= 0.97, r.quality
     assert r.quality["back_coverage"] >= 0.95, r.quality
-    assert stubbed == {"detect": 1, "fit": 1}
+    assert (stubbed["detect"], stubbed["fit"]) == (1, 1)
 
 
 def test_views_show_the_person_from_four_sides(stubbed, photo):
@@ -212,3 +213,15 @@ def test_package_exports_the_entry_points_lightly():
 
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         humansplat.nonsense  # noqa: B018
+
+
+def test_fit_and_prior_options_reach_their_stages(stubbed, photo):
+    from humansplat.prior.fit import FitOptions
+    from humansplat.prior_mode.build import PriorOptions
+
+    fit_opts = FitOptions(w_lean=0.002, w_arm_plane=0.0)
+    plain = api.reconstruct(photo, mode="prior", **FAST)
+    assert stubbed["fit_kwargs"]["options"] is None  # the fit's own defaults
+    out = api.reconstruct(photo, mode="prior", fit_options=fit_opts, prior_options=PriorOptions(colour_iterations=0), **FAST)
+    assert stubbed["fit_kwargs"]["options"] is fit_opts
+    assert not torch.equal(out.gaussians.sh0, plain.gaussians.sh0)  # no colour correction: other colours

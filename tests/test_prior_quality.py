@@ -153,9 +153,9 @@ def test_small_white_gaps_are_holes_but_a_large_white_garment_is_not():
     mask[4:60, 10:54] = True
     body = np.zeros((S, S), bool)
     body[4:60, 20:44] = True  # the body covers the middle; the rest of the mask is clothes or gaps
-    rgb = np.full((S, S, 3), 90, np.uint8)
-    rgb[20:26, 12:18] = 255  # a small white gap beside the body
-    rgb[40:60, 44:54] = 255  # a large white garment area (8 % of the mask)
+    rgb = np.full((S, S, 3), 90 / 255)
+    rgb[20:26, 12:18] = 1.0  # a small white gap beside the body
+    rgb[40:60, 44:54] = 1.0  # a large white garment area (8 % of the mask)
     holes = _background_holes(rgb, mask, body, PriorOptions())
     assert holes[20:26, 12:18].all()
     assert not holes[40:60, 44:54].any()

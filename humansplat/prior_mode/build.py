@@ -468,10 +468,11 @@ def _body_depths(body_fit: BodyFit, camera: Cameras) -> tuple[MeshRaster, MeshRa
 
 
 def _background_holes(
-    crop_rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, opt: PriorOptions, background: np.ndarray | None = None
+    rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, opt: PriorOptions, background: np.ndarray | None = None
 ) -> np.ndarray:
     """(S, S) bool: pixels of ``mask`` that show the background (a hole between an arm and the body,
-    sky between hair wisps) and must not become part of the person.
+    sky between hair wisps) and must not become part of the person. ``rgb`` (S, S, 3): the photo's
+    colours in [0, 1] on the grid of ``mask``.
 
     A hole is background-coloured (within ``hole_colour_distance`` of the crop's white, or of the
     photo's own ``background`` (S0, S0, 3) estimated behind the person (``PersonCrop.background``;
@@ -484,7 +485,6 @@ def _background_holes(
 
     if opt.hole_colour_distance <= 0:
         return np.zeros(mask.shape, dtype=bool)
-    rgb = _resize_image(np.asarray(crop_rgb, dtype=np.float32) / 255.0, mask.shape[0])
     light = np.linalg.norm(1.0 - rgb, axis=-1) < opt.hole_colour_distance
     if background is not None:
         behind = _resize_image(np.asarray(background, dtype=np.float32), mask.shape[0])
@@ -593,7 +593,8 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     back_r.face_id = torch.where(back_r.coverage, back_r.face_id, far_r.face_id)
     cov = front_r.coverage.numpy()
     front_d, back_d, far_d = front_r.depth.numpy(), back_r.depth.numpy(), far_r.depth.numpy()
-    mask = mask & ~_background_holes(body_fit.crop.rgb, mask, cov, opt, body_fit.crop.background)
+    rgb = _resize_image(np.asarray(body_fit.crop.rgb, dtype=np.float32) / 255.0, S)  # the photo on this grid
+    mask = mask & ~_background_holes(rgb, mask, cov, opt, body_fit.crop.background)
     body = cov & mask
     parts = body_fit.parts.cpu().long()
     faces = body_fit.faces.cpu().long()
@@ -611,7 +612,6 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
 
     front_part = labels(front_r.face_id.numpy())
     fitted = body  # where the fitted body shows: its outline in the photo (clothes beyond it, skirts)
-    rgb = _resize_image(np.asarray(body_fit.crop.rgb, dtype=np.float32) / 255.0, S)
     body = fitted & ~_misplaced_hands(rgb, mask, fitted, front_part, opt)  # where its depth is trusted
     front_b = np.where(cov, front_d, 0.0).astype(np.float64)
     back_b = np.where(cov, np.maximum(back_d, front_d), 0.0).astype(np.float64)
@@ -835,7 +835,7 @@ def _long_hair(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, hair: 
     if len(head_rows) < 4:
         return np.zeros(mask.shape, dtype=bool)
     like = mask & (np.linalg.norm(rgb - hair, axis=-1) < opt.hair_match)
-    labels, n = label(like | on_head)
+    labels, _ = label(like | on_head)
     ids = np.unique(labels[on_head])
     hairy = np.isin(labels, ids[ids > 0]) & like
     bottom = head_rows[-1]

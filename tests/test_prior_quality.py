@@ -246,6 +246,9 @@ def test_long_hair_falls_down_the_back_as_far_as_it_shows_below_the_chin():
     assert rows.min() == 4 and rows.max() == 35  # from the top of the head down to the strands' end
     assert not long[:, :22].any() and not long[:, 42:].any()  # across the hair's width only
     assert not _long_hair(rgb, mask, part, hair, PriorOptions(hair_match=0.0)).any()
+    assert _long_hair(rgb, mask, part, hair, PriorOptions(), clothes=shirt).any()
+    # clothes of the hair's colour (a dark coat under black hair): its creases are not strands
+    assert not _long_hair(rgb, mask, part, hair, PriorOptions(), clothes=hair + 0.05).any()
 
 
 def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the_hand():

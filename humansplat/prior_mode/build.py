@@ -808,7 +808,7 @@ def _back_colours(
                 med[k, y] = np.median(vals, axis=0)
     rows = np.broadcast_to(np.arange(size)[:, None], mask.shape)
     blurred_w = blur_masked(garment, mask, opt.back_blur_px)  # soft transitions between garments
-    long_hair = _long_hair(rgb, mask, front_part, hair, opt)
+    long_hair = _long_hair(rgb, mask, front_part, hair, opt, medians.get(PART_NAMES.index("torso")))
     outs = []
     for back_part in back_parts:
         # where something else is in front (an arm over the torso), the photo says nothing about the back
@@ -820,15 +820,19 @@ def _back_colours(
     return outs
 
 
-def _long_hair(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, hair: np.ndarray, opt: PriorOptions) -> np.ndarray:
+def _long_hair(
+    rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, hair: np.ndarray, opt: PriorOptions, clothes: np.ndarray | None = None
+) -> np.ndarray:
     """(S, S) bool: where long hair covers the back below the head. Hair that falls past the chin shows
     in the photo as hair-coloured pixels (within ``hair_match`` of ``hair``) connected to the head
     below it, beside the neck and over the shoulders; behind, it hangs down the back as far: in every
     row from the head down to the lowest such pixel, across the columns the hair spans in the photo
-    (at least the head's width). Nothing when no hair falls below the head (short hair, a bald head)."""
+    (at least the head's width). Nothing when no hair falls below the head (short hair, a bald head),
+    or when the ``clothes`` below it (3,) have the hair's colour (a dark puffer under black hair: the
+    photo cannot tell the one from the other, and the creases of the coat would pass for strands)."""
     from scipy.ndimage import label
 
-    if opt.hair_match <= 0:
+    if opt.hair_match <= 0 or (clothes is not None and np.linalg.norm(clothes - hair) < opt.hair_match):
         return np.zeros(mask.shape, dtype=bool)
     on_head = mask & np.isin(front_part, [PART_NAMES.index("head"), PART_NAMES.index("face")])
     head_rows = np.nonzero(on_head.any(axis=1))[0]

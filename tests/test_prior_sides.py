@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from humansplat.eval.facing import LANDMARK_NOISE, facing_trials, labels_agree, perturbed
 from humansplat.prior.landmarks import Landmarks
-from humansplat.prior.sides import ARM_CHAIN, LEG_CHAIN, consistent_sides, side_votes
+from humansplat.prior.sides import ARM_CHAIN, FACE_PAIRS, LEG_CHAIN, consistent_sides, side_votes
 
 
 def _front_person() -> Landmarks:
@@ -82,6 +83,93 @@ def test_face_mesh_outvotes_labels_and_unseen_pairs_do_not_vote():
     conf[[11, 12, 23, 24]] = 0.0
     votes = side_votes(Landmarks(body=lm.body, body_confidence=conf))
     assert votes.shoulders == 0.0 and votes.hips == 0.0
+
+
+def test_feet_decide_against_labels_that_are_all_mirrored():
+    """The failure that differs between processors: MediaPipe returns the whole body mirrored (arms,
+    legs and face labelled as if seen from behind) for a person facing the camera; the heels and toes
+    (swapped together with their leg) still say "facing the camera"."""
+    lm = _front_person()
+    mirrored = _swapped(lm, ARM_CHAIN + LEG_CHAIN + FACE_PAIRS)
+    votes = side_votes(mirrored)
+    assert min(-votes.shoulders, -votes.hips, -votes.face) > 0.5  # every labelled cue says "turned away"
+    assert votes.facing == 1 and votes.sure and votes.basis == "feet" and votes.margin > 0.5
+    out, swapped = consistent_sides(mirrored, votes)
+    assert sorted(swapped) == ["arms", "face", "legs"]
+    np.testing.assert_allclose(out.body, lm.body)
+
+
+def test_without_face_mesh_or_feet_the_facing_is_uncertain():
+    lm = _front_person()
+    conf = lm.body_confidence.copy()
+    conf[[29, 30, 31, 32]] = 0.0  # feet out of the photo, face too small for Face Mesh
+    votes = side_votes(Landmarks(body=lm.body, body_confidence=conf))
+    assert votes.facing == 1 and not votes.sure and votes.basis == "labels" and votes.margin == 0.0
+    votes = side_votes(Landmarks(body=_swapped(lm, ARM_CHAIN + LEG_CHAIN + FACE_PAIRS).body, body_confidence=conf))
+    assert votes.facing == -1 and not votes.sure  # only the labels are left, and they are followed
+
+
+def test_perturbation_noise_has_the_stated_size():
+    lm = _front_person()
+    span = float(np.linalg.norm(0.5 * (lm.body[11] + lm.body[12]) - 0.5 * (lm.body[23] + lm.body[24])))
+    moved = perturbed(lm, noise=0.02, rng=np.random.default_rng(1)).body - lm.body
+    assert abs(float(moved.std()) / span - 0.02) < 0.004
+    swapped = perturbed(lm, swap=("arms",))
+    np.testing.assert_array_equal(swapped.body[[11, 12]], lm.body[[12, 11]])
+    assert perturbed(Landmarks(body=lm.body, body_confidence=lm.body_confidence, face=np.zeros((468, 2))),
+                     drop_face_mesh=True).face is None
+
+
+def test_decision_survives_label_swaps_and_noise_facing_and_turned_away():
+    """Seeded: every combination of swapped chains, with and without the face mesh, five noise draws of
+    LANDMARK_NOISE (four times what +-1 grey level of photo noise does to MediaPipe's landmarks)."""
+    lm = _front_person()
+    face = np.zeros((468, 2), np.float32)
+    face[263], face[33] = (110, 55), (90, 55)
+    with_face = Landmarks(body=lm.body, body_confidence=lm.body_confidence, face=face, body_world=lm.body_world)
+    trials = facing_trials(with_face, truth=1, noise=LANDMARK_NOISE, repeats=5)
+    assert len(trials) == 8 * 2 * 5 and all(t.right for t in trials)
+    assert min(t.margin for t in trials) > 0.5
+    back = lm.body.copy()
+    back[:, 0] = 200.0 - back[:, 0]  # seen from behind: every pair the other way round...
+    back[[31, 32], 1] = 312.0  # ...and the toes, further away than the heels, higher
+    trials = facing_trials(Landmarks(body=back, body_confidence=lm.body_confidence), truth=-1, repeats=5)
+    assert all(t.right for t in trials) and min(t.margin for t in trials) > 0.5
+
+
+def _detect_builtin(name: str, azimuth: float, size: int = 256):
+    from humansplat.eval import builtin_subjects
+    from humansplat.eval.harness import make_input_view
+    from humansplat.io.images import load_photo
+    from humansplat.prior.person import detect_person
+
+    subject = builtin_subjects([name])[0]
+    return detect_person(load_photo(make_input_view(subject, azimuth, size).photo))
+
+
+def test_arms_sideways_faces_the_camera_at_every_angle_whatever_the_processor():
+    """The built-in subject with arms held out sideways, turned -60..60 degrees in 5 degree steps (the
+    range of benchmarks/facing.py): the facing is right as detected and under every combination of
+    label swaps of :func:`facing_trials`, and the returned labels agree with it (left shoulder and hip
+    on the image's right). The noise on top is 1 % of the shoulder-to-hip span, above the median
+    movement that +-1 grey level of photo noise causes (0.7 %): this detection itself already differs
+    a little from one processor to the next (the seeded 2 % noise is tested on fixed landmarks)."""
+    failures = []
+    for azimuth in range(-60, 61, 5):
+        crop = _detect_builtin("arms_sideways", float(azimuth))
+        if crop.facing.facing != 1 or not labels_agree(crop.landmarks, 1):
+            failures.append(f"{azimuth}: as detected {crop.facing.as_dict()}")
+        wrong = [t for t in facing_trials(crop.landmarks, truth=1, noise=0.01) if not t.right]
+        if wrong:
+            failures.append(f"{azimuth}: {len(wrong)} perturbed trials wrong, e.g. {wrong[0]}")
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("name", ["arms_sideways", "long_hair"])
+def test_a_person_photographed_from_behind_is_turned_away(name):
+    crop = _detect_builtin(name, 180.0)
+    assert crop.facing.facing == -1 and crop.facing.sure
+    assert labels_agree(crop.landmarks, -1)
 
 
 @pytest.mark.parametrize("azimuth", [30.0, -30.0])

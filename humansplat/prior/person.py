@@ -47,7 +47,7 @@ import numpy as np
 from ..cameras import Cameras
 from .landmarks import Landmarks
 from .matting import local_background, refine_mask
-from .sides import consistent_sides
+from .sides import SideVotes, consistent_sides, side_votes
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..io.images import Photo
@@ -98,6 +98,8 @@ class PersonCrop:
         background: (S, S, 3) float32 in [0, 1], the photo's background estimated behind the person
             (:func:`~humansplat.prior.matting.local_background`; NaN where unknown), or None (an alpha
             channel cut the person out: the background is the white of ``rgb``).
+        facing: which way the person faces and how sure that is (:mod:`humansplat.prior.sides`), or
+            None (a crop made without the pose detector).
     """
 
     rgb: np.ndarray
@@ -111,6 +113,7 @@ class PersonCrop:
     mask_source: str = "predicted"
     photo_size: tuple[int, int] = (0, 0)
     background: np.ndarray | None = None
+    facing: SideVotes | None = None
 
     @property
     def size(self) -> int:
@@ -207,14 +210,19 @@ def detect_person(
         face = _face_landmarks(comp, body, confidence)
     # One facing for every left/right label (MediaPipe sometimes labels a whole arm the wrong way
     # round), before the hands are looked for at the (now right) wrists.
-    sided, swapped = consistent_sides(
-        Landmarks(body=body, body_confidence=confidence, face=face, body_world=person.world)
-    )
+    detected = Landmarks(body=body, body_confidence=confidence, face=face, body_world=person.world)
+    facing = side_votes(detected)
+    sided, swapped = consistent_sides(detected, facing)
     body, confidence, world = sided.body.astype(np.float32), sided.body_confidence.astype(np.float32), sided.body_world
     if swapped:
         notes.append(
             f"The pose detector's left/right labels of the {' and '.join(swapped)} disagreed with the rest "
             "of the body and were exchanged."
+        )
+    if not facing.sure:
+        notes.append(
+            "Which way the person faces is uncertain (no face or feet clear enough to tell); the pose "
+            f"detector's reading was kept: {'facing the camera' if facing.facing > 0 else 'turned away'}."
         )
     if face_and_hands:
         left = _hand_landmarks(comp, body, confidence, "left")
@@ -253,6 +261,7 @@ def detect_person(
         mask_source=mask_source,
         photo_size=(width, height),
         background=background,
+        facing=facing,
     )
 
 

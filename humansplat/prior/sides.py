@@ -11,9 +11,19 @@ so this module
    up direction* (hips -> shoulders, so an upside-down person is not a back view): positive when the
    person's left lies on the left of the person's "up" as seen from the camera, i.e. the person faces
    the camera;
-2. decides one facing by a weighted vote (:data:`WEIGHTS`): Face Mesh's face, when it found one
-   (it models a front face, so it is the strongest cue), the feet (toes nearer the camera than the
-   heels show lower in the image), the shoulders, the hips and the pose's face points;
+2. decides one facing, and how sure it is (:class:`SideVotes`). MediaPipe's labels fail together:
+   near its decision boundary the whole body comes back mirrored (shoulders, hips and face all say
+   "turned away" for a person facing the camera), and where that boundary lies differs from one
+   processor to the next. So the labelled pairs (shoulders, hips, the pose's face points) never
+   decide against the cues that do not depend on the labels (:data:`LABEL_FREE_CUES`): Face Mesh's
+   face (a model of a front face: its left eye lies on the person's left whatever Pose says) and the
+   feet (toes nearer the camera than the heels show lower in the image; a heel and its toe are
+   swapped together with their leg). The facing is the sign of the label-free cues' weighted mean
+   when its size is at least :data:`SURE_MARGIN`; else (no face mesh and no feet, or both weak) the
+   weighted vote of all cues decides and the facing is reported as uncertain. (Fitting the body to
+   both readings cannot settle it: the mirrored reading is the same picture of a body facing the
+   other way, and on the built-in subjects both fits reach the same landmark error and silhouette
+   IoU to 0.001. The labels are right for people turned away, whose face Face Mesh cannot see.);
 3. swaps the labels of each chain (arm: shoulder to fingers; leg: hip to toes; face points) whose
    own pair disagrees with that facing. Elbows, wrists, knees and ankles follow their chain: arms
    folded across the chest or crossed ankles are real and stay.
@@ -33,7 +43,20 @@ import numpy as np
 
 from .landmarks import Landmarks
 
-__all__ = ["ARM_CHAIN", "FACE_PAIRS", "LEG_CHAIN", "SideVotes", "consistent_sides", "side_votes"]
+__all__ = [
+    "ARM_CHAIN",
+    "CHAINS",
+    "FACE_PAIRS",
+    "LABEL_FREE_CUES",
+    "LEG_CHAIN",
+    "SURE_MARGIN",
+    "WEIGHTS",
+    "SideVotes",
+    "consistent_sides",
+    "exchange_labels",
+    "mirrored_reading",
+    "side_votes",
+]
 
 # MediaPipe Pose (left, right) index pairs of each chain.
 FACE_PAIRS: tuple[tuple[int, int], ...] = ((1, 4), (2, 5), (3, 6), (7, 8), (9, 10))
@@ -44,10 +67,17 @@ _HEELS, _TOES = (29, 30), (31, 32)
 _MESH_LEFT_EYE, _MESH_RIGHT_EYE = 263, 33
 
 WEIGHTS: dict[str, float] = {"face_mesh": 3.0, "feet": 2.0, "shoulders": 1.0, "hips": 1.0, "face": 0.5}
-"""Weight of each cue in the facing vote (each cue's own value lies in [-1, 1]). The cues that do not
-depend on MediaPipe's left/right labels (Face Mesh's canonical face, heels vs toes) weigh most: the
-labels are what fails, and when they fail the shoulders and the pose's face points tend to fail
-together (seen on a person with arms held out sideways and a plain face, turned 15-30 degrees)."""
+"""Weight of each cue in the facing vote (each cue's own value lies in [-1, 1])."""
+
+LABEL_FREE_CUES: tuple[str, ...] = ("face_mesh", "feet")
+"""The cues that do not depend on MediaPipe Pose's left/right labels; only they can make a facing sure."""
+
+SURE_MARGIN = 0.2
+"""Smallest size of the label-free cues' weighted mean that decides the facing on its own. Measured on
+the built-in subjects at 256 px (``benchmarks/facing.py``): facing the camera and turned up to 60
+degrees, the feet give 0.29-0.98 in the right direction; turned away, the feet seen edge-on from
+behind (120 and 240 degrees) give at most 0.08 in the wrong direction. +-1 grey level of photo noise
+moves the value by 0.005 (median) to 0.23 (max)."""
 
 
 @dataclass
@@ -58,10 +88,13 @@ class SideVotes:
         face_mesh: from Face Mesh's eye corners (0 without a face mesh).
         shoulders, hips: from the shoulder and hip pairs.
         face: mean over the pose's face pairs (eyes, ears, mouth) that were seen.
+        feet: toes below (+) or above (-) the heels, along the body's up direction (0 without feet).
+        facing: +1 (faces the camera) or -1 (turned away).
+        margin: the label-free cues' weighted mean in the direction of ``facing`` (0 when there is
+            none; negative when the vote of all cues overruled weak label-free cues).
+        basis: the cues that decided: ``"face mesh"``, ``"feet"``, ``"face mesh and feet"`` (label-free,
+            sure) or ``"labels"`` (the vote of all cues, uncertain).
         face_pairs: the vote of each pair of :data:`FACE_PAIRS` (0 when unseen).
-        feet: toes below (+) or above (-) the heels, along the body's up direction.
-        facing: +1 (faces the camera) or -1 (turned away): the sign of the weighted sum; a tie faces
-            the camera.
     """
 
     face_mesh: float
@@ -70,10 +103,21 @@ class SideVotes:
     face: float
     feet: float
     facing: int
+    margin: float = 0.0
+    basis: str = "labels"
     face_pairs: tuple[float, ...] = ()
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(float(getattr(self, k)), 3) for k in ("face_mesh", "shoulders", "hips", "face", "feet", "facing")}
+    @property
+    def sure(self) -> bool:
+        """True when the label-free cues decided (``margin >= SURE_MARGIN``)."""
+        return self.basis != "labels"
+
+    def as_dict(self) -> dict[str, float | str]:
+        out: dict[str, float | str] = {
+            k: round(float(getattr(self, k)), 3) for k in ("face_mesh", "shoulders", "hips", "face", "feet", "facing", "margin")
+        }
+        out["basis"] = self.basis
+        return out
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> float:
@@ -133,17 +177,23 @@ def side_votes(landmarks: Landmarks) -> SideVotes:
             feet_votes.append(c * float(np.tanh(below / max(0.3 * scale, 1e-6))))
     feet = float(np.mean(feet_votes)) if feet_votes else 0.0
     face_mesh = 0.0
-    if landmarks.face is not None and len(landmarks.face) > max(_MESH_LEFT_EYE, _MESH_RIGHT_EYE):
+    has_face_mesh = landmarks.face is not None and len(landmarks.face) > max(_MESH_LEFT_EYE, _MESH_RIGHT_EYE)
+    if has_face_mesh:
         f = np.asarray(landmarks.face, dtype=np.float64)
         face_mesh = float(np.tanh(_cross(up, f[_MESH_LEFT_EYE] - f[_MESH_RIGHT_EYE]) / max(0.3 * scale, 1e-6)))
-    total = (
-        WEIGHTS["face_mesh"] * face_mesh
-        + WEIGHTS["shoulders"] * shoulders
-        + WEIGHTS["hips"] * hips
-        + WEIGHTS["face"] * face
-        + WEIGHTS["feet"] * feet
+    cues = {"face_mesh": face_mesh, "shoulders": shoulders, "hips": hips, "face": face, "feet": feet}
+    present = {"face_mesh": has_face_mesh, "feet": bool(feet_votes)}
+    free_weight = sum(WEIGHTS[k] for k in LABEL_FREE_CUES if present[k])
+    free = sum(WEIGHTS[k] * cues[k] for k in LABEL_FREE_CUES if present[k]) / free_weight if free_weight else 0.0
+    if abs(free) >= SURE_MARGIN:
+        facing = 1 if free > 0 else -1
+        basis = " and ".join(k.replace("_", " ") for k in LABEL_FREE_CUES if present[k])
+    else:
+        facing = 1 if sum(WEIGHTS[k] * v for k, v in cues.items()) >= 0 else -1
+        basis = "labels"
+    return SideVotes(
+        face_mesh, shoulders, hips, face, feet, facing=facing, margin=facing * free, basis=basis, face_pairs=face_pairs
     )
-    return SideVotes(face_mesh, shoulders, hips, face, feet, facing=1 if total >= 0 else -1, face_pairs=face_pairs)
 
 
 def _swap(array: np.ndarray | None, pairs: tuple[tuple[int, int], ...], mirror_z: bool = False) -> np.ndarray | None:
@@ -157,37 +207,53 @@ def _swap(array: np.ndarray | None, pairs: tuple[tuple[int, int], ...], mirror_z
     return out
 
 
-def _swap_chain(landmarks: Landmarks, pairs: tuple[tuple[int, int], ...]) -> Landmarks:
-    """``landmarks`` with the labels of ``pairs`` exchanged (2D points, confidences, and the 3D points
-    mirrored in depth)."""
-    return replace(
+CHAINS: dict[str, tuple[tuple[int, int], ...]] = {"arms": ARM_CHAIN, "legs": LEG_CHAIN, "face": FACE_PAIRS}
+"""The chains whose labels the pose detector gets the wrong way round as a whole."""
+
+
+def exchange_labels(landmarks: Landmarks, pairs: tuple[tuple[int, int], ...]) -> Landmarks:
+    """``landmarks`` with the labels of ``pairs`` exchanged: 2D points, confidences, and the 3D points
+    mirrored in depth (the other reading of the same picture). Hands from MediaPipe Hands are exchanged
+    when the shoulders are."""
+    out = replace(
         landmarks,
         body=_swap(landmarks.body, pairs),
         body_confidence=_swap(landmarks.body_confidence, pairs),
         body_world=_swap(landmarks.body_world, pairs, mirror_z=True),
     )
+    if ARM_CHAIN[0] in pairs:
+        out = replace(out, left_hand=landmarks.right_hand, right_hand=landmarks.left_hand)
+    return out
 
 
-def consistent_sides(landmarks: Landmarks) -> tuple[Landmarks, list[str]]:
+def mirrored_reading(landmarks: Landmarks) -> Landmarks:
+    """``landmarks`` read as the same picture of a person facing the other way: every left/right label
+    exchanged. (Face Mesh's points are left as they are: they do not depend on Pose's labels.)"""
+    return exchange_labels(landmarks, ARM_CHAIN + LEG_CHAIN + FACE_PAIRS)
+
+
+def consistent_sides(landmarks: Landmarks, votes: SideVotes | None = None) -> tuple[Landmarks, list[str]]:
     """``landmarks`` with every left/right chain agreeing with one facing, and what was swapped.
+
+    Args:
+        landmarks: the pose detector's landmarks, labels as detected.
+        votes: ``side_votes(landmarks)`` when the caller has it already.
 
     Returns:
         (landmarks, swapped): ``swapped`` names the chains whose labels were exchanged (``"arms"``,
         ``"legs"``, ``"face"``); empty when MediaPipe's labels already agreed. Hands from MediaPipe
         Hands are exchanged with their arms.
     """
-    votes = side_votes(landmarks)
+    votes = votes or side_votes(landmarks)
     swapped: list[str] = []
     out = landmarks
-    for name, pairs, vote in (("arms", ARM_CHAIN, votes.shoulders), ("legs", LEG_CHAIN, votes.hips)):
+    for name, vote in (("arms", votes.shoulders), ("legs", votes.hips)):
         if vote * votes.facing < 0:
             swapped.append(name)
-            out = _swap_chain(out, pairs)
-            if name == "arms":
-                out = replace(out, left_hand=out.right_hand, right_hand=out.left_hand)
+            out = exchange_labels(out, CHAINS[name])
     if votes.face * votes.facing < 0:
         pairs = tuple(p for p, v in zip(FACE_PAIRS, votes.face_pairs) if v * votes.facing < 0)
         if pairs:
             swapped.append("face")
-            out = _swap_chain(out, pairs)
+            out = exchange_labels(out, pairs)
     return out, swapped

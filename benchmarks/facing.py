@@ -89,6 +89,17 @@ def measure_noise(size: int, names: list[str] | None) -> int:
     return 0
 
 
+def _processor() -> str:
+    """The processor's model name (the decision's inputs differ between processors)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _pct(trials: list) -> str:
     return f"{100 * sum(t.right for t in trials) / len(trials):.1f} %" if trials else "-"
 
@@ -136,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             groups[group] += facing_trials(crop.landmarks, truth, noise=noise, repeats=args.repeats)
             detected[group].append(as_detected)
     print(
-        f"\nFacing decision, {platform.processor() or platform.machine()}, {args.size} px subjects, "
+        f"\nFacing decision, {_processor()}, {args.size} px subjects, "
         f"landmark noise {noise:.3f} x shoulder-to-hip span, {args.repeats} draws per perturbation\n"
     )
     print(

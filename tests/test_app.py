@@ -287,6 +287,7 @@ def test_readme_client_example_works_as_written(server, tmp_path, monkeypatch):
     assert image.ndim == 3 and image.shape[0] == image.shape[1] and image.std() > 5
     assert fit["schema"] == "humansplat.body/1" and fit["backend"] == "anny" and fit["mesh"]["vertex_count"] > 1000
     assert fit["crop"]["people_found"] == 1
+    assert fit["crop"]["framing"] == "full body" and fit["crop"]["facing"]["facing"] == 1  # the example faces us
     assert len(fit["joints"]) > 10 and all(len(j) == 3 for j in fit["joints"])
     assert 0.0 <= fit["errors"]["silhouette_iou"] <= 1.0
     from humansplat.prior.body_fit import BodyFit

@@ -24,8 +24,10 @@ CLI, ``python -m humansplat.prior``, the app's downloads and its ``/fit_body`` e
                     ``world_to_camera`` (4, 4) (see :mod:`humansplat.cameras`)
 ``crop``            the person crop the body was fitted to, without its pixels: ``size``, ``box`` (x0, y0,
                     side in photo pixels), ``photo_size`` (w, h), ``cut_off``, ``people_found``, ``notes``,
-                    ``mask_source``, ``landmarks_px`` (``body`` (33, 2) crop pixels, ``body_confidence``
-                    (33,)); or null
+                    ``mask_source``, ``framing`` (``"full body"``, ``"half body"``, ``"head and
+                    shoulders"``, ``"face only"``, or null), ``facing`` (the facing cues, ``facing`` +1
+                    faces the camera / -1 turned away, ``margin``, ``basis``; or null),
+                    ``landmarks_px`` (``body`` (33, 2) crop pixels, ``body_confidence`` (33,)); or null
 ``errors``          fit quality: ``landmark_error_pct`` (% of person height), ``silhouette_iou``, ...
 ``timings``         seconds per fit stage
 ==================  ======================================================================================
@@ -255,5 +257,7 @@ def _crop_to_dict(crop: PersonCrop) -> dict[str, Any]:
         "people_found": int(crop.people_found),
         "notes": list(crop.notes),
         "mask_source": crop.mask_source,
+        "framing": crop.framing,
+        "facing": None if crop.facing is None else crop.facing.as_dict(),
         "landmarks_px": {"body": _tolist(lm.body, 3), "body_confidence": _tolist(lm.body_confidence, 4)},
     }

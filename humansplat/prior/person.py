@@ -47,6 +47,7 @@ import numpy as np
 from ..cameras import Cameras
 from .landmarks import Landmarks
 from .matting import local_background, refine_mask
+from .photo_framing import Framing, photo_framing
 from .sides import SideVotes, consistent_sides, side_votes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,6 +101,8 @@ class PersonCrop:
             channel cut the person out: the background is the white of ``rgb``).
         facing: which way the person faces and how sure that is (:mod:`humansplat.prior.sides`), or
             None (a crop made without the pose detector).
+        framing: how much of the person the photo shows (:mod:`humansplat.prior.photo_framing`), or
+            None (a crop made without the pose detector).
     """
 
     rgb: np.ndarray
@@ -114,6 +117,7 @@ class PersonCrop:
     photo_size: tuple[int, int] = (0, 0)
     background: np.ndarray | None = None
     facing: SideVotes | None = None
+    framing: Framing | None = None
 
     @property
     def size(self) -> int:
@@ -262,6 +266,7 @@ def detect_person(
         photo_size=(width, height),
         background=background,
         facing=facing,
+        framing=photo_framing(confidence),
     )
 
 

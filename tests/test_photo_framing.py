@@ -25,11 +25,14 @@ def test_framing_from_the_landmarks_the_photo_holds():
 
 
 @pytest.mark.parametrize(
-    ("keep_rows", "expected"), [(1.0, "full body"), (0.48, "half body"), (0.38, "head and shoulders")]
+    ("keep_rows", "expected"),
+    [(1.0, "full body"), (0.7, "half body"), (0.48, "half body"), (0.38, "head and shoulders"), (0.3, "head and shoulders")],
 )
-def test_framing_of_rendered_photos_cut_at_the_hips_and_the_chest(keep_rows, expected):
+def test_framing_of_rendered_photos_cut_off_below(keep_rows, expected):
     """The built-in textured person (standing, 85 % of a 512 px photo's height) with the photo cut off
-    below: whole, at the hips (hips in, knees and feet out), at the chest (shoulders in, hips out)."""
+    below: whole, at the thighs and at the hips (hips in, feet out), at the chest and at the neck
+    (shoulders in, hips out). Pose's detector alone finds nobody in the photos cut at the thighs and at
+    the neck: the second look with the border repeated around the photo finds the person."""
     from humansplat.eval import builtin_subjects
     from humansplat.eval.harness import make_input_view
     from humansplat.io.images import load_photo
@@ -39,3 +42,28 @@ def test_framing_of_rendered_photos_cut_at_the_hips_and_the_chest(keep_rows, exp
     cut = np.ascontiguousarray(photo[: round(keep_rows * photo.shape[0])])
     crop = detect_person(load_photo(cut))
     assert crop.framing == expected
+
+
+def test_second_look_maps_the_detection_back_to_the_photo(monkeypatch):
+    """Pose finds nobody in the photo and someone in the photo with its border repeated around it: the
+    landmarks and the mask come back in the photo's own pixels."""
+    from humansplat.prior import mediapipe_detector, person
+
+    image = np.zeros((40, 60, 3), np.uint8)
+    seen_shapes = []
+
+    def fake_detect_pose(rgb):
+        seen_shapes.append(rgb.shape[:2])
+        if rgb.shape[:2] == image.shape[:2]:
+            return None
+        m = (rgb.shape[0] - image.shape[0]) // 2
+        mask = np.zeros(rgb.shape[:2], np.float32)
+        mask[m + 5, m + 7] = 1.0  # photo pixel (row 5, column 7)
+        points = np.full((33, 2), [m + 7.5, m + 5.5], np.float32)
+        return mediapipe_detector.PoseDetection(points, np.ones(33, np.float32), None, mask)
+
+    monkeypatch.setattr(mediapipe_detector, "detect_pose", fake_detect_pose)
+    det = person._detect_pose_retrying(image)
+    assert seen_shapes == [(40, 60), (58, 78)]  # the photo, then 0.15 x 60 = 9 px around it
+    np.testing.assert_allclose(det.landmarks, np.full((33, 2), [7.5, 5.5]))
+    assert det.mask.shape == (40, 60) and det.mask[5, 7] == 1.0 and det.mask.sum() == 1.0

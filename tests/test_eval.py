@@ -22,13 +22,13 @@ from humansplat.eval import (
     alpha_box,
     builtin_subjects,
     evaluate,
+    harness,
     make_input_view,
     perfect_reconstruction,
     score_view,
     view_group,
 )
 from humansplat.eval import __main__ as cli
-from humansplat.eval import harness
 from humansplat.gaussians import Gaussians
 from humansplat.prior.parts import PART_NAMES
 from humansplat.render.mesh import render_mesh, vertex_normals
@@ -264,8 +264,7 @@ def test_prior_mode_runs_on_a_builtin_subject(subjects):
 
 
 def test_scans_folder_becomes_subjects(tmp_path, monkeypatch, capsys, subjects):
-    """A scan written in the scan frame comes back as the same subject (needs humansplat.data.scans)."""
-    pytest.importorskip("humansplat.data.scans")
+    """A scan written in the scan frame comes back as the same subject."""
     import trimesh
 
     from humansplat.eval import scan_subjects

@@ -132,20 +132,15 @@ def landmark_weights(confidence: np.ndarray, confidence_min: float = 0.2) -> np.
 def valid_region(crop: PersonCrop) -> np.ndarray:
     """(S, S) bool: crop pixels that show the photo (where the mask is meaningful).
 
-    Uses ``crop.valid`` or ``crop.photo_size`` + ``crop.box`` when the crop carries them; otherwise,
-    for each side in ``crop.cut_off``, everything beyond the mask's extent on that side is unknown
-    (the photo's border runs where the person is cut).
+    From ``crop.photo_size`` + ``crop.box`` when the crop has them (a detected photo); otherwise (a
+    synthetic crop), for each side in ``crop.cut_off``, everything beyond the mask's extent on that
+    side is unknown (the photo's border runs where the person is cut).
     """
     S = crop.size
-    valid = getattr(crop, "valid", None)
-    if valid is not None:
-        return np.asarray(valid, dtype=bool)
     out = np.ones((S, S), dtype=bool)
-    photo_size = getattr(crop, "photo_size", None)
-    box = getattr(crop, "box", None)
-    if photo_size is not None and box is not None and min(photo_size) > 0 and box[2] > 0:
-        W, H = photo_size
-        x0, y0, side = box
+    if min(crop.photo_size) > 0 and crop.box[2] > 0:
+        W, H = crop.photo_size
+        x0, y0, side = crop.box
         scale = S / side
         u0, u1 = (0 - x0) * scale, (W - x0) * scale
         v0, v1 = (0 - y0) * scale, (H - y0) * scale

@@ -130,13 +130,21 @@ def test_network_status_never_raises_and_reports_why(monkeypatch):
     assert "trained" in message and "reconstruct" in message
 
 
-def test_concurrent_reconstructions_agree(stubbed, photo):
+def test_concurrent_reconstructions_agree():
+    """Two threads run the real stages (MediaPipe's shared models, the body fit, prior mode) on the same
+    small photo at once: both finish and agree with each other."""
+    from pathlib import Path
+
+    from humansplat.io.images import load_photo
+
+    example = load_photo(Path(__file__).resolve().parents[1] / "assets" / "examples" / "synthetic_0_full.png")
+    small = Photo(rgb=np.asarray(example.rgb[::2, ::2]), source="example, half size")
     results: list[Result] = []
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            results.append(api.reconstruct(photo, mode="prior", frames=0, resolution=48))
+            results.append(api.reconstruct(small, mode="prior", frames=0, resolution=48))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -147,8 +155,9 @@ def test_concurrent_reconstructions_agree(stubbed, photo):
         t.join()
     assert not errors, errors
     assert len(results) == 2
-    torch.testing.assert_close(results[0].gaussians.means, results[1].gaussians.means)
-    np.testing.assert_array_equal(results[0].views, results[1].views)
+    torch.testing.assert_close(results[0].gaussians.means, results[1].gaussians.means, rtol=0.0, atol=1e-5)
+    difference = np.abs(results[0].views.astype(int) - results[1].views.astype(int))
+    assert difference.max() <= 2, difference.max()  # rounding of the render, not another avatar
 
 
 def test_orbit_framing_fits_the_avatar(stubbed, photo):

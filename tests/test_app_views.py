@@ -25,7 +25,7 @@ def _quiet(*args, **kwargs) -> None:
 @pytest.fixture()
 def tiny_weights(tmp_path, monkeypatch) -> Path:
     """A tiny random synthesizer in the GenHuman3D layout (unet fp16 variant) as ``$HUMANSPLAT_WEIGHTS``,
-    with views mode's defaults cut to 2 sampler steps and 3 fit steps."""
+    with views mode's defaults cut to 4 frames of 32 px, 2 sampler steps and 3 fit steps."""
     from humansplat import api
     from humansplat.multiview.tiny import save_tiny_weights
     from humansplat.views_mode import ViewsFitOptions, ViewsModeOptions
@@ -35,7 +35,9 @@ def tiny_weights(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(folder))
     monkeypatch.setattr(api, "_NETWORK_CACHE", {})
-    fast = ViewsModeOptions(num_inference_steps=2, fit=ViewsFitOptions(steps=3, densify_every=0, size=32))
+    fast = ViewsModeOptions(
+        num_frames=4, size=32, num_inference_steps=2, fit=ViewsFitOptions(steps=3, densify_every=0, size=32)
+    )
     monkeypatch.setattr(views_run, "ViewsModeOptions", lambda: fast)
     return folder
 

@@ -375,14 +375,14 @@ def test_fit_runs_on_cuda_with_gsplat(jacket, prior):
 def test_reconstruct_in_views_mode_says_so_and_names_its_weights(tmp_path, monkeypatch):
     """The public entry point: ``reconstruct(photo, mode="views")`` with a tiny random synthesizer saved
     in the GenHuman3D layout runs on the CPU, and the Result says which mode and which weights ran."""
-    from humansplat import api
+    from humansplat import api, gpu_stage
     from humansplat.multiview.tiny import save_tiny_weights
     from humansplat.prior.synthetic import make_synthetic_person
 
     save_tiny_weights(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path))
-    monkeypatch.setattr(api, "_NETWORK_CACHE", {})
+    monkeypatch.setattr(gpu_stage, "_CACHE", {})
     photo = make_synthetic_person(seed=3, size=160).crop.rgb
     assert api.check_options("auto", 0, 64, 0, "cpu").mode == "prior"  # auto needs a GPU for views
     opts = ViewsModeOptions(

@@ -9,8 +9,11 @@ present. Views and a turntable contact sheet per photo go to ``--out`` for inspe
 the views fit) with the synthesizer's weights when they are available here, and with
 ``--tiny-synthesizer`` a tiny random synthesizer saved in the GenHuman3D layout
 (:func:`humansplat.multiview.tiny.save_tiny_weights`) instead: its rows say "random weights: timing
-only" (the views are noise; only the stages' timings mean anything). Views rows add the seconds of
-``synthesize`` (SV3D sampling and decoding) and ``views_fit`` (prior-mode start and the fit).
+only" (the views are noise; only the stages' timings mean anything). Views mode samples as the human
+fine-tune was trained (18 frames of 512 px, its azimuths, triangular guidance: ``ViewsModeOptions()``).
+Views rows add the seconds of ``synthesize`` (SV3D sampling and decoding) and ``views_fit`` (the fit),
+and ``gpu_s_asked``: the GPU seconds a ZeroGPU Space asks for the request
+(:func:`humansplat.gpu_stage.gpu_seconds`, an estimate for a GPU, not these timings).
 
 Targets (2 CPU cores, models loaded): photo -> .ply <= 5 s; + 36-frame 512x512 turntable <= 15 s;
 median input-view PSNR >= 30 dB and IoU >= 0.97 on the real photos.
@@ -84,9 +87,13 @@ def bench_one(
     if len(result.turntable):
         Image.fromarray(_contact_sheet(result.turntable)).save(folder / "turntable.png")
     t = dict(result.timings)
+    asked = {}
     if "synthesize" in arrived:  # views mode: the reconstruct stage split at the synthesize update
+        from humansplat.gpu_stage import NetworkRequest, gpu_seconds
+
         t["synthesize"] = arrived["synthesize"] - arrived["fit"]
         t["views_fit"] = arrived["reconstruct"] - arrived["synthesize"]
+        asked["gpu_s_asked"] = gpu_seconds(NetworkRequest("views", result.body_fit, views_options=views_options))
     row = {
         "photo": name,
         "mode": result.mode,
@@ -96,6 +103,7 @@ def bench_one(
         "photo_to_ply_s": round(to_ply, 2),
         "ply_plus_turntable_s": round(to_ply + t.get("views", 0) + t.get("turntable", 0), 2),
         "gaussians": len(result.gaussians),
+        **asked,
         **result.quality,
         "fit_silhouette_iou": round(float(result.body_fit.errors.get("silhouette_iou", float("nan"))), 3),
         "notes": result.notes,
@@ -181,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     cols = ["photo", "t_detect", "t_fit", "t_reconstruct", "photo_to_ply_s", "t_views", "t_turntable",
             "ply_plus_turntable_s", "gaussians", "input_view_psnr_db", "input_view_alpha_iou", "back_coverage", "fit_silhouette_iou"]
     if args.mode == "views":
-        cols[4:4] = ["t_synthesize", "t_views_fit"]
+        cols[4:4] = ["t_synthesize", "t_views_fit", "gpu_s_asked"]
         if label:
             print(f"\nviews mode, {label}")
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))

@@ -19,7 +19,8 @@ Targets (2 CPU cores, models loaded): photo -> .ply <= 5 s; + 36-frame 512x512 t
 median input-view PSNR >= 30 dB and IoU >= 0.97 on the real photos.
 
     python benchmarks/reconstruct.py [--photos DIR] [--limit N] [--frames 36] [--resolution 512] [--out DIR]
-        [--mode prior|views] [--tiny-synthesizer] [--sampler-steps 25] [--fit-steps 200] [--device cpu]
+        [--mode prior|views] [--tiny-synthesizer] [--sampler-steps 25] [--synth-size 512] [--fit-steps 200]
+        [--device cpu]
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def _views_setup(args: argparse.Namespace):
         opts = replace(opts, num_inference_steps=args.sampler_steps)
     if args.fit_steps is not None:
         opts = replace(opts, fit=replace(opts.fit, steps=args.fit_steps))
+    if args.synth_size is not None:
+        opts = replace(opts, size=args.synth_size)
     if args.tiny_synthesizer:
         from humansplat.multiview.tiny import save_tiny_weights
 
@@ -150,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny-synthesizer", action="store_true", help="views mode on tiny random weights (timing only)")
     p.add_argument("--sampler-steps", type=int, default=None, help="views mode: SV3D sampler steps (default: its 25)")
     p.add_argument("--fit-steps", type=int, default=None, help="views mode: steps of the views fit (default: its own)")
+    p.add_argument("--synth-size", type=int, default=None, help="views mode: synthesizer image side (default: the fine-tune's 512)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when available)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,9 @@ Its argument and what it yields are plain dataclasses of tensors and arrays (the
 boundary). The networks are loaded once per process and device (:func:`preload` at start-up, else on
 first use), never per call.
 
-GPU seconds asked for (:func:`gpu_seconds`; **estimates** for an A100/H100-class GPU in fp16, to be
-replaced by the seconds ``humansplat-selfcheck`` measures, docs/benchmarks.md)::
+GPU seconds asked for (:func:`gpu_seconds`). The per-step seconds are **estimates**, for an A100-class
+GPU in fp16 (ZeroGPU lends a slice of an H200, so they should be on the safe side), none measured yet:
+replace them by the seconds ``humansplat-selfcheck`` measures on the card (docs/benchmarks.md)::
 
     views = OVERHEAD_S                                              6.0  (worker start, models onto the GPU)
           + steps * 2F * UNET_S_PER_FRAME_PASS * (S/512)^2          25 * 36 * 0.02  = 18.0  (CFG: 2 passes per frame)
@@ -57,9 +58,10 @@ __all__ = [
 OVERHEAD_S = 6.0
 """Seconds of a GPU call spent before the first step: the worker, the placed models moved onto the GPU."""
 UNET_S_PER_FRAME_PASS = 0.02
-"""Seconds of one UNet pass over one frame at 512 px (64 x 64 latents), fp16. Estimate: SVD-XT's
-UNet (the same blocks) samples 25 frames at 576 x 1024 in about 45 s for 25 steps on an A100 with
-CFG, 45 / (25 * 50) = 0.036 s per frame pass at 72 x 128 latents, times 4096 / 9216 for 64 x 64."""
+"""Seconds of one UNet pass over one frame at 512 px (64 x 64 latents), fp16 (estimate). Reasoning: if
+SVD-XT's UNet (the same blocks) takes about 45 s for 25 frames at 576 x 1024, 25 steps with CFG on an
+A100 (an unmeasured assumption), that is 45 / (25 * 50) = 0.036 s per frame pass at 72 x 128
+latents, times 4096 / 9216 for 64 x 64 = 0.016 s; rounded up to 0.02 s."""
 VAE_S_PER_FRAME = 0.1
 """Seconds to decode one 512 px frame with SD 1.5's VAE in float32 (estimate)."""
 ENCODE_S = 0.5

@@ -2,7 +2,8 @@
 with the weights (a Space owner, a lent GPU machine).
 
 It loads the synthesizer (the Hub's GenHuman3D by default; ``--tiny`` builds the tiny random one, for
-a CPU), then for two bundled example photos (``assets/examples``, the project's own synthetic people)
+a CPU; ``--random-full-size`` the full-size networks with random weights, for a GPU without the
+weights: timings and memory only), then for two bundled example photos (``assets/examples``, the project's own synthetic people)
 runs views mode stage by stage: photo, person, body fit, prior mode, the synthesizer's views, the
 Gaussian fit to them. It writes to ``-o`` (default ``selfcheck/``):
 
@@ -15,7 +16,8 @@ Gaussian fit to them. It writes to ``-o`` (default ``selfcheck/``):
 Geometry: each generated view's silhouette (its non-white pixels, ``views_mode.fit.mask_from_white``)
 must overlap the fitted body rasterised with that view's camera (the cameras the Gaussian fit uses).
 IoU per view is printed; the exit status is 1 when a view is below :data:`IOU_THRESHOLD`. With random
-weights (``--tiny``) the views show no person, so the check is skipped with a line that says so.
+weights (``--tiny``, ``--random-full-size``) the views show no person, so the check is skipped with a
+line that says so.
 
 Exit status: 0 all good (or the check skipped), 1 a view below the threshold, 2 usage error (no
 weights, a missing photo).
@@ -29,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -110,14 +112,28 @@ def _examples_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "assets" / "examples"
 
 
-def _load_synthesizer(tiny: bool, device: torch.device) -> tuple[Any, str]:
-    """(pipeline, what it is): the tiny random components, or :func:`load_sv3d_pipeline` (Hub / folder)."""
-    if tiny:
-        from .multiview.pipeline_sv3d import SV3DPipeline
+Weights = Literal["hub", "tiny", "random"]
+
+
+def _load_synthesizer(weights: Weights, device: torch.device) -> tuple[Any, str]:
+    """(pipeline, what it is): the real weights (:func:`load_sv3d_pipeline`: Hub or
+    ``$HUMANSPLAT_WEIGHTS``), the tiny random components, or the full-size networks with random
+    weights in the real ones' precision (UNet fp16 on CUDA, VAE float32)."""
+    from .multiview.pipeline_sv3d import SV3DPipeline
+
+    if weights == "tiny":
         from .multiview.tiny import tiny_sv3d_components
 
-        pipe = SV3DPipeline(**tiny_sv3d_components(seed=0)).to(device)
-        return pipe, "tiny random (untrained)"
+        return SV3DPipeline(**tiny_sv3d_components(seed=0)).to(device), "tiny random (untrained)"
+    if weights == "random":
+        from .multiview.configs import full_size_sv3d_components
+        from .multiview.load import default_precision
+
+        _, dtype = default_precision(device)
+        pipe = SV3DPipeline(**full_size_sv3d_components(dtype=dtype, device=device))
+        pipe.vae.to(torch.float32)
+        pipe.configure_memory(device=device)
+        return pipe, "full-size random (untrained)"
     from .multiview.load import load_sv3d_pipeline
     from .views_mode import synthesizer_weights
 
@@ -172,7 +188,7 @@ def _sheet_rows(name: str, synth: Any, fit: Any) -> list[tuple[str, list[np.ndar
 def run_selfcheck(
     out_dir: Path,
     photos: list[Path],
-    tiny: bool = False,
+    weights: Weights = "hub",
     device: str | None = None,
     steps: int | None = None,
     fit_steps: int | None = None,
@@ -187,7 +203,7 @@ def run_selfcheck(
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     options = ViewsModeOptions()
-    if tiny:  # the tiny preset's size and frames: random weights at 512 px would only cost time
+    if weights == "tiny":  # the tiny preset's size: its random UNet at 512 px takes minutes per step on a CPU
         from .multiview.tiny import TINY_IMAGE_SIZE
 
         options = replace(options, size=TINY_IMAGE_SIZE, num_inference_steps=2)
@@ -198,7 +214,7 @@ def run_selfcheck(
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     start = time.perf_counter()
-    synthesizer, what = _load_synthesizer(tiny, dev)
+    synthesizer, what = _load_synthesizer(weights, dev)
     synthesizer.set_progress_bar_config(disable=True)
     _sync(dev)
     report: dict[str, Any] = {
@@ -214,9 +230,10 @@ def run_selfcheck(
         "photos": [],
     }
     log(f"synthesizer: {what} on {report['card']} (loaded in {report['load_s']:.1f} s)")
-    geometry = not tiny
+    geometry = weights == "hub"
     if not geometry:
-        log("geometry check skipped: the tiny synthesizer has random weights, so its views show no person to compare the body with")
+        log(f"geometry check skipped: the synthesizer has random weights ({what}), so its views show no "
+            "person to compare the body with")
     rows, failed = [], []
     for path in photos:
         check, (synth, fit) = check_photo(path, synthesizer, options, dev, geometry)
@@ -246,7 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point (``humansplat-selfcheck``, ``python -m humansplat.selfcheck``)."""
     parser = argparse.ArgumentParser(prog="humansplat-selfcheck", description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--out", type=Path, default=Path("selfcheck"), help="output folder (default selfcheck/)")
-    parser.add_argument("--tiny", action="store_true", help="the tiny random synthesizer (CPU; geometry check skipped)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--tiny", action="store_true", help="the tiny random synthesizer (CPU; geometry check skipped)")
+    which.add_argument("--random-full-size", action="store_true",
+                       help="full-size networks with random weights (timings and memory; geometry check skipped)")
     parser.add_argument("--device", default=None, help="torch device (default cuda when available, else cpu)")
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default 25; --tiny: 2)")
     parser.add_argument("--fit-steps", type=int, default=None, help="Gaussian fit steps (default 200)")
@@ -262,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import WeightsUnavailableError
 
     try:
-        return run_selfcheck(args.out, photos, args.tiny, args.device, args.steps, args.fit_steps, args.threshold)
+        weights = "tiny" if args.tiny else ("random" if args.random_full_size else "hub")
+        return run_selfcheck(args.out, photos, weights, args.device, args.steps, args.fit_steps, args.threshold)
     except WeightsUnavailableError as exc:
         print(f"humansplat-selfcheck: {exc}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ def test_selfcheck_runs_end_to_end_with_the_tiny_synthesizer(tmp_path, capsys):
     status = selfcheck.main(["--tiny", "--fit-steps", "1", "-o", str(tmp_path), str(photo)])
     out = capsys.readouterr().out
     assert status == 0
-    assert "geometry check skipped: the tiny synthesizer has random weights" in out
+    assert "geometry check skipped: the synthesizer has random weights (tiny random (untrained))" in out
     report = json.loads((tmp_path / "selfcheck.json").read_text())
     assert report["synthesizer"] == "tiny random (untrained)" and report["peak_gpu_memory_gib"] is None
     assert report["frames"] == 18 and report["geometry"].startswith("skipped")

@@ -41,10 +41,10 @@ __all__ = ["IOU_THRESHOLD", "PhotoCheck", "body_outline", "main", "run_selfcheck
 IOU_THRESHOLD = 0.6
 """Lowest IoU of a generated view's silhouette with the fitted body in that view's camera.
 
-Measured on CPU with the two example photos (docs/benchmarks.md, "Self-check"): the fitted body
+Measured with ``benchmarks/selfcheck_iou.py`` on the two example photos (docs/benchmarks.md): the fitted body
 against the photo's own re-framed person mask (frame 0: what a perfect synthesizer shows at azimuth
 0) overlaps at IoU 0.94 and 0.91; the same mask against the body turned by one frame of the orbit
-(20.6 deg) at 0.54 and 0.61, by a quarter turn at 0.27-0.30, and against the mask framed at 80 %
+(20.6 deg) at 0.54 and 0.61, by a quarter turn either way at 0.09-0.30, and against the mask framed at 80 %
 instead of 95 % of the square at 0.58 and 0.50. Loose clothes and hair around a body model lower a
 true view's IoU below the 0.9 of these tight-clothed people, so 0.6 is the line: a true view keeps a
 margin of 0.3 for them, a quarter-turn error fails by far, the old framing and an orbit one frame

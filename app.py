@@ -435,13 +435,14 @@ def _gpu_networks(request) -> Iterator[Any]:
     Yields its updates; an exception is yielded as a value, not raised (ZeroGPU turns exceptions other
     than ``gr.Error`` into a bare "worker error"), and :func:`_network_runner` raises it again.
     """
+    from humansplat.errors import InputError, TimeLimitError, WeightsUnavailableError
     from humansplat.gpu_stage import run_networks
 
     try:
         yield from run_networks(request)
     except Exception as exc:  # noqa: BLE001 - handed over whole, raised again outside
-        if not isinstance(exc, gr.Error):
-            log.exception("the GPU call failed")
+        if not isinstance(exc, (gr.Error, InputError, TimeLimitError, WeightsUnavailableError)):
+            log.exception("the GPU call failed")  # a bug: its traceback stays in this process's log
         yield exc
 
 
@@ -499,8 +500,8 @@ def _run_devices() -> dict[str, str]:
 def place_models() -> list[str]:
     """Load the networks whose weights are here and put them on the GPU, at start-up, as ZeroGPU asks
     (models moved to ``cuda`` outside the decorated function; each call finds them placed). Only on a
-    ZeroGPU Space or a Space with a CUDA GPU; does nothing without the weights; never raises (a failure leaves them to load on first
-    use, and is logged). Returns the names of what was placed."""
+    ZeroGPU Space or a Space with a CUDA GPU; does nothing without the weights; never raises (a
+    failure is logged and leaves them to load on first use). Returns the names of what was placed."""
     from humansplat.api import network_status
     from humansplat.gpu_stage import preload
     from humansplat.views_mode import synthesizer_status

@@ -192,7 +192,7 @@ def gpu_seconds(request: NetworkRequest) -> int:
         estimate = OVERHEAD_S + _sampler_seconds(FULL_MODE_FRAMES, 25, 512) + RECONSTRUCTOR_S
     else:
         raise ValueError(f"only views and full modes use the GPU, got mode {request.mode!r}")
-    return int(math.ceil(MARGIN * estimate))
+    return math.ceil(MARGIN * estimate)
 
 
 def run_networks(request: NetworkRequest) -> Iterator[NetworkUpdate]:
@@ -214,13 +214,16 @@ def run_networks(request: NetworkRequest) -> Iterator[NetworkUpdate]:
         )
         return
     if request.mode != "views" or request.prior is None:
-        raise ValueError(f"run_networks needs mode 'views' with the prior Gaussians or mode 'full', got {request.mode!r}")
+        raise ValueError(
+            f"run_networks needs mode 'views' with the prior Gaussians or mode 'full', got {request.mode!r}"
+        )
     from .views_mode.run import ViewsModeOptions, fit_to_synthesized, synthesize_views
 
     opts = replace(request.views_options or ViewsModeOptions(), seed=int(request.seed))
     synth = synthesize_views(request.body_fit, synthesizer_pipeline(device), opts, deadline=request.deadline)
+    message = f"SV3D generated {len(synth.views)} views in {synth.seconds:.1f} s; fitting the Gaussians to them"
     yield NetworkUpdate(
-        "synthesize", f"SV3D generated {len(synth.views)} views in {synth.seconds:.1f} s; fitting the Gaussians to them",
+        "synthesize", message,
         views=np.asarray(synth.views), view_cameras=synth.view_cameras, azimuths_deg=synth.azimuths_deg,
         weights=dict(synth.weights), seconds=synth.seconds,
     )

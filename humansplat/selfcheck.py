@@ -3,7 +3,8 @@ with the weights (a Space owner, a lent GPU machine).
 
 It loads the synthesizer (the Hub's GenHuman3D by default; ``--tiny`` builds the tiny random one, for
 a CPU; ``--random-full-size`` the full-size networks with random weights, for a GPU without the
-weights: timings and memory only), then for two bundled example photos (``assets/examples``, the project's own synthetic people)
+weights: timings and memory only), then for two bundled example photos (``assets/examples``, the
+project's own synthetic people)
 runs views mode stage by stage: photo, person, body fit, prior mode, the synthesizer's views, the
 Gaussian fit to them. It writes to ``-o`` (default ``selfcheck/``):
 
@@ -146,7 +147,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def check_photo(path: Path, synthesizer: Any, options: Any, device: torch.device, geometry: bool) -> tuple[PhotoCheck, Any]:
+def check_photo(
+    path: Path, synthesizer: Any, options: Any, device: torch.device, geometry: bool
+) -> tuple[PhotoCheck, Any]:
     """Views mode on one photo, timed stage by stage; returns the check and the synthesized views."""
     from .io.images import load_photo
     from .prior.fit import fit_body
@@ -199,7 +202,7 @@ def run_selfcheck(
     from dataclasses import replace
 
     from .eval.report import write_contact_sheet
-    from .views_mode import ViewsFitOptions, ViewsModeOptions
+    from .views_mode import ViewsModeOptions
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     options = ViewsModeOptions()
@@ -242,8 +245,10 @@ def run_selfcheck(
         log(f"{check.name}: " + ", ".join(f"{k} {v:.2f}s" for k, v in check.seconds.items()))
         if check.ious:
             log("  IoU per view: " + ", ".join(f"{a:.0f}deg {v:.2f}" for a, v in zip(check.azimuths_deg, check.ious)))
-            failed += [f"{check.name} at {a:.1f} deg: IoU {v:.2f}" for a, v in zip(check.azimuths_deg, check.ious) if v < threshold]
-    report["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if dev.type == "cuda" else None
+            views = zip(check.azimuths_deg, check.ious)
+            failed += [f"{check.name} at {a:.1f} deg: IoU {v:.2f}" for a, v in views if v < threshold]
+    peak = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None
+    report["peak_gpu_memory_gib"] = None if peak is None else round(peak, 2)
     report["geometry"] = "skipped (random weights)" if not geometry else ("fail" if failed else "pass")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "selfcheck.json").write_text(json.dumps(report, indent=1))
@@ -270,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="torch device (default cuda when available, else cpu)")
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default 25; --tiny: 2)")
     parser.add_argument("--fit-steps", type=int, default=None, help="Gaussian fit steps (default 200)")
-    parser.add_argument("--threshold", type=float, default=IOU_THRESHOLD, help=f"lowest IoU per view (default {IOU_THRESHOLD})")
+    parser.add_argument(
+        "--threshold", type=float, default=IOU_THRESHOLD, help=f"lowest IoU per view (default {IOU_THRESHOLD})"
+    )
     parser.add_argument("photos", nargs="*", type=Path, help="photos (default: two bundled examples)")
     args = parser.parse_args(argv)
     photos = args.photos or [_examples_dir() / name for name in EXAMPLES]

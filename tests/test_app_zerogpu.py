@@ -11,7 +11,6 @@ import importlib.util
 import pickle
 import sys
 import types
-from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -33,7 +32,7 @@ class FakeSpaces(types.ModuleType):
         self.requests: list = []
         self.inside = False
 
-    def GPU(self, task=None, *, duration=60, size="large"):  # noqa: N802 - spaces' name
+    def GPU(self, task=None, *, duration=60, size="large"):
         def decorate(fn):
             @functools.wraps(fn)
             def call(*args, **kwargs):
@@ -128,7 +127,7 @@ def test_a_quota_refusal_gives_the_prior_result_with_one_sentence(zerogpu):
 
 
 def test_a_gpu_call_stopped_midway_gives_the_prior_result(zerogpu):
-    app, fake = zerogpu(quota_s=120, abort_after=1)  # the views come back, then the call is stopped
+    app, _ = zerogpu(quota_s=120, abort_after=1)  # the views come back, then the call is stopped
     with pytest.warns(UserWarning, match="stopped before it finished"):
         out = _run(app, "views")
     assert "**Prior mode**" in out["summary"] and app.REFUSALS["ZeroGPU worker error"] in out["summary"]

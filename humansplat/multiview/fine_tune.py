@@ -30,13 +30,13 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
-    "AzimuthKind",
     "FINE_TUNE_AZIMUTHS",
     "FINE_TUNE_FILL",
     "FINE_TUNE_GUIDANCE_PROFILE",
     "FINE_TUNE_NUM_FRAMES",
     "FINE_TUNE_SIZE",
     "RENDERS_PER_SUBJECT",
+    "AzimuthKind",
     "fine_tune_azimuths",
 ]
 

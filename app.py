@@ -2,7 +2,16 @@
 
 UI only: every step is a call into the ``humansplat`` package (photo intake, person detection, body
 fit, reconstruction, file writers). Importing this module has no side effects: no model is loaded and
-nothing is launched; models load on first use, once per process, inside the library.
+nothing is launched. ``serve()`` (``python app.py``) places the networks on the GPU at start-up when
+there is one (:func:`place_models`); elsewhere they load on first use, once per process.
+
+On a ZeroGPU Space only the networks run inside ``spaces.GPU``: one decorated function,
+:func:`_gpu_networks` (the synthesizer's sampling and the Gaussian fit to its views, or full mode's
+network), whose duration is computed from the request (:func:`humansplat.gpu_stage.gpu_seconds`:
+56 s for a default views-mode request). Photo intake, detection, the body fit, prior mode, the
+views, the turntable, animation and file writing run on the CPU outside it; a prior-mode request
+asks for no GPU time. A refused or stopped GPU call (quota used up, no GPU free, time run out) gives
+the prior-mode result and one sentence saying so (:func:`_refusal_sentence`).
 
 Run locally::
 
@@ -73,11 +82,8 @@ QUEUE_SIZE = int(os.environ.get("HUMANSPLAT_APP_QUEUE_SIZE", "32"))
 MAX_FILE_MB = int(os.environ.get("HUMANSPLAT_APP_MAX_FILE_MB", "20"))
 SESSION_TTL_S = float(os.environ.get("HUMANSPLAT_APP_SESSION_TTL", "7200"))
 MAX_DISK_MB = float(os.environ.get("HUMANSPLAT_APP_MAX_DISK_MB", "2048"))
-GPU_DURATION_S = 240
-"""ZeroGPU seconds asked for one reconstruction. Views mode dominates: loading SV3D (first call), 21 frames x
-25 Euler steps at the UNet config's size, 512-576 px (estimated 30-60 s fp16 on an A100/H100-class GPU; pending measurement), the
-200-step Gaussian fit, the turntable; 240 s leaves room for the first call's load. Prior mode needs seconds."""
-GPU_ANIMATE_S = 180  # ZeroGPU seconds asked for one animation (with /animate's reconstruction)
+NETWORK_DEVICE = "cuda"
+"""Where the networks run on ZeroGPU (inside :func:`_gpu_networks`); everything else renders on the CPU."""
 DEFAULT_MOTION = "walk"
 ANIMATION_FPS = 24
 MIN_ANIMATION_FRAMES, MAX_ANIMATION_FRAMES = 8, 96
@@ -406,11 +412,110 @@ def _errors_for_people(what: str, fewer: str) -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------------- work
-def _gpu(duration: int):
-    """``spaces.GPU(duration=...)`` on ZeroGPU Spaces, the identity elsewhere."""
+def _gpu(duration: Any):
+    """``spaces.GPU(duration=duration)`` on ZeroGPU Spaces (``duration``: seconds, or a callable taking
+    the decorated function's arguments), the identity elsewhere."""
     if not ZERO_GPU:
         return lambda fn: fn
     return spaces.GPU(duration=duration)
+
+
+def _gpu_request_seconds(request) -> int:
+    """ZeroGPU's duration of :func:`_gpu_networks` (the same arguments): :func:`humansplat.gpu_stage.gpu_seconds`."""
+    from humansplat.gpu_stage import gpu_seconds
+
+    return gpu_seconds(request)
+
+
+@_gpu(_gpu_request_seconds)
+def _gpu_networks(request) -> Iterator[Any]:
+    """The one function that runs on ZeroGPU's GPU: :func:`humansplat.gpu_stage.run_networks` of a
+    :class:`~humansplat.gpu_stage.NetworkRequest` (the models are already placed: :func:`place_models`).
+
+    Yields its updates; an exception is yielded as a value, not raised (ZeroGPU turns exceptions other
+    than ``gr.Error`` into a bare "worker error"), and :func:`_network_runner` raises it again.
+    """
+    from humansplat.errors import InputError, TimeLimitError, WeightsUnavailableError
+    from humansplat.gpu_stage import run_networks
+
+    try:
+        yield from run_networks(request)
+    except Exception as exc:  # noqa: BLE001 - handed over whole, raised again outside
+        if not isinstance(exc, (gr.Error, InputError, TimeLimitError, WeightsUnavailableError)):
+            log.exception("the GPU call failed")  # a bug: its traceback stays in this process's log
+        yield exc
+
+
+REFUSALS = {  # a ZeroGPU error's title -> what the visitor is told (the avatar is then made in prior mode)
+    "ZeroGPU quota exceeded": "The free GPU time for today is used up, so this avatar was made without the view "
+    "synthesizer; sign in for more, or try again later.",
+    "ZeroGPU pending credits exceeded": "Too many GPU runs of this account are still going, so this avatar was "
+    "made without the view synthesizer; try again when they have finished.",
+    "ZeroGPU queue timeout": "No GPU was free in time, so this avatar was made without the view synthesizer; "
+    "try again in a few minutes.",
+    "ZeroGPU illegal duration": "This request needs more GPU time than the Space may ask for, so this avatar was "
+    "made without the view synthesizer.",
+    "ZeroGPU worker error": "The GPU run was stopped before it finished, so this avatar was made without the view "
+    "synthesizer; try again when the Space is less busy.",
+}
+NO_GPU_FREE = "No GPU was available"  # ZeroGPU's message when the queue gave up (under the quota title)
+
+
+def _refusal_sentence(exc: Exception) -> str | None:
+    """The sentence for a ZeroGPU refusal (``gr.Error`` titled ``ZeroGPU ...``), None for any other error."""
+    title = str(getattr(exc, "title", "") or "")
+    if not (ZERO_GPU and isinstance(exc, gr.Error) and title.startswith("ZeroGPU")):
+        return None
+    if NO_GPU_FREE in str(getattr(exc, "message", exc)):
+        return REFUSALS["ZeroGPU queue timeout"]
+    return REFUSALS.get(title, REFUSALS["ZeroGPU worker error"])
+
+
+def _network_runner(request) -> Iterator[Any]:
+    """The library's ``network_runner``: :func:`_gpu_networks`, its yielded exceptions raised again, a
+    ZeroGPU refusal turned into :class:`humansplat.errors.GpuUnavailableError` (the run then ends in
+    prior mode) and shown to the visitor."""
+    from humansplat.errors import GpuUnavailableError
+
+    try:
+        for item in _gpu_networks(request):
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    except gr.Error as exc:
+        sentence = _refusal_sentence(exc)
+        if sentence is None:
+            raise
+        log.info("GPU call refused (%s: %s); prior mode instead", getattr(exc, "title", ""), exc)
+        gr.Warning(sentence)
+        raise GpuUnavailableError(sentence) from None
+
+
+def _run_devices() -> dict[str, str]:
+    """``iter_reconstruct``'s devices: on ZeroGPU the CPU renders and the networks run on
+    :data:`NETWORK_DEVICE` inside the GPU call; elsewhere the library's default (CUDA when here)."""
+    return {"device": "cpu", "network_device": NETWORK_DEVICE} if ZERO_GPU else {}
+
+
+def place_models() -> list[str]:
+    """Load the networks whose weights are here and put them on the GPU, at start-up, as ZeroGPU asks
+    (models moved to ``cuda`` outside the decorated function; each call finds them placed). Only on a
+    ZeroGPU Space or a Space with a CUDA GPU; does nothing without the weights; never raises (a
+    failure is logged and leaves them to load on first use). Returns the names of what was placed."""
+    from humansplat.api import network_status
+    from humansplat.gpu_stage import preload
+    from humansplat.views_mode import synthesizer_status
+
+    if not (ZERO_GPU or (os.environ.get("SPACE_ID") and _gpu_here())):
+        return []
+    modes = tuple(m for m, ok in (("views", synthesizer_status()[0]), ("full", network_status()[0])) if ok)
+    try:
+        placed = preload(modes, NETWORK_DEVICE if ZERO_GPU else "cuda")
+    except Exception:  # noqa: BLE001 - the page still runs; the first request loads them
+        log.exception("placing the networks at start-up failed")
+        return []
+    log.info("networks placed at start-up: %s", ", ".join(placed) or "none")
+    return placed
 
 
 def _save_png(image, path: Path) -> str:
@@ -476,7 +581,6 @@ def _write_result(result, run_dir: Path) -> dict[str, Any]:
     return files
 
 
-@_gpu(GPU_DURATION_S)
 def _run_stages(
     photo, mode: str, frames: int, seed: int, resolution: int, run_dir: Path, deadline=None,
     notice: str | None = None,
@@ -486,7 +590,7 @@ def _run_stages(
     Yields ``(stage, fraction, files)`` with ``files`` the new outputs: ``person``, ``body``, ``views``
     (PNG paths), ``body_json`` (the body's summary dict), and at the end ``ply``, ``glb``, ``video``,
     ``model3d`` paths, ``files`` (every file's path) and the ``summary`` Markdown.
-    Only plain values cross this function's boundary (ZeroGPU runs it in another process).
+    Runs on the CPU; only the networks go to the GPU (:func:`_network_runner`).
     ``deadline`` (:class:`humansplat.errors.Deadline`) is checked inside the long stages.
     """
     from humansplat.api import iter_reconstruct
@@ -496,7 +600,8 @@ def _run_stages(
     start = time.perf_counter()
     shown: set[str] = set()
     for update in iter_reconstruct(
-        photo, mode=mode, frames=frames, resolution=resolution, seed=seed, deadline=deadline
+        photo, mode=mode, frames=frames, resolution=resolution, seed=seed, deadline=deadline,
+        network_runner=_network_runner, **_run_devices(),
     ):
         files: dict[str, str] = {}
         if update.crop is not None and "person" not in shown:
@@ -584,7 +689,6 @@ def reconstruct_photo(
     yield tuple(outputs.get(k) for k in RECONSTRUCT_OUTPUTS)
 
 
-@_gpu(60)
 def _fit(photo):
     from humansplat.prior.fit import fit_body
     from humansplat.prior.person import detect_person
@@ -710,7 +814,6 @@ def _animation_markdown(result, motion: str, frames: int | None, resolution: int
     )
 
 
-@_gpu(GPU_ANIMATE_S)
 def _animate_stages(
     source: Any, motion: str, frames: int | None, resolution: int, run_dir: Path, deadline=None, report=None
 ) -> Iterator[tuple[float, str, dict]]:
@@ -720,8 +823,8 @@ def _animate_stages(
     Yields ``(fraction, stage, files)``; the last ``files`` holds ``video``, ``glb``, ``ply``, ``sidecar``
     (paths, :func:`humansplat.animate.animate_result`'s) and the ``summary`` Markdown. ``deadline`` is
     checked inside the reconstruction's long stages and between the animation's steps (bind, video,
-    glb, ply); ``report(fraction, stage)`` (optional) hears the animation's steps. Only plain values
-    cross this function's boundary (ZeroGPU runs it in another process).
+    glb, ply); ``report(fraction, stage)`` (optional) hears the animation's steps. CPU work; a
+    reconstruction's networks go to the GPU (:func:`_network_runner`).
     """
     from humansplat.animate import animate_result
     from humansplat.errors import check_deadline
@@ -734,7 +837,10 @@ def _animate_stages(
         from humansplat.api import iter_reconstruct
 
         result, base = None, 0.5
-        for update in iter_reconstruct(source, mode="auto", frames=0, resolution=resolution, deadline=deadline):
+        for update in iter_reconstruct(
+            source, mode="auto", frames=0, resolution=resolution, deadline=deadline,
+            network_runner=_network_runner, **_run_devices(),
+        ):
             yield 0.5 * float(update.fraction), NEXT_STAGE.get(update.stage, update.stage), {}
             result = update.result or result
     yield base, "Binding the Gaussians to the skeleton", {}
@@ -764,7 +870,10 @@ def _animate(
         gr.Warning(notice)
     run_dir = _SESSIONS.new_run(request)
     deadline = Deadline.after(TIME_LIMIT_S) if TIME_LIMIT_S > 0 else None
-    report = None if ZERO_GPU else (lambda fraction, stage: progress(fraction, desc=stage))
+
+    def report(fraction: float, stage: str) -> None:
+        progress(fraction, desc=stage)
+
     files: dict[str, Any] = {}
     stages = _animate_stages(source, motion, frames, resolution, run_dir, deadline, report)
     try:
@@ -1091,11 +1200,12 @@ def prefetch_synthesizer(setting: str | None = None) -> str | None:
 
 
 def serve(demo: gr.Blocks | None = None, **launch_kwargs: Any) -> gr.Blocks:
-    """Queue and launch ``demo`` (default: ``build_demo()``, after :func:`prefetch_synthesizer` on a
-    GPU Space) with the app's limits; ``launch_kwargs`` override Gradio's ``launch`` arguments (host
+    """Queue and launch ``demo`` (default: ``build_demo()``, after :func:`prefetch_synthesizer` and
+    :func:`place_models` on a GPU Space) with the app's limits; ``launch_kwargs`` override Gradio's ``launch`` arguments (host
     and port default to GRADIO_SERVER_NAME / _PORT)."""
     if demo is None:
         prefetch_synthesizer()
+        place_models()
     demo = demo or build_demo()
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     settings: dict[str, Any] = {

@@ -9,14 +9,18 @@ present. Views and a turntable contact sheet per photo go to ``--out`` for inspe
 the views fit) with the synthesizer's weights when they are available here, and with
 ``--tiny-synthesizer`` a tiny random synthesizer saved in the GenHuman3D layout
 (:func:`humansplat.multiview.tiny.save_tiny_weights`) instead: its rows say "random weights: timing
-only" (the views are noise; only the stages' timings mean anything). Views rows add the seconds of
-``synthesize`` (SV3D sampling and decoding) and ``views_fit`` (prior-mode start and the fit).
+only" (the views are noise; only the stages' timings mean anything). Views mode samples as the human
+fine-tune was trained (18 frames of 512 px, its azimuths, triangular guidance: ``ViewsModeOptions()``).
+Views rows add the seconds of ``synthesize`` (SV3D sampling and decoding) and ``views_fit`` (the fit),
+and ``gpu_s_asked``: the GPU seconds a ZeroGPU Space asks for the request
+(:func:`humansplat.gpu_stage.gpu_seconds`, an estimate for a GPU, not these timings).
 
 Targets (2 CPU cores, models loaded): photo -> .ply <= 5 s; + 36-frame 512x512 turntable <= 15 s;
 median input-view PSNR >= 30 dB and IoU >= 0.97 on the real photos.
 
     python benchmarks/reconstruct.py [--photos DIR] [--limit N] [--frames 36] [--resolution 512] [--out DIR]
-        [--mode prior|views] [--tiny-synthesizer] [--sampler-steps 25] [--fit-steps 200] [--device cpu]
+        [--mode prior|views] [--tiny-synthesizer] [--sampler-steps 25] [--synth-size 512] [--fit-steps 200]
+        [--device cpu]
 """
 
 from __future__ import annotations
@@ -84,9 +88,13 @@ def bench_one(
     if len(result.turntable):
         Image.fromarray(_contact_sheet(result.turntable)).save(folder / "turntable.png")
     t = dict(result.timings)
+    asked = {}
     if "synthesize" in arrived:  # views mode: the reconstruct stage split at the synthesize update
+        from humansplat.gpu_stage import NetworkRequest, gpu_seconds
+
         t["synthesize"] = arrived["synthesize"] - arrived["fit"]
         t["views_fit"] = arrived["reconstruct"] - arrived["synthesize"]
+        asked["gpu_s_asked"] = gpu_seconds(NetworkRequest("views", result.body_fit, views_options=views_options))
     row = {
         "photo": name,
         "mode": result.mode,
@@ -96,6 +104,7 @@ def bench_one(
         "photo_to_ply_s": round(to_ply, 2),
         "ply_plus_turntable_s": round(to_ply + t.get("views", 0) + t.get("turntable", 0), 2),
         "gaussians": len(result.gaussians),
+        **asked,
         **result.quality,
         "fit_silhouette_iou": round(float(result.body_fit.errors.get("silhouette_iou", float("nan"))), 3),
         "notes": result.notes,
@@ -117,6 +126,8 @@ def _views_setup(args: argparse.Namespace):
         opts = replace(opts, num_inference_steps=args.sampler_steps)
     if args.fit_steps is not None:
         opts = replace(opts, fit=replace(opts.fit, steps=args.fit_steps))
+    if args.synth_size is not None:
+        opts = replace(opts, size=args.synth_size)
     if args.tiny_synthesizer:
         from humansplat.multiview.tiny import save_tiny_weights
 
@@ -142,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tiny-synthesizer", action="store_true", help="views mode on tiny random weights (timing only)")
     p.add_argument("--sampler-steps", type=int, default=None, help="views mode: SV3D sampler steps (default: its 25)")
     p.add_argument("--fit-steps", type=int, default=None, help="views mode: steps of the views fit (default: its own)")
+    p.add_argument("--synth-size", type=int, default=None, help="views mode: synthesizer image side (default: the fine-tune's 512)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when available)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     cols = ["photo", "t_detect", "t_fit", "t_reconstruct", "photo_to_ply_s", "t_views", "t_turntable",
             "ply_plus_turntable_s", "gaussians", "input_view_psnr_db", "input_view_alpha_iou", "back_coverage", "fit_silhouette_iou"]
     if args.mode == "views":
-        cols[4:4] = ["t_synthesize", "t_views_fit"]
+        cols[4:4] = ["t_synthesize", "t_views_fit", "gpu_s_asked"]
         if label:
             print(f"\nviews mode, {label}")
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))

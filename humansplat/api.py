@@ -28,16 +28,18 @@ the long loops (fit iterations, sampler steps, render chunks): past it the run s
 
 Renders use a white background; views and turntables orbit about the fitted body's up axis through
 its centre (:mod:`humansplat.orbit`), so a photo from above or below still gives a level turntable.
-Models are loaded lazily, once per process, under a lock.
+The networks' part of a run (views and full modes) is one call, :func:`humansplat.gpu_stage.run_networks`,
+over plain values; a host that lends a GPU per call wraps it (``network_runner=``), and when it refuses
+(:class:`~humansplat.errors.GpuUnavailableError`) the run ends in prior mode with its sentence as a note.
+Models are loaded once per process and device, under a lock (:mod:`humansplat.gpu_stage`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
-from collections.abc import Sequence, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,12 +47,13 @@ import numpy as np
 import torch
 
 from .cameras import Cameras
-from .errors import Deadline, InputError, WeightsUnavailableError, check_deadline
+from .errors import Deadline, GpuUnavailableError, InputError, WeightsUnavailableError, check_deadline
 from .gaussians import Gaussians
 from .orbit import BodyOrbit, body_orbit, framing
 from .result import Mode, ProgressCallback, Result
 
 if TYPE_CHECKING:
+    from .gpu_stage import NetworkRequest, NetworkUpdate
     from .prior.body_fit import BodyFit
     from .prior.person import PersonCrop
     from .prior.fit import FitOptions
@@ -105,10 +108,6 @@ STAGE_LABELS: dict[str, str] = {
     "turntable": "rendering the turntable",
 }
 """What each stage does, for people (time-limit messages)."""
-
-_NETWORK_LOCK = threading.Lock()
-_NETWORK_CACHE: dict[str, Any] = {}
-
 
 @dataclass
 class StageUpdate:
@@ -165,7 +164,8 @@ class RunOptions:
     Attributes:
         mode: the mode that will run (``"prior"``, ``"views"`` or ``"full"``; ``"auto"`` resolved).
         frames, resolution, seed: whole numbers within the limits.
-        device: where Gaussians are rendered and networks run.
+        device: where Gaussians are rendered (and the networks run, unless ``network_device`` says otherwise).
+        network_device: where the networks run (the synthesizer, the views fit, the network).
         notes: notes for the Result (e.g. why auto ran prior mode).
     """
 
@@ -175,6 +175,12 @@ class RunOptions:
     seed: int
     device: torch.device
     notes: tuple[str, ...] = field(default_factory=tuple)
+    network_device: torch.device | None = None
+
+    @property
+    def networks_on(self) -> torch.device:
+        """Where the networks run: ``network_device``, else ``device``."""
+        return self.network_device if self.network_device is not None else self.device
 
 
 def _whole(name: str, value: Any, limits: tuple[int, int], unit: str = "") -> int:
@@ -206,6 +212,7 @@ def check_options(
     seed: Any = 0,
     device: str | torch.device | None = None,
     limits: OptionLimits = LIMITS,
+    network_device: str | torch.device | None = None,
 ) -> RunOptions:
     """Check a run's options once, before any work (the one check: :func:`iter_reconstruct`, the CLI
     and the app call it).
@@ -217,6 +224,8 @@ def check_options(
         frames, resolution, seed: whole numbers (ints, or floats/strings holding one) within ``limits``.
         device: a torch device name (default CUDA when available, else CPU).
         limits: the allowed ranges (default :data:`LIMITS`).
+        network_device: where the networks run when not on ``device`` (a host that lends a GPU per
+            call renders on the CPU and runs the networks on ``"cuda"``); ``auto`` looks at it.
 
     Raises:
         InputError: an option is unknown, not a whole number or out of range (the message quotes it).
@@ -230,8 +239,9 @@ def check_options(
         seed=_whole("seed", seed, limits.seed),
         device=_device(device),
     )
-    run_mode, notes = _resolve_mode(mode, checked["device"])
-    return RunOptions(mode=run_mode, notes=tuple(notes), **checked)
+    networks = _device(network_device) if network_device is not None else None
+    run_mode, notes = _resolve_mode(mode, networks or checked["device"])
+    return RunOptions(mode=run_mode, notes=tuple(notes), network_device=networks, **checked)
 
 
 # ---------------------------------------------------------------------------------------- network
@@ -248,33 +258,6 @@ def network_status() -> tuple[bool, str]:
     except Exception as exc:  # noqa: BLE001 - a probe must not break the app
         return False, f"checking the network weights failed: {exc}"
     return bool(ok), str(message)
-
-
-def _network_pipeline(device: torch.device) -> Any:
-    """The full-mode pipeline, loaded once per process and device (thread-safe)."""
-    key = str(device)
-    with _NETWORK_LOCK:
-        if key not in _NETWORK_CACHE:
-            try:
-                from .network.pipeline_humansplat import HumanSplatPipeline
-            except ImportError as exc:
-                raise WeightsUnavailableError(
-                    f"full mode needs the network pipeline (humansplat.network.pipeline_humansplat), "
-                    f"which is not available here ({exc}); use mode='prior' or 'auto'"
-                ) from exc
-            _NETWORK_CACHE[key] = HumanSplatPipeline.from_pretrained().to(device)
-        return _NETWORK_CACHE[key]
-
-
-def _synthesizer_pipeline(device: torch.device) -> Any:
-    """The views-mode synthesizer (human SV3D, fp16 on CUDA), loaded once per process and device."""
-    key = f"sv3d:{device}"
-    with _NETWORK_LOCK:
-        if key not in _NETWORK_CACHE:
-            from .multiview.load import load_sv3d_pipeline
-
-            _NETWORK_CACHE[key] = load_sv3d_pipeline(device=device)
-        return _NETWORK_CACHE[key]
 
 
 def _resolve_mode(mode: str, device: torch.device | None = None) -> tuple[Mode, list[str]]:
@@ -477,13 +460,20 @@ class _StageRun:
 
 @dataclass
 class _Reconstruction:
-    """What the ``reconstruct`` stage made: the Gaussians, the weights that ran, and in full mode the
-    synthesizer's views and their cameras (else None)."""
+    """What the ``reconstruct`` stage made: the Gaussians, the weights that ran, in views and full modes
+    the synthesizer's views and their cameras (else None), the mode that ran and a note (a GPU refusal)."""
 
     gaussians: Gaussians
     weights: dict[str, str]
     views: np.ndarray | None = None
     view_cameras: Cameras | None = None
+    mode: Mode = "prior"
+    note: str | None = None
+
+
+NetworkRunner = Callable[["NetworkRequest"], Iterator["NetworkUpdate"]]
+"""Runs the networks' part of a run (:func:`humansplat.gpu_stage.run_networks` or a host's wrapper of it,
+e.g. the app's ZeroGPU call); may raise :class:`~humansplat.errors.GpuUnavailableError`."""
 
 
 def _reconstruct_gaussians(
@@ -492,37 +482,40 @@ def _reconstruct_gaussians(
     opts: RunOptions,
     prior_options: PriorOptions | None,
     views_options: Any = None,
+    network_runner: NetworkRunner | None = None,
 ) -> Iterator[StageUpdate]:
-    """The ``reconstruct`` stage: the network in full mode; prior mode, refined on the synthesizer's
-    views in views mode. In views mode yields one ``synthesize`` update (the generated views nearest
-    front/left/back/right) as soon as SV3D's frames are decoded, before the fit. Returns the
-    :class:`_Reconstruction`."""
-    deadline = run.deadline
-    if opts.mode == "full":
-        pipe = _network_pipeline(opts.device)
-        generator = torch.Generator(device=opts.device).manual_seed(opts.seed)
-        out = pipe(fit, generator=generator, deadline=deadline)
-        views = np.asarray(out.views) if getattr(out, "views", None) is not None else None
-        return _Reconstruction(
-            out.gaussians.to(opts.device), dict(getattr(out, "weights", {}) or {}), views, getattr(out, "view_cameras", None)
-        )
+    """The ``reconstruct`` stage: prior mode on the CPU; in views and full modes the networks' part
+    through ``network_runner`` (default :func:`humansplat.gpu_stage.run_networks`). In views mode yields
+    one ``synthesize`` update (the generated views nearest front/left/back/right) as soon as the
+    synthesizer's frames are decoded, before the fit. When the runner raises
+    :class:`~humansplat.errors.GpuUnavailableError` the prior-mode Gaussians are the result, with its
+    sentence as the note. Returns the :class:`_Reconstruction`."""
+    from .gpu_stage import NetworkRequest, run_networks
     from .prior_mode.build import gaussians_from_prior
 
-    if opts.mode == "views":
-        from dataclasses import replace
-
-        from .views_mode.run import ViewsModeOptions, fit_to_synthesized, synthesize_views
-
-        vopts = replace(views_options or ViewsModeOptions(), seed=opts.seed)
-        synth = synthesize_views(fit, _synthesizer_pipeline(opts.device), vopts, deadline=deadline)
-        pick = _nearest_frames(synth.azimuths_deg, VIEW_AZIMUTHS)  # the 4-view strip from the orbit's frames
-        views, cams = np.asarray(synth.views)[pick], synth.view_cameras[torch.as_tensor(pick)]
-        message = f"SV3D generated {len(synth.views)} views in {synth.seconds:.1f} s; fitting the Gaussians to them"
-        yield run.update("synthesize", message, views=views)
-        prior = gaussians_from_prior(fit, prior_options).to(opts.device)
-        out = fit_to_synthesized(fit, prior, synth, vopts, deadline=deadline)
-        return _Reconstruction(out.gaussians, dict(out.weights), views, cams)
-    return _Reconstruction(gaussians_from_prior(fit, prior_options).to(opts.device), {})
+    prior = gaussians_from_prior(fit, prior_options) if opts.mode != "full" else None  # CPU work
+    if opts.mode == "prior":
+        return _Reconstruction(prior.to(opts.device), {})
+    request = NetworkRequest(
+        mode=opts.mode, body_fit=fit, prior=prior, seed=opts.seed, device=str(opts.networks_on),
+        output_device=str(opts.device), views_options=views_options, deadline=run.deadline,
+    )
+    views = cams = final = None
+    try:
+        for update in (network_runner or run_networks)(request):
+            if update.stage == "synthesize":  # the 4-view strip from the orbit's frames
+                pick = _nearest_frames(update.azimuths_deg, VIEW_AZIMUTHS)
+                views, cams = np.asarray(update.views)[pick], update.view_cameras[torch.as_tensor(pick)]
+                yield run.update("synthesize", update.message, views=views)
+            else:
+                final = update
+    except GpuUnavailableError as exc:
+        prior = prior if prior is not None else gaussians_from_prior(fit, prior_options)
+        return _Reconstruction(prior.to(opts.device), {}, mode="prior", note=str(exc))
+    assert final is not None  # every runner ends with "reconstruct"
+    if final.views is not None:
+        views, cams = final.views, final.view_cameras
+    return _Reconstruction(final.gaussians.to(opts.device), dict(final.weights), views, cams, mode=opts.mode)
 
 
 def _nearest_frames(azimuths_deg: torch.Tensor, wanted: Sequence[float]) -> list[int]:
@@ -573,6 +566,8 @@ def iter_reconstruct(
     deadline: Deadline | None = None,
     options: RunOptions | None = None,
     fit_options: FitOptions | None = None,
+    network_device: str | torch.device | None = None,
+    network_runner: NetworkRunner | None = None,
 ) -> Iterator[StageUpdate]:
     """Reconstruct a person stage by stage (module docstring); the last update carries the Result.
 
@@ -591,7 +586,12 @@ def iter_reconstruct(
             sampler steps, the fit's steps; its seed is ``seed``).
         deadline: the run's time limit (:class:`~humansplat.errors.Deadline`; None: no limit).
         options: options already checked by :func:`check_options` (a batch checks them once); when
-            given, they replace ``mode``, ``frames``, ``resolution``, ``seed`` and ``device``.
+            given, they replace ``mode``, ``frames``, ``resolution``, ``seed``, ``device`` and ``network_device``.
+        network_device: where the networks run, when not on ``device`` (:func:`check_options`).
+        network_runner: runs the networks' part (default :func:`humansplat.gpu_stage.run_networks`, in
+            this process); a host lending GPUs per call passes its wrapper. When it raises
+            :class:`~humansplat.errors.GpuUnavailableError` the run finishes in prior mode and its
+            sentence is the first note.
 
     Raises:
         InputError: the photo or an option cannot be used (no person, bad file, ...).
@@ -602,7 +602,7 @@ def iter_reconstruct(
     from .prior.fit import fit_body
     from .prior.person import detect_person
 
-    opts = options or check_options(mode, frames, resolution, seed, device)  # fails before any work
+    opts = options or check_options(mode, frames, resolution, seed, device, network_device=network_device)
     run = _StageRun(deadline)
 
     with run.timed("load"):
@@ -620,8 +620,10 @@ def iter_reconstruct(
     yield run.update("fit", f"fitted the {fit.backend} body", body_fit=fit)
 
     with run.timed("reconstruct"):
-        recon = yield from _reconstruct_gaussians(run, fit, opts, prior_options, views_options)
-    yield run.update("reconstruct", f"{len(recon.gaussians):,} Gaussians ({opts.mode} mode)", gaussians=recon.gaussians)
+        recon = yield from _reconstruct_gaussians(run, fit, opts, prior_options, views_options, network_runner)
+    if recon.note:
+        notes.insert(0, recon.note)
+    yield run.update("reconstruct", f"{len(recon.gaussians):,} Gaussians ({recon.mode} mode)", gaussians=recon.gaussians)
 
     with run.timed("views"):
         views, view_cams, quality = _views_and_quality(recon, fit, opts.resolution, deadline)
@@ -641,7 +643,7 @@ def iter_reconstruct(
         views=views,
         view_cameras=view_cams,
         turntable=turntable,
-        mode=opts.mode,
+        mode=recon.mode,
         weights=recon.weights,
         timings={k: round(v, 3) for k, v in run.timings.items()},
         quality=quality,

@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import dataclass
 
-__all__ = ["Deadline", "InputError", "TimeLimitError", "WeightsUnavailableError", "check_deadline"]
+__all__ = ["Deadline", "GpuUnavailableError", "InputError", "TimeLimitError", "WeightsUnavailableError", "check_deadline"]
 
 
 class InputError(ValueError):
@@ -32,6 +32,17 @@ class TimeLimitError(RuntimeError):
             f"stopped during {stage}: the run took longer than its time limit of {self.limit_s:.0f} s. "
             "Try fewer turntable frames or a lower resolution, or allow more time."
         )
+
+    def __reduce__(self) -> tuple:
+        """Pickle with the constructor's arguments (the error may cross a process boundary: ZeroGPU)."""
+        return type(self), (self.stage, self.limit_s)
+
+
+class GpuUnavailableError(RuntimeError):
+    """No GPU time for a run's networks: a host that lends GPUs per call refused or stopped the call
+    (daily quota used up, no GPU free, the call's time ran out). The message is one plain sentence
+    for people; :func:`humansplat.api.iter_reconstruct` then makes the prior-mode result and adds it
+    to the result's notes."""
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,23 @@ def running_app(temp_dir: Path) -> Iterator[tuple[str, Path]]:
             yield demo.local_url, app.SessionFolders().root
         finally:
             demo.close()
+
+
+def use_tiny_synthesizer(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny random synthesizer in the GenHuman3D layout (unet fp16 variant) written to ``folder`` and
+    used as ``$HUMANSPLAT_WEIGHTS`` (offline, no cached pipeline), with views mode's defaults cut to 4
+    frames of 32 px, 2 sampler steps and 3 fit steps. Returns ``folder``."""
+    from humansplat import gpu_stage
+    from humansplat.multiview.tiny import save_tiny_weights
+    from humansplat.views_mode import ViewsFitOptions, ViewsModeOptions
+    from humansplat.views_mode import run as views_run
+
+    save_tiny_weights(folder)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(folder))
+    monkeypatch.setattr(gpu_stage, "_CACHE", {})
+    fast = ViewsModeOptions(
+        num_frames=4, size=32, num_inference_steps=2, fit=ViewsFitOptions(steps=3, densify_every=0, size=32)
+    )
+    monkeypatch.setattr(views_run, "ViewsModeOptions", lambda: fast)
+    return folder

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures_app import PERSON_PNG, load_app
+from _fixtures_app import PERSON_PNG, load_app, use_tiny_synthesizer
 from PIL import Image
 
 RESOLUTION = 256  # the app's smallest
@@ -24,20 +24,8 @@ def _quiet(*args, **kwargs) -> None:
 
 @pytest.fixture()
 def tiny_weights(tmp_path, monkeypatch) -> Path:
-    """A tiny random synthesizer in the GenHuman3D layout (unet fp16 variant) as ``$HUMANSPLAT_WEIGHTS``,
-    with views mode's defaults cut to 2 sampler steps and 3 fit steps."""
-    from humansplat import api
-    from humansplat.multiview.tiny import save_tiny_weights
-    from humansplat.views_mode import ViewsFitOptions, ViewsModeOptions
-    from humansplat.views_mode import run as views_run
-
-    folder = save_tiny_weights(tmp_path / "weights")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(folder))
-    monkeypatch.setattr(api, "_NETWORK_CACHE", {})
-    fast = ViewsModeOptions(num_inference_steps=2, fit=ViewsFitOptions(steps=3, densify_every=0, size=32))
-    monkeypatch.setattr(views_run, "ViewsModeOptions", lambda: fast)
-    return folder
+    """:func:`_fixtures_app.use_tiny_synthesizer` in ``tmp_path / "weights"``."""
+    return use_tiny_synthesizer(tmp_path / "weights", monkeypatch)
 
 
 def test_page_offers_views_mode_and_says_what_auto_runs(tiny_weights, tmp_path, monkeypatch):

@@ -141,8 +141,8 @@ def test_no_guidance_runs_a_single_branch(pipe, photo):
 
 
 def test_guidance_scales_per_frame():
-    torch.testing.assert_close(frame_guidance_scales(4, 1.0, 2.5), torch.tensor([1.0, 1.5, 2.0, 2.5]))
-    torch.testing.assert_close(frame_guidance_scales(4, 1.0, 2.0, "triangular"), torch.tensor([1.0, 2.0, 2.0, 1.0]))
+    torch.testing.assert_close(frame_guidance_scales(4, 1.0, 2.5, "linear"), torch.tensor([1.0, 1.5, 2.0, 2.5]))
+    torch.testing.assert_close(frame_guidance_scales(4, 1.0, 2.0), torch.tensor([1.0, 2.0, 2.0, 1.0]))  # triangular
     with pytest.raises(ValueError, match="'cubic'"):
         frame_guidance_scales(4, 1.0, 2.0, "cubic")
 

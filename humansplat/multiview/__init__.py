@@ -7,6 +7,8 @@ Light at import: names load on first use (diffusers/transformers are heavy).
 * :func:`load_sv3d_pipeline` (``.load``): the sampler with real weights (local folder or Hub).
 * :func:`prepare_synthesizer_input`, :func:`orbit_view_cameras` (``.framing``): the re-framed input
   and the exact cameras of the generated views.
+* :func:`fine_tune_azimuths` and the ``FINE_TUNE_*`` settings (``.fine_tune``): how the human
+  fine-tune was trained (frames, size, azimuths, framing, guidance), read from the research code.
 * :func:`tiny_sv3d_components` (``.tiny``), :func:`full_size_sv3d_components` (``.configs``):
   random components for tests and benchmarks.
 """
@@ -28,6 +30,10 @@ _EXPORTS = {
     "prepare_synthesizer_input": "framing",
     "orbit_view_cameras": "framing",
     "default_precision": "load",
+    "fine_tune_azimuths": "fine_tune",
+    "FINE_TUNE_FILL": "fine_tune",
+    "FINE_TUNE_NUM_FRAMES": "fine_tune",
+    "FINE_TUNE_SIZE": "fine_tune",
     "default_orbit_azimuths": "pipeline_sv3d",
     "frame_guidance_scales": "pipeline_sv3d",
     "sv3d_camera_ids": "pipeline_sv3d",
@@ -41,6 +47,9 @@ _EXPORTS = {
 
 __all__ = [
     "ENCODER_NORMALIZATIONS",
+    "FINE_TUNE_FILL",
+    "FINE_TUNE_NUM_FRAMES",
+    "FINE_TUNE_SIZE",
     "SV3D_AZIMUTH_SIGN",
     "CheckpointMismatchError",
     "MultiviewOutput",
@@ -50,6 +59,7 @@ __all__ = [
     "default_orbit_azimuths",
     "default_precision",
     "encoder_pixels",
+    "fine_tune_azimuths",
     "frame_guidance_scales",
     "full_size_parameter_counts",
     "full_size_sv3d_components",

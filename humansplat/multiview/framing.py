@@ -2,11 +2,12 @@
 
 1. :func:`prepare_synthesizer_input`: the person re-framed for SV3D: the crop's person mask bounding
    box centred in a square whose side is ``1 / fill`` times the box's longer side, on white, resized to
-   the synthesizer's size. The research test script runs ``rembg_and_center`` before sampling
-   (humansplat/humansplat ``src/test/infer_sv3d.py`` L12-23, L63; the script itself is not in the
-   public repo); we use the border ratio 0.2 (``fill = 0.8``) of the LGM / threestudio preprocessing
-   it comes from. Background white: ``infer_sv3d.py`` L66-71 and the white renders of the training
-   set (``src/data/human_dataset.py`` L169 takes the person as the pixels darker than 200/255).
+   the synthesizer's size. The research test script runs ``extensions/rembg_and_center.py`` before
+   sampling (humansplat/humansplat ``src/test/infer_sv3d.py`` L12-23, L63), whose default border ratio
+   0.05 (L25) puts the longer side at ``size * (1 - 0.05)`` (L84-85): ``fill = 0.95``
+   (:data:`~humansplat.multiview.fine_tune.FINE_TUNE_FILL`). Background white: ``infer_sv3d.py``
+   L66-71 and the white renders of the training set (``src/data/human_dataset.py`` L169 takes the
+   person as the pixels darker than 200/255).
    A crop and a resize of a pinhole image are exact on the camera (:meth:`Cameras.crop`,
    :meth:`Cameras.resize`), so the returned camera is the exact camera of the re-framed image.
 2. :func:`orbit_view_cameras`: the generated frames share that camera's intrinsics; frame ``i`` is the
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from .fine_tune import FINE_TUNE_FILL
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..prior.body_fit import BodyFit
@@ -42,8 +44,8 @@ __all__ = [
     "prepare_synthesizer_input",
 ]
 
-DEFAULT_FILL = 0.8
-"""Share of the square's side taken by the person's longer bounding-box side (border ratio 0.2)."""
+DEFAULT_FILL = FINE_TUNE_FILL
+"""Share of the square's side taken by the person's longer bounding-box side (0.95: border ratio 0.05)."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from humansplat.multiview.pipeline_sv3d import SV3DPipeline
 
-__all__ = ["ENV_MEMORY", "FINE_TUNE_SIZE", "default_precision", "load_sv3d_pipeline", "memory_from_env"]
+__all__ = ["ENV_MEMORY", "default_precision", "load_sv3d_pipeline", "memory_from_env"]
 
 ENV_MEMORY = "HUMANSPLAT_SV3D_MEMORY"
 """Memory savers of the views-mode synthesizer, comma-separated: ``cpu_offload`` (model CPU offload, needs
@@ -41,15 +41,11 @@ def memory_from_env() -> dict[str, bool]:
         raise ValueError(f"{ENV_MEMORY}={os.environ[ENV_MEMORY]!r}: unknown {unknown}; use cpu_offload, vae_slicing or low")
     return {"cpu_offload": "cpu_offload" in words, "vae_slicing": "vae_slicing" in words}
 
-FINE_TUNE_SIZE = 512
-"""The research fine-tune's training size (humansplat/humansplat ``src/options.py`` L174-184), for
-reference only: the sampler's default size is read from the UNet config (``sample_size`` x 8)."""
-
-
 def default_precision(device: torch.device | str | None = None) -> tuple[torch.device, torch.dtype]:
-    """Where the networks will run and the dtype to load them in: ``device`` (default CUDA when
-    available, else CPU) and float16 on CUDA (the published ``fp16`` variants; SVD and SD 1.5's VAE run
-    in it), float32 on CPU (half precision is slow or unsupported there)."""
+    """Where the networks will run and the dtype to load the UNet and the image encoder in: ``device``
+    (default CUDA when available, else CPU) and float16 on CUDA (the published ``fp16`` variants),
+    float32 on CPU (half precision is slow or unsupported there). The VAE has its own dtype
+    (:func:`load_sv3d_pipeline`'s ``vae_dtype``, float32 by default)."""
     import torch
 
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -74,15 +70,21 @@ def load_sv3d_pipeline(
     attention: Literal["auto", "sdpa", "xformers"] = "auto",
     cpu_offload: bool | None = None,
     vae_slicing: bool | None = None,
+    vae_dtype: torch.dtype | None = None,
 ) -> SV3DPipeline:
     """The human fine-tuned SV3D sampler with its real weights.
 
     Args:
         config: where each component lives (default :meth:`humansplat.hub.HubConfig.from_env`: the
             defaults with the ``HUMANSPLAT_REVISION_<COMPONENT>`` pins, as the report names them).
-        torch_dtype: dtype of the networks (default :func:`default_precision`: float16 when the
-            networks will run on CUDA, i.e. ``device`` is CUDA or, with no ``device``, CUDA is
-            available; float32 elsewhere; bfloat16 works).
+        torch_dtype: dtype of the UNet and the image encoder (default :func:`default_precision`:
+            float16 when the networks will run on CUDA, i.e. ``device`` is CUDA or, with no
+            ``device``, CUDA is available; float32 elsewhere; bfloat16 works).
+        vae_dtype: dtype of the VAE, which encodes the photo and decodes the views (default
+            float32: the research code runs the synthesizer in float32, ``src/models/sv3d_p.py``
+            L49-51 loads the VAE without a dtype, so in float32), while the UNet, where the time
+            goes, runs in ``torch_dtype``; the VAE's 84 M parameters cost little memory next to the
+            UNet's 1.5 G.
         device: where to put the pipeline (default: stay on the CPU, the caller moves it).
         local_files_only: never download (also implied by ``HF_HUB_OFFLINE=1``).
         builtin_configs: use the built-in copies of SVD-XT's scheduler and CLIP preprocessing
@@ -127,7 +129,8 @@ def load_sv3d_pipeline(
             ) from exc
 
     unet = load("unet", lambda p, v: SV3DUNet.from_pretrained(p, variant=v, torch_dtype=torch_dtype))
-    vae = load("vae", lambda p, v: AutoencoderKL.from_pretrained(p, variant=v, torch_dtype=torch_dtype))
+    vae_dtype = vae_dtype or torch.float32
+    vae = load("vae", lambda p, v: AutoencoderKL.from_pretrained(p, variant=v, torch_dtype=vae_dtype))
     image_encoder = load(
         "image_encoder", lambda p, v: CLIPVisionModelWithProjection.from_pretrained(p, variant=v, dtype=torch_dtype)
     )

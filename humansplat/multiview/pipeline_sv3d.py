@@ -25,18 +25,24 @@ Conditioning (as the public HumanSplat research code, except where noted)
   L470-478); the fine-tune itself was trained with frame 0 = the input view at azimuth 0 and
   elevation 0 (``human_dataset.py`` L177-191), which is what we send.
 * Classifier-free guidance: the unconditional branch zeroes both the CLIP embedding and the
-  conditioning latent; the guidance scale is per frame, rising from ``min_guidance_scale`` at
-  frame 0 (the input view) to ``max_guidance_scale`` (linear in frame index, as the research
-  pipeline; ``guidance_profile="triangular"`` peaks at the middle frame, as its model code).
+  conditioning latent; the guidance scale is per frame, ``triangular`` by default as the fine-tune's
+  own sampler (``src/models/sv3d_p.py`` L498-509, ``src/models/human_splat.py`` L413-424: rising
+  from ``min_guidance_scale`` over the first ``F // 2`` frames to ``max_guidance_scale``, then
+  falling back over the other ``F - F // 2``); ``guidance_profile="linear"`` rises over the whole
+  orbit, as the research conversion script of base SV3D (``src/models/sv3d/pipeline_sv3d.py`` L530).
 * EDM Euler sampling with SVD-XT's scheduler (v-prediction, Karras sigmas in [0.002, 700];
   ``sv3d_p.py`` L39-41), 25 steps by default (``src/options.py`` L9; the test script uses 20,
   ``src/test/infer_sv3d.py`` L30).
-* Frames and size: read from the UNet's config (``num_frames``; ``sample_size`` x the VAE's
-  downsampling), never assumed. For reference, the research fine-tune trained on 18 views of 512 x 512
-  (``options.py`` L174-184, ``sv3d_24``), and its test script resizes inputs to 576 (``infer_sv3d.py``
-  L74-75).
-* Input: the person on white (RGBA composited on white, ``infer_sv3d.py`` L66-71), re-centred and
-  scaled in the square (:func:`humansplat.multiview.framing.prepare_synthesizer_input`).
+* Frames and size: the caller's. Views mode passes the fine-tune's 18 frames at 512 x 512 with its
+  training orbit's azimuths (:mod:`humansplat.multiview.fine_tune`: ``src/options.py`` L174-184,
+  ``src/data/human_dataset.py`` L110-118, L150-187). Called without them, the sampler falls back to
+  ``default_size`` and the UNet config's ``num_frames`` and ``sample_size`` (what the tiny test
+  preset relies on); the real UNet's config names SVD's frame count and size, not the fine-tune's.
+* Precision: each network runs in its own dtype; :func:`~humansplat.multiview.load.load_sv3d_pipeline`
+  puts the UNet in float16 on CUDA and the VAE in float32 (the research code runs the synthesizer in
+  float32), so the views are decoded in float32.
+* Input: the person on white (RGBA composited on white, ``infer_sv3d.py`` L66-71), re-centred with
+  the longer side at 95 % of the square (:func:`humansplat.multiview.framing.prepare_synthesizer_input`).
 
 Azimuths
 --------
@@ -136,10 +142,12 @@ def default_orbit_azimuths(num_frames: int, require_orthogonal: bool = True) -> 
 
 
 def frame_guidance_scales(
-    num_frames: int, min_scale: float, max_scale: float, profile: Literal["linear", "triangular"] = "linear"
+    num_frames: int, min_scale: float, max_scale: float, profile: Literal["linear", "triangular"] = "triangular"
 ) -> torch.Tensor:
-    """(F,) classifier-free guidance scale per frame: ``linear`` from ``min_scale`` (frame 0) to
-    ``max_scale`` (last frame), or ``triangular`` (up to the middle frame, then down)."""
+    """(F,) classifier-free guidance scale per frame: ``triangular`` (default; the fine-tune's sampler,
+    ``src/models/sv3d_p.py`` L498-509: ``F // 2`` values from ``min_scale`` up to ``max_scale``, then
+    ``F - F // 2`` from ``max_scale`` down to ``min_scale``) or ``linear`` from ``min_scale`` (frame 0)
+    to ``max_scale`` (last frame)."""
     if profile == "linear":
         return torch.linspace(min_scale, max_scale, num_frames)
     if profile == "triangular":
@@ -273,7 +281,7 @@ class SV3DPipeline(DiffusionPipeline):
     _callback_tensor_inputs: ClassVar[list[str]] = ["latents"]
     azimuth_sign: int = SV3D_AZIMUTH_SIGN
     image_normalization: EncoderNormalization = "imagenet"  # the research code's (module docstring)
-    default_size: int | None = None  # view size when none is asked for (default: the UNet config's)
+    default_size: int | None = None  # view size when none is asked for (None: the UNet config's; views mode asks 512)
 
     def __init__(
         self,
@@ -459,7 +467,7 @@ class SV3DPipeline(DiffusionPipeline):
         width: int | None = None,
         min_guidance_scale: float = 1.0,
         max_guidance_scale: float = 2.5,
-        guidance_profile: Literal["linear", "triangular"] = "linear",
+        guidance_profile: Literal["linear", "triangular"] = "triangular",
         noise_aug_strength: float = 1e-5,
         generator: torch.Generator | None = None,
         latents: torch.Tensor | None = None,
@@ -484,7 +492,7 @@ class SV3DPipeline(DiffusionPipeline):
             height, width: image size (default ``self.default_size`` when set, else
                 ``unet.config.sample_size`` x the VAE's downsampling).
             min_guidance_scale, max_guidance_scale: per-frame guidance range (1 = no guidance).
-            guidance_profile: ``"linear"`` over frames or ``"triangular"`` (peak mid-orbit).
+            guidance_profile: ``"triangular"`` (peak mid-orbit, the fine-tune's) or ``"linear"`` over frames.
             noise_aug_strength: noise added to the conditioning image (and its camera id).
             generator: the only source of randomness (noise augmentation, then initial latents).
             latents: optional initial noise (1|F-shaped, F * 4 * h * w values), before sigma scaling.

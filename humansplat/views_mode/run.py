@@ -4,8 +4,9 @@
 
 1. the person re-framed for the synthesizer (:func:`~humansplat.multiview.framing.prepare_synthesizer_input`);
 2. F orbit views from the human fine-tuned SV3D (:class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline`),
-   frame 0 = the input view, the frame count and size from the UNet config unless asked;
-3. their exact cameras (:func:`~humansplat.multiview.framing.orbit_view_cameras`);
+   sampled as the fine-tune was trained (:mod:`humansplat.multiview.fine_tune`): 18 frames at 512 px,
+   frame 0 = the input view, the training orbit's azimuths, triangular guidance;
+3. their exact cameras at the azimuths fed to the sampler (:func:`~humansplat.multiview.framing.orbit_view_cameras`);
 4. the prior-mode Gaussians refined on the photo and frames 1..F-1
    (:func:`~humansplat.views_mode.fit.fit_gaussians_to_views`; frame 0 is left out: the photo is better).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +26,15 @@ import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
+from ..multiview.fine_tune import (
+    FINE_TUNE_AZIMUTHS,
+    FINE_TUNE_FILL,
+    FINE_TUNE_GUIDANCE_PROFILE,
+    FINE_TUNE_NUM_FRAMES,
+    FINE_TUNE_SIZE,
+    AzimuthKind,
+    fine_tune_azimuths,
+)
 from ..prior.body_fit import BodyFit
 from .fit import FitStats, ViewsFitOptions, fit_gaussians_to_views
 
@@ -51,24 +61,38 @@ class ViewsModeOptions:
     """Options of :func:`run_views_mode`.
 
     Attributes:
-        num_frames: SV3D frames F (None: the UNet config's ``num_frames``); frame 0 is the input view.
+        num_frames: SV3D frames F, frame 0 the input view (the fine-tune's 18).
         num_inference_steps: Euler steps (the research code's 25).
-        size: synthesizer image side (None: the UNet config's ``sample_size`` x the VAE's downsampling).
-        fill: share of the square the person's longer side takes (framing.DEFAULT_FILL).
+        size: synthesizer image side in pixels (the fine-tune's 512).
+        azimuths: the frames' azimuths: ``"labels"`` (the fine-tune's data loader's, the default) or
+            ``"even"`` (:func:`~humansplat.multiview.fine_tune.fine_tune_azimuths`), or F degrees
+            (first 0). The generated views' cameras use the same azimuths.
+        fill: share of the square the person's longer side takes (the fine-tune's 0.95).
         seed: seeds sampling (``torch.Generator``) and the fit.
-        min_guidance_scale, max_guidance_scale, guidance_profile: per-frame CFG (research: 1 -> 2.5).
+        min_guidance_scale, max_guidance_scale, guidance_profile: per-frame CFG (the fine-tune's
+            triangle from 1 up to 2.5 and back).
         fit: options of the Gaussian fit.
     """
 
-    num_frames: int | None = None
+    num_frames: int = FINE_TUNE_NUM_FRAMES
     num_inference_steps: int = 25
-    size: int | None = None
-    fill: float = 0.8
+    size: int = FINE_TUNE_SIZE
+    azimuths: AzimuthKind | Sequence[float] = FINE_TUNE_AZIMUTHS
+    fill: float = FINE_TUNE_FILL
     seed: int = 0
     min_guidance_scale: float = 1.0
     max_guidance_scale: float = 2.5
-    guidance_profile: Literal["linear", "triangular"] = "linear"
+    guidance_profile: Literal["linear", "triangular"] = FINE_TUNE_GUIDANCE_PROFILE
     fit: ViewsFitOptions = field(default_factory=ViewsFitOptions)
+
+    def frame_azimuths(self) -> list[float]:
+        """(F,) azimuths in degrees fed to the sampler and used by the views' cameras."""
+        if isinstance(self.azimuths, str):
+            return fine_tune_azimuths(int(self.num_frames), self.azimuths)
+        azimuths = [float(a) for a in self.azimuths]
+        if len(azimuths) != int(self.num_frames):
+            raise ValueError(f"{len(azimuths)} azimuths given for num_frames={self.num_frames}; give one per frame")
+        return azimuths
 
 
 @dataclass
@@ -180,15 +204,13 @@ def synthesize_views(
         deadline: a :class:`humansplat.errors.Deadline` (sampling stops with its ``TimeLimitError``).
     """
     from ..multiview.framing import orbit_view_cameras, prepare_synthesizer_input
-    from ..multiview.pipeline_sv3d import default_orbit_azimuths
 
     opt = options or ViewsModeOptions()
     report = progress or (lambda fraction, message: None)
-    size = int(opt.size or synthesizer.default_view_size())
-    frames = int(opt.num_frames or synthesizer.default_num_frames())
-    if frames < 2:
-        raise ValueError(f"views mode needs at least 2 frames (the input and one more), got {frames}")
-    azimuths = default_orbit_azimuths(frames, require_orthogonal=False)
+    size = int(opt.size)
+    if int(opt.num_frames) < 2:
+        raise ValueError(f"views mode needs at least 2 frames (the input and one more), got {opt.num_frames}")
+    azimuths = opt.frame_azimuths()
 
     t = time.perf_counter()
     synth_in = prepare_synthesizer_input(body_fit.crop, size, opt.fill)

@@ -5,13 +5,14 @@
 * :func:`save_rigged_glb`: a skinned glTF 2.0 binary: the avatar's closed mesh
   (:func:`humansplat.io.mesh.gaussians_to_mesh`, vertex colours from the Gaussians) bound with the
   same weights as the Gaussians (4 influences, float weights summing to 1), the body model's
-  skeleton as a node hierarchy in the bind (fitted) pose, inverse bind matrices, and one animation
+  skeleton as a node hierarchy in the bind (fitted) pose (the mesh's vertices get their body
+  regions as the Gaussians do, from their own projection into the input view), inverse bind matrices, and one animation
   clip per built-in motion (bone rotations, root translation; linear interpolation). Written as raw
   glTF JSON + one binary buffer (no extra dependency); plays in Blender, three.js and
   ``<model-viewer>``; the Khronos validator reports no errors (tested).
 * :func:`save_bound_avatar` / :func:`load_bound_avatar`: the Gaussians in the bind pose as a
-  standard 3DGS ``.ply`` plus ``<name>.rig.npz`` (weights, bone indices, bone names, parents, bind
-  poses, the fitted body parameters).
+  standard 3DGS ``.ply`` plus ``<name>.rig.npz`` (weights, bone indices, body regions, bone names,
+  parents, bind poses, the fitted body parameters).
 * :func:`animate_result`: everything above for a pipeline :class:`~humansplat.result.Result`.
 
 glTF axes: y up, right-handed, the model facing +z; our world is the input camera's OpenCV frame
@@ -359,6 +360,7 @@ def save_bound_avatar(avatar: BoundAvatar, path: str | Path) -> tuple[Path, Path
         format=np.array("humansplat-bound-avatar-1"),
         weights=avatar.weights.numpy().astype(np.float32),
         bones=avatar.bones.numpy().astype(np.int16 if avatar.rig.num_bones < 32768 else np.int64),
+        **({} if avatar.regions is None else {"regions": avatar.regions.numpy().astype(np.int8)}),
         **avatar.rig.to_arrays(),
     )
     return path, side
@@ -390,6 +392,7 @@ def load_bound_avatar(path: str | Path) -> BoundAvatar:
         weights=torch.from_numpy(arrays["weights"]).float(),
         bones=torch.from_numpy(arrays["bones"].astype(np.int64)),
         rig=Rig.from_arrays(arrays),
+        regions=torch.from_numpy(arrays["regions"].astype(np.int64)) if "regions" in arrays else None,
     )
 
 

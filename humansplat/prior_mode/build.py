@@ -55,7 +55,7 @@ from ..render.mesh import MeshRaster, rasterize_mesh
 from ..render.projection import SH_C1, rotmat_to_quat
 from .fill import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
 
-__all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "gaussians_from_prior"]
+__all__ = ["PriorOptions", "PriorSurfaces", "body_depths", "gaussians_from_prior", "prior_surfaces", "skirt_profile"]
 
 
 @dataclass
@@ -92,7 +92,7 @@ class PriorOptions:
         hair_match: RGB distance (0-1) within which a pixel below the head has the hair's colour: long
             hair falls down the back as far as it shows below the chin (:func:`_long_hair`; 0 = off).
         skirt_roundness: garments that join the legs (skirts, dresses, long coats) get an elliptic
-            cross-section this many times their half-width deep in each row (:func:`_skirt_profile`;
+            cross-section this many times their half-width deep in each row (:func:`skirt_profile`;
             0 = off).
         hand_skin_distance: pixels where the fitted body shows its hands but the photo's chromaticity
             (rgb / (r + g + b)) is farther than this from the person's skin, or its brightness far
@@ -428,7 +428,7 @@ def _depth_jumps(depth: np.ndarray, mask: np.ndarray, threshold: np.ndarray, max
 
 
 # ---------------------------------------------------------------------------------------- surfaces
-def _body_depths(body_fit: BodyFit, camera: Cameras) -> tuple[MeshRaster, MeshRaster, MeshRaster]:
+def body_depths(body_fit: BodyFit, camera: Cameras) -> tuple[MeshRaster, MeshRaster, MeshRaster]:
     """Where each pixel's ray of ``camera`` enters the fitted body, leaves the first part it
     entered, and leaves the body for the last time.
 
@@ -552,7 +552,7 @@ def _clothing_depth(mask: np.ndarray, body: np.ndarray, metres_per_px: float, op
     return np.minimum(opt.clothing_depth * spread * metres_per_px, opt.clothing_max_m)
 
 
-def _skirt_profile(mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, roundness: float) -> np.ndarray:
+def skirt_profile(mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, roundness: float) -> np.ndarray:
     """(S, S) half thickness in pixels of garments that join the legs (a skirt, a dress, a long coat):
     in each image row below the torso where one run of the mask holds leg pixels and at least a
     quarter of it is not the body (cloth between and beside the legs), the run is an elliptic cross-
@@ -576,6 +576,9 @@ def _skirt_profile(mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, r
     return out
 
 
+_skirt_profile = skirt_profile  # the name tests/test_prior_quality.py imports
+
+
 def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> PriorSurfaces:
     """Front/back depth of the person on the geometry grid (step 1 of the module docstring)."""
     from scipy.ndimage import distance_transform_edt
@@ -588,7 +591,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         from ..errors import InputError
 
         raise InputError("the person mask is empty at the reconstruction resolution; use a photo where the person is larger")
-    front_r, back_r, far_r = _body_depths(body_fit, cam)
+    front_r, back_r, far_r = body_depths(body_fit, cam)
     back_r.depth = torch.where(back_r.coverage, back_r.depth, far_r.depth)  # open meshes: no back face hit
     back_r.face_id = torch.where(back_r.coverage, back_r.face_id, far_r.face_id)
     cov = front_r.coverage.numpy()
@@ -633,7 +636,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         half = np.where(body, half, blur_masked(half, mask, opt.smooth_px))
     half = np.maximum(half, 0.5 / focal * mid)  # at least a pixel footprint thick
     # a skirt or a long coat is about as deep as it is wide: an elliptic cross-section per row
-    skirt = _skirt_profile(mask, fitted, front_part, opt.skirt_roundness) * mid / focal
+    skirt = skirt_profile(mask, fitted, front_part, opt.skirt_roundness) * mid / focal
     half = np.maximum(half, skirt)
     front_b = np.where(skirt > 0, np.minimum(front_b, mid - skirt), front_b)
     back_b = np.where(skirt > 0, np.maximum(back_b, mid + skirt), back_b)

@@ -3,7 +3,8 @@
 * :func:`render_animation` / :func:`save_animation_video`: the avatar re-posed frame by frame while
   the camera orbits it (H.264 ``.mp4`` through :mod:`humansplat.io.video`).
 * :func:`save_rigged_glb`: a skinned glTF 2.0 binary: the avatar's closed mesh
-  (:func:`humansplat.io.mesh.gaussians_to_mesh`, vertex colours from the Gaussians) bound with the
+  (:func:`humansplat.io.mesh.gaussians_to_mesh`, vertex colours from the Gaussians), cut where
+  neighbouring vertices belong to different body regions, bound with the
   same weights as the Gaussians (4 influences, float weights summing to 1), the body model's
   skeleton as a node hierarchy in the bind (fitted) pose (the mesh's vertices get their body
   regions as the Gaussians do, from their own projection into the input view), inverse bind matrices, and one animation
@@ -139,7 +140,8 @@ def _gl_frame(avatar: BoundAvatar, points: np.ndarray) -> np.ndarray:
 def rigged_mesh(
     avatar: BoundAvatar, resolution: int = 96, options: BindOptions | None = None, body_fit: BodyFit | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The avatar's closed, vertex-coloured mesh in the WORLD frame with its skinning weights.
+    """The avatar's vertex-coloured mesh in the WORLD frame with its skinning weights: closed, except
+    where neighbouring vertices are bound to different body regions (:func:`_cut_faces`).
 
     Returns:
         vertices (M, 3) float64 world, faces (F, 3) int64 (counter-clockwise seen from outside in
@@ -162,7 +164,22 @@ def rigged_mesh(
 
         _, nn = cKDTree(g.means.detach().cpu().numpy()).query(verts, k=1)
         w, b = avatar.weights[nn], avatar.bones[nn]
-    return verts, np.asarray(mesh.faces, dtype=np.int64), np.asarray(mesh.visual.vertex_colors, dtype=np.uint8), w.numpy(), b.numpy()
+    faces = _cut_faces(np.asarray(mesh.faces, dtype=np.int64), w.numpy(), b.numpy())
+    return verts, faces, np.asarray(mesh.visual.vertex_colors, dtype=np.uint8), w.numpy(), b.numpy()
+
+
+def _cut_faces(faces: np.ndarray, weights: np.ndarray, bones: np.ndarray, min_shared: float = 0.05) -> np.ndarray:
+    """``faces`` (F, 3) without those whose corners share less than ``min_shared`` of their skinning
+    weight along an edge (``sum_j min(w_a[j], w_b[j])``): corners bound to different body regions
+    (a hand on the head, two legs in trousers), where a face would stretch into a membrane when the
+    parts move apart. The mesh separates there as the Gaussians do. ``weights``, ``bones`` (M, K)."""
+    keep = np.ones(len(faces), dtype=bool)
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        va, vb = faces[:, a], faces[:, b]
+        same = bones[va][:, :, None] == bones[vb][:, None, :]  # (F, K, K)
+        shared = np.minimum(weights[va][:, :, None], weights[vb][:, None, :]) * same
+        keep &= shared.sum((1, 2)) >= min_shared
+    return faces[keep]
 
 
 def _local_trs(world: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

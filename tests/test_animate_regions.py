@@ -227,3 +227,28 @@ def test_rigged_mesh_is_cut_between_touching_parts():
     (new, n_new), (old, n_old) = longest_growth(True), longest_growth(False)
     assert new < FLOAT_M < old
     assert n_new > 0.9 * n_old
+
+
+def test_hands_the_photo_does_not_show_stay_with_the_body():
+    """Hands in the pockets: where the fitted hands lie, the photo shows trousers. Points on the
+    fitted hands' skin coloured as the trousers are given to the body behind them (the conservative
+    binding) and the binding says so; coloured as skin they stay with the arms."""
+    from humansplat.animate.regions import assign_regions
+
+    from humansplat.render.mesh import vertex_normals
+
+    fit, _ = _person("hands_in_pockets")
+    avatar = _avatar("hands_in_pockets")
+    vreg = _vertex_regions(avatar)
+    parts = fit.parts.numpy()
+    towards = ((vertex_normals(fit.vertices, fit.faces) * fit.vertices).sum(1) < 0).numpy()  # facing the camera
+    hand = (parts == PART_NAMES.index("hands")) & towards
+    skin = np.broadcast_to(np.array([0.86, 0.66, 0.52]), (len(parts), 3))
+    pockets = np.where((parts == PART_NAMES.index("hands"))[:, None], np.array([0.30, 0.30, 0.34]), skin)
+    arms = [_region("arm.L"), _region("arm.R")]
+    shown = assign_regions(fit.vertices, fit, vreg, colours=skin)
+    hidden = assign_regions(fit.vertices, fit, vreg, colours=pockets)
+    on_arm = lambda a: np.isin(a.labels[hand], arms).mean()  # noqa: E731
+    assert on_arm(shown) > 0.9 and not shown.notes
+    assert on_arm(hidden) < 0.5
+    assert any("does not show as skin" in n for n in hidden.notes)

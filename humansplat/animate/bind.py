@@ -45,7 +45,7 @@ Shapes: N Gaussians or points, J bones, K influences, V body vertices, T frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -111,6 +111,7 @@ class BoundAvatar:
         rig: the skeleton and the fitted body it came from.
         regions: (N,) int64 body region of each Gaussian (:data:`~humansplat.animate.regions.REGION_NAMES`),
             or None (bound without regions, or read from a sidecar without them).
+        notes: messages for the user from the binding (where the photo could not say).
     """
 
     gaussians: Gaussians
@@ -118,6 +119,7 @@ class BoundAvatar:
     bones: torch.Tensor
     rig: Rig
     regions: torch.Tensor | None = None
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.gaussians)
@@ -153,11 +155,14 @@ class SkinBinding:
         bones: (N, K) int64 bone indices.
         regions: (N,) int64 labels into :data:`~humansplat.animate.regions.REGION_NAMES`, or None
             (``BindOptions.regions`` off).
+        notes: messages for the user (where the photo could not say and the binding chose the
+            conservative region).
     """
 
     weights: torch.Tensor
     bones: torch.Tensor
     regions: torch.Tensor | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _kernel_weights(pts: np.ndarray, verts: np.ndarray, candidates: np.ndarray, dense: np.ndarray, opt: BindOptions) -> np.ndarray:
@@ -195,13 +200,21 @@ def _smooth(W: np.ndarray, pts: np.ndarray, groups: np.ndarray, opt: BindOptions
     return W
 
 
-def skin_binding(points: torch.Tensor, body_fit: BodyFit, rig: Rig | None = None, options: BindOptions | None = None) -> SkinBinding:
+def skin_binding(
+    points: torch.Tensor,
+    body_fit: BodyFit,
+    rig: Rig | None = None,
+    options: BindOptions | None = None,
+    colours: np.ndarray | None = None,
+) -> SkinBinding:
     """Skinning weights and body regions of world points around a fitted body (module docstring).
 
     Args:
         points: (N, 3) metres, world frame (around ``body_fit.vertices``).
         body_fit: the :class:`~humansplat.prior.body_fit.BodyFit` the points were made from.
         rig: its rig (default :func:`rig_from_fit`).
+        colours: (N, 3) RGB in [0, 1] of the points, for hands the photo does not show as skin
+            (:func:`~humansplat.animate.regions.assign_regions`); None skips that test.
     """
     from scipy.spatial import cKDTree
 
@@ -224,7 +237,8 @@ def skin_binding(points: torch.Tensor, body_fit: BodyFit, rig: Rig | None = None
     if opt.regions:
         # 1. nearest skin of the point's own region (regions.py); cloth: the torso's and the legs' skin
         vreg = bone_regions(rig)[dense.argmax(1)]
-        labels = assign_regions(points, body_fit, vreg, replace(opt.region_options, cloth=opt.cloth_blend))
+        assignment = assign_regions(points, body_fit, vreg, replace(opt.region_options, cloth=opt.cloth_blend), colours)
+        labels, notes = assignment.labels, assignment.notes
         W = np.zeros((N, J), dtype=np.float32)
         for r in np.unique(labels):
             own = [r] if r != CLOTH else [REGION_NAMES.index(n) for n in ("torso", "leg.L", "leg.R")]
@@ -233,7 +247,7 @@ def skin_binding(points: torch.Tensor, body_fit: BodyFit, rig: Rig | None = None
             W[sel] = _kernel_weights(pts[sel], verts, candidates if len(candidates) else skin, dense, opt)
         blend = np.where(labels == CLOTH, _smoothstep(below / opt.crotch_fade_m), 0.0)
     else:
-        labels = None
+        labels, notes = None, []
         W = _kernel_weights(pts, verts, skin, dense, opt)
         arms = np.zeros(J, dtype=bool)
         for side in ("L", "R"):
@@ -263,6 +277,7 @@ def skin_binding(points: torch.Tensor, body_fit: BodyFit, rig: Rig | None = None
     return SkinBinding(
         torch.from_numpy(tw.astype(np.float32)), torch.from_numpy(top.astype(np.int64)),
         None if labels is None else torch.from_numpy(labels),
+        notes,
     )
 
 
@@ -303,8 +318,9 @@ def _model_axis(rig: Rig) -> np.ndarray:
 def bind(gaussians: Gaussians, body_fit: BodyFit, options: BindOptions | None = None) -> BoundAvatar:
     """Bind ``gaussians`` (made around ``body_fit``, same world frame) to its skeleton."""
     rig = rig_from_fit(body_fit)
-    b = skin_binding(gaussians.means, body_fit, rig, options)
-    return BoundAvatar(gaussians=gaussians.detach(), weights=b.weights, bones=b.bones, rig=rig, regions=b.regions)
+    g = gaussians.detach()
+    b = skin_binding(g.means, body_fit, rig, options, colours=g.rgb.float().cpu().numpy())
+    return BoundAvatar(gaussians=g, weights=b.weights, bones=b.bones, rig=rig, regions=b.regions, notes=b.notes)
 
 
 def _quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ import torch
 from ..orbit import BodyOrbit, framing
 from ..gaussians import Gaussians
 from ..render.projection import rotmat_to_quat
-from .bind import BindOptions, BoundAvatar, bind, point_skin_weights
+from .bind import BindOptions, BoundAvatar, bind, skin_binding
 from .motions import MOTIONS, get_motion
 from .rig import Rig
 
@@ -157,15 +157,17 @@ def rigged_mesh(
     means = g.means.detach().float().cpu().numpy()[keep].astype(np.float64)
     centre = (means.min(0) + means.max(0)) / 2
     verts = np.asarray(mesh.vertices) @ _FLIP + centre
+    colours = np.asarray(mesh.visual.vertex_colors, dtype=np.uint8)
     if body_fit is not None:
-        w, b = point_skin_weights(torch.from_numpy(verts).float(), body_fit, avatar.rig, options)
+        bound = skin_binding(torch.from_numpy(verts).float(), body_fit, avatar.rig, options, colours=colours[:, :3] / 255.0)
+        w, b = bound.weights, bound.bones
     else:  # no body at hand (a loaded avatar): copy the nearest Gaussians' weights
         from scipy.spatial import cKDTree
 
         _, nn = cKDTree(g.means.detach().cpu().numpy()).query(verts, k=1)
         w, b = avatar.weights[nn], avatar.bones[nn]
     faces = _cut_faces(np.asarray(mesh.faces, dtype=np.int64), w.numpy(), b.numpy())
-    return verts, faces, np.asarray(mesh.visual.vertex_colors, dtype=np.uint8), w.numpy(), b.numpy()
+    return verts, faces, colours, w.numpy(), b.numpy()
 
 
 def _cut_faces(faces: np.ndarray, weights: np.ndarray, bones: np.ndarray, min_shared: float = 0.05) -> np.ndarray:
@@ -434,6 +436,9 @@ def animate_result(
     ``progress(fraction, stage)`` (as :data:`humansplat.result.ProgressCallback`) is called before
     each step (bind, video, glb, ply) and at the end.
 
+    The binding's notes (where the photo could not say: :class:`~humansplat.animate.regions.RegionAssignment`)
+    are added to ``result.notes``.
+
     Returns:
         {"video", "glb", "ply", "sidecar"} -> paths; timings are logged in ``result.timings``
         under ``animate_bind``, ``animate_video``, ``animate_glb`` (seconds).
@@ -448,6 +453,7 @@ def animate_result(
     t0 = time.perf_counter()
     report(0.0, "animate: binding the Gaussians to the skeleton")
     avatar = bind(result.gaussians.detach().to("cpu"), result.body_fit, options)
+    result.notes.extend(n for n in avatar.notes if n not in result.notes)
     t1 = time.perf_counter()
     report(0.1, f"animate: rendering the {motion} video")
     video = save_animation_video(avatar, motion, out / f"animation_{motion}.mp4", fps=fps, frames=frames, resolution=resolution)

@@ -1,7 +1,8 @@
 """Synthetic people whose body parts touch in the photo, for the binding's tests and benchmark.
 
 Each :data:`CONTACT_PEOPLE` entry is the ``anny`` body in a pose where parts touch or overlap in the
-input view (a hand on the head, a hand in front of the belly, crossed arms, legs together), dressed
+input view (a hand on the head, a hand in front of the belly, crossed arms, legs together, hands in
+the pockets), dressed
 by colour (skin, shirt, trousers or bare legs, shoes, hair) and optionally in a skirt (a closed
 elliptic cone from the hips to the knees around both legs). :func:`make_contact_person` renders it
 facing the camera (world = the camera's OpenCV frame, metres) and returns the ground truth as a
@@ -50,6 +51,8 @@ class ContactPerson:
         skirt: a skirt from the hips to the knees over the legs (then the legs are bare).
         loose_m: the trousers stand this far off the legs' skin (metres; 0 = tight): loose trouser
             legs close the gap between legs that nearly touch.
+        pockets: the hands are coloured as the trousers (hands in the pockets: the photo shows no hand
+            where the body's hands are).
     """
 
     name: str
@@ -60,6 +63,7 @@ class ContactPerson:
     legwear: tuple[float, float, float] = (0.30, 0.30, 0.34)
     skirt: bool = False
     loose_m: float = 0.0
+    pockets: bool = False
 
 
 CONTACT_PEOPLE: dict[str, ContactPerson] = {
@@ -81,6 +85,10 @@ CONTACT_PEOPLE: dict[str, ContactPerson] = {
         ContactPerson(
             "hand_before_belly", "right hand in front of the belly, the arm reaching forward",
             {"shoulder.R": (0.0, 0.0, -60.0)}, {"elbow.R": 30.0},
+        ),
+        ContactPerson(
+            "hands_in_pockets", "hands in the trouser pockets at the front of the thighs",
+            {"shoulder.L": (0.0, 0.0, 20.0), "shoulder.R": (0.0, 0.0, -20.0)}, {"elbow.L": 15.0, "elbow.R": 15.0}, pockets=True,
         ),
         ContactPerson(
             "arms_crossed", "forearms crossed in front of the chest, hands over the other arm",
@@ -138,7 +146,8 @@ def _make(name: str, size: int) -> BodyFit:
         local = model(params)
     verts = local.vertices.double().numpy()
     parts = model.parts.numpy()
-    colours = np.array([_HAIR, _SKIN, _SKIN, person.shirt, person.shirt, _SKIN if person.skirt else person.legwear, _SHOES])[parts]
+    hands = person.legwear if person.pockets else _SKIN
+    colours = np.array([_HAIR, _SKIN, hands, person.shirt, person.shirt, _SKIN if person.skirt else person.legwear, _SHOES])[parts]
     mesh_v, mesh_f, mesh_c = [verts], [model.faces.numpy()], [colours]
     if person.loose_m > 0:  # trouser legs: the legs' faces pushed out along the vertex normals
         from ..render.mesh import vertex_normals

@@ -26,11 +26,14 @@ A Gaussian's region comes from the photo's own view, where parts that touch are 
    as wide together as the joined run (``trousers_width``, 85 %), the legs under a skirt's hem are
    much narrower than the skirt. Gaussians of the torso or a leg in cloth rows are ``cloth``;
    elsewhere the legs stay apart.
-4. **Where the photo cannot say.** A region that the photo hardly shows in front (less than
-   ``hidden_share`` of its pixels: an arm behind the back, a leg hidden behind the other) does not
-   take Gaussians from the layers behind another region: they stay with the region in front, which
-   keeps that region's surface closed rather than tearing a piece of it away with a limb the photo
-   does not show.
+4. **Where the photo cannot say**, the conservative binding: keep the surface the photo shows in
+   one piece rather than tear a piece of it away with a limb the photo does not show. A region that
+   the photo hardly shows in front (less than ``hidden_share`` of its pixels: an arm behind the
+   back, a leg hidden behind the other) takes no Gaussians from the layers behind another region:
+   they stay with the region in front. A hand whose Gaussians are not skin-coloured (prior mode's
+   :func:`~humansplat.prior_mode.build.misplaced_hands`: a hand in a pocket, a glove, a fitted hand
+   that missed the photo's) takes none either: they move with the region behind it (the hip, the
+   thigh). Each such choice is reported in :attr:`RegionAssignment.notes`.
 
 Shapes: N points, V body vertices, J bones, R regions, S grid side.
 """
@@ -49,7 +52,7 @@ from .rig import Rig
 if TYPE_CHECKING:  # pragma: no cover
     from ..prior.body_fit import BodyFit
 
-__all__ = ["REGION_NAMES", "RegionOptions", "assign_regions", "bone_regions"]
+__all__ = ["REGION_NAMES", "RegionAssignment", "RegionOptions", "assign_regions", "bone_regions"]
 
 REGION_NAMES: tuple[str, ...] = ("torso", "head", "arm.L", "arm.R", "leg.L", "leg.R", "cloth")
 """Index i is region label i in every ``regions`` array."""
@@ -119,33 +122,53 @@ def _trousers_below(mask: np.ndarray, joined: np.ndarray, legs: np.ndarray, widt
     return False
 
 
+@dataclass
+class RegionAssignment:
+    """What :func:`assign_regions` returns.
+
+    Attributes:
+        labels: (N,) int64 region of each point (indices into :data:`REGION_NAMES`).
+        notes: messages for the user where the photo could not say and the binding chose the
+            conservative region (step 4).
+    """
+
+    labels: np.ndarray
+    notes: list[str]
+
+
 def assign_regions(
-    points: torch.Tensor, body_fit: BodyFit, vertex_regions: np.ndarray, options: RegionOptions | None = None
-) -> np.ndarray:
-    """(N,) int64 region of each world point (module docstring, steps 1-4).
+    points: torch.Tensor,
+    body_fit: BodyFit,
+    vertex_regions: np.ndarray,
+    options: RegionOptions | None = None,
+    colours: np.ndarray | None = None,
+) -> RegionAssignment:
+    """The region of each world point (module docstring, steps 1-4).
 
     Args:
         points: (N, 3) metres, world frame (the Gaussians' means, around ``body_fit.vertices``).
         body_fit: the fitted body with its camera (the crop is not needed).
         vertex_regions: (V,) int64 region of each body vertex.
+        colours: (N, 3) RGB in [0, 1] of the points (the Gaussians' base colours), for the hands the
+            photo does not show as skin (step 4); None skips that test.
     """
     from scipy.ndimage import binary_closing
 
-    from ..prior_mode.build import body_depths, skirt_profile
+    from ..prior_mode.build import PriorOptions, body_depths, misplaced_hands, skirt_profile
     from ..prior_mode.fill import nearest_fill
 
     opt = options or RegionOptions()
     pts = points.detach().float().cpu()
     N = len(pts)
     if N == 0:
-        return np.zeros(0, dtype=np.int64)
+        return RegionAssignment(np.zeros(0, dtype=np.int64), [])
     size = int(opt.resolution)
     cam = body_fit.camera.resize(size, size)
     front, back, far = body_depths(body_fit, cam)
     faces = body_fit.faces.detach().cpu().long()
     covered = front.coverage.numpy()
     if not covered.any():  # the body is out of view: one region for all, the torso
-        return np.zeros(N, dtype=np.int64)
+        return RegionAssignment(np.zeros(N, dtype=np.int64), ["the fitted body is out of the camera's view: one region"])
     back.depth = torch.where(back.coverage, back.depth, far.depth)  # open meshes: no back face hit
     back.face_id = torch.where(back.coverage, back.face_id, far.face_id)
 
@@ -184,27 +207,56 @@ def assign_regions(
             better = e < best
             best[better], which[better], label[better] = e[better], k[better], regions[k, r_, c_][better]
 
-    # 4. a region hardly shown in front keeps no Gaussians behind another region
+    # the silhouette and the parts of the body seen in front, on the grid
+    mask = np.zeros((size, size), dtype=bool)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < size) & (uv[:, 1] >= 0) & (uv[:, 1] < size) & (z > 0)
+    mask[row[inside], col[inside]] = True
+    mask = binary_closing(mask, structure=np.ones((3, 3), dtype=bool), iterations=2)
+    parts = body_fit.parts.detach().cpu().long()
+    fid = front.face_id.numpy()
+    part = np.full((size, size), PART_NAMES.index("torso"), dtype=np.int64)
+    part[covered] = parts[faces[torch.as_tensor(fid[covered]), 0]].numpy()
+    notes: list[str] = []
+    front_region = regions[0, row, col]
+
+    # 4. where the photo cannot say: a region hardly shown in front keeps no Gaussians behind another
     n_regions = len(REGION_NAMES)
     shown = np.bincount(regions[0][covered], minlength=n_regions)
     anywhere = np.bincount(np.concatenate([regions[k][covered] for k in range(3)]), minlength=n_regions)
     hidden = shown < opt.hidden_share * np.maximum(anywhere, 1)
-    behind = (which > 0) & hidden[label] & (regions[0, row, col] != label)
-    label = np.where(behind, regions[0, row, col], label)
+    behind = (which > 0) & hidden[label] & (front_region != label)
+    for r in np.unique(label[behind]):
+        notes.append(
+            f"the photo hardly shows the {REGION_NAMES[r]} ({shown[r] / max(anywhere[r], 1):.0%} of it in front): "
+            f"{int((behind & (label == r)).sum())} Gaussians behind other parts move with those parts, not with it"
+        )
+    label = np.where(behind, front_region, label)
+    #    and a hand whose colours are not skin (in a pocket, gloved, or not where the fit put it)
+    #    takes no Gaussians: they move with the region behind it
+    if colours is not None:
+        seen = (which == 0) & inside
+        total = np.zeros((size, size, 3))
+        count = np.zeros((size, size))
+        np.add.at(total, (row[seen], col[seen]), np.asarray(colours, dtype=np.float64)[seen])
+        np.add.at(count, (row[seen], col[seen]), 1.0)
+        if (count > 0).any():
+            rgb = nearest_fill(total / np.maximum(count, 1.0)[..., None], count > 0)
+            pocket = misplaced_hands(rgb, mask, covered & mask, part, PriorOptions())
+            arms = np.isin(label, [REGION_NAMES.index(n) for n in ("arm.L", "arm.R")])
+            back_region = regions[2, row, col]
+            moved = pocket[row, col] & arms & (back_region != label)
+            if moved.any():
+                notes.append(
+                    f"a hand the photo does not show as skin (in a pocket, gloved, or not where the fit put it): "
+                    f"{int(moved.sum())} Gaussians there move with the body behind it, not with the hand"
+                )
+            label = np.where(moved, back_region, label)
 
     # 3. cloth joining the legs: prior mode's skirt rows on the points' own silhouette
     if opt.cloth:
-        mask = np.zeros((size, size), dtype=bool)
-        inside = (uv[:, 0] >= 0) & (uv[:, 0] < size) & (uv[:, 1] >= 0) & (uv[:, 1] < size) & (z > 0)
-        mask[row[inside], col[inside]] = True
-        mask = binary_closing(mask, structure=np.ones((3, 3), dtype=bool), iterations=2)
-        parts = body_fit.parts.detach().cpu().long()
-        fid = front.face_id.numpy()
-        part = np.full((size, size), PART_NAMES.index("torso"), dtype=np.int64)
-        part[covered] = parts[faces[torch.as_tensor(fid[covered]), 0]].numpy()
         skirt = skirt_profile(mask, covered & mask, part, 1.0) > 0
         if skirt.any() and _trousers_below(mask, skirt, covered & (part == PART_NAMES.index("legs")), opt.trousers_width):
             skirt[:] = False
         leg_or_torso = np.isin(label, [REGION_NAMES.index(n) for n in ("torso", "leg.L", "leg.R")])
         label = np.where(skirt[row, col] & leg_or_torso, CLOTH, label)
-    return label
+    return RegionAssignment(labels=label, notes=notes)

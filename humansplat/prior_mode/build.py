@@ -55,7 +55,7 @@ from ..render.mesh import MeshRaster, rasterize_mesh
 from ..render.projection import SH_C1, rotmat_to_quat
 from .fill import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
 
-__all__ = ["PriorOptions", "PriorSurfaces", "body_depths", "gaussians_from_prior", "prior_surfaces", "skirt_profile"]
+__all__ = ["PriorOptions", "PriorSurfaces", "body_depths", "gaussians_from_prior", "misplaced_hands", "prior_surfaces", "skirt_profile"]
 
 
 @dataclass
@@ -97,7 +97,7 @@ class PriorOptions:
         hand_skin_distance: pixels where the fitted body shows its hands but the photo's chromaticity
             (rgb / (r + g + b)) is farther than this from the person's skin, or its brightness far
             from the skin's, are not the hand: they take the depth of their surroundings
-            (:func:`_misplaced_hands`; 0 = trust the fit's hands).
+            (:func:`misplaced_hands`; 0 = trust the fit's hands).
         smooth_px: Gaussian smoothing (pixels of the geometry grid) of the filled half thickness.
         back_blur_px: blur of the photo's colours before they are used on the back (back grid pixels).
         back_part_mix: weight of the part's median colour vs. the blurred photo on the back.
@@ -179,7 +179,7 @@ class PriorSurfaces:
         camera: the geometry grid's camera (the crop camera resized).
         mask: (S, S) bool person mask.
         body: (S, S) bool pixels where the fitted body is seen inside the mask and its depth is used
-            (not where its hands lie over clothes: :func:`_misplaced_hands`).
+            (not where its hands lie over clothes: :func:`misplaced_hands`).
         front_depth: (S, S) float32 camera depth (metres) of the visible surface (filled outside the mask).
         back_depth: (S, S) float32 camera depth where the ray leaves the first body part it entered
             (the back of that part), >= front_depth.
@@ -500,7 +500,7 @@ def _background_holes(
     return holes
 
 
-def _misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
+def misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
     """(S, S) bool: pixels where the fitted body shows its hands but the photo does not: chromaticities
     farther than ``hand_skin_distance`` from the person's skin (:func:`_skin_colour`), or brightness
     outside :data:`_SKIN_BRIGHTNESS` x the skin's, in connected pieces that hold a 3 x 3 block.
@@ -576,7 +576,8 @@ def skirt_profile(mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, ro
     return out
 
 
-_skirt_profile = skirt_profile  # the name tests/test_prior_quality.py imports
+_skirt_profile = skirt_profile  # the names tests/test_prior_quality.py imports
+_misplaced_hands = misplaced_hands
 
 
 def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> PriorSurfaces:
@@ -615,7 +616,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
 
     front_part = labels(front_r.face_id.numpy())
     fitted = body  # where the fitted body shows: its outline in the photo (clothes beyond it, skirts)
-    body = fitted & ~_misplaced_hands(rgb, mask, fitted, front_part, opt)  # where its depth is trusted
+    body = fitted & ~misplaced_hands(rgb, mask, fitted, front_part, opt)  # where its depth is trusted
     front_b = np.where(cov, front_d, 0.0).astype(np.float64)
     back_b = np.where(cov, np.maximum(back_d, front_d), 0.0).astype(np.float64)
     # clothes and hair add depth beyond the body model: as much in front and behind as they add

@@ -118,7 +118,9 @@ def main() -> None:
             out["glb_s"] = time.perf_counter() - t
             out["glb_mb"] = glb.stat().st_size / 1e6
 
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}), flush=True)
     tears: dict[str, dict] = {"synthetic": tear_table(gaussians, fit, ("walk", "wave"), args.tear_frames)}
+    print("synthetic", json.dumps(tears["synthetic"]), flush=True)
     from humansplat.animate.people import CONTACT_PEOPLE, make_contact_person
 
     for name in CONTACT_PEOPLE:
@@ -126,6 +128,7 @@ def main() -> None:
         g = gaussians_from_prior(person)
         tears[name] = tear_table(g, person, ("walk", "wave"), args.tear_frames)
         _frames(args.frames_dir, name, g, person)
+        print(name, json.dumps(tears[name]), flush=True)
     for photo in args.photos:
         from humansplat.api import reconstruct
 
@@ -162,7 +165,7 @@ def _frames(folder: Path | None, name: str, gaussians, fit) -> None:
     for options in (BindOptions(regions=False), BindOptions()):
         avatar = bind(gaussians, fit, options)
         for motion, azimuth in (("walk", 0.0), ("walk", 90.0), ("wave", 0.0)):
-            frames = render_animation(avatar, motion, frames=4, resolution=192, camera_turn_deg=0.0, start_azimuth_deg=azimuth)
+            frames = render_animation(avatar, motion, frames=6, resolution=192, camera_turn_deg=0.0, start_azimuth_deg=azimuth)
             rows.append(np.concatenate(list(frames), axis=1))
     folder.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(rows, axis=0)).save(folder / f"{name}_frames.png")

@@ -23,10 +23,10 @@ Skinning weights of a point
    between the legs moves with their average, points on one leg's skin follow that leg
    (``d_L -> 0`` gives ``w_L``, so tight trousers are unchanged), and the weights change smoothly
    in between. The blend fades in over ``crotch_fade_m`` below the crotch so nothing jumps at the
-   hips. Measured on a dress photo's walk (``benchmarks/animate.py``): neighbouring Gaussians torn
-   apart by more than 3 cm fall from 1.3 % of the pairs (nearest skin) to 0.3 %; gating the blend
-   by the distance to the skin (only loose cloth) made it worse (2.4 %), because the gate itself
-   is a sharp change of weights.
+   hips. On a dress photo's walk, the blend cut the pairs of neighbouring Gaussians below the crotch
+   torn apart by more than 3 cm from 1.3 % (nearest skin) to 0.3 %; gating the blend by the
+   distance to the skin (only loose cloth) made it worse (2.4 %), because the gate itself is a sharp
+   change of weights. Tearing per motion and photo: :mod:`.tears`, ``docs/benchmarks.md``.
 3. **Smoothing** over the points themselves (``smooth_iters`` passes of averaging over the
    ``smooth_neighbours`` nearest points of the same region) removes seams where neighbouring points
    chose differently.

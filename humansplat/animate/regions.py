@@ -19,12 +19,12 @@ A Gaussian's region comes from the photo's own view, where parts that touch are 
    arm is the torso; a finger's Gaussian a pixel off the finger's raster still finds it.
 3. **Cloth between the legs.** The person's silhouette (the Gaussians' own projection) is read row
    by row as prior mode shapes skirts (:func:`humansplat.prior_mode.build.skirt_profile`): a row
-   below the torso where one run of the silhouette holds the legs and at least a quarter of it is
+   below the torso where one run of the silhouette holds both legs and at least a quarter of it is
    not the body is cloth joining the legs (a skirt); rows where each leg is its own run, or the
    legs fill their run (trousers, bare legs), are not. Loose trousers whose legs touch join the
    legs too; they differ from a skirt below the joined rows: trouser legs part into two runs about
-   as wide together as the joined run (``trousers_width``, 85 %), the legs under a skirt's hem are
-   much narrower than the skirt. Gaussians of the torso or a leg in cloth rows are ``cloth``;
+   as wide together as the joined run (``trousers_width``: 70 % or more), the bare legs under a
+   skirt's hem are much narrower than the skirt. Gaussians of the torso or a leg in cloth rows are ``cloth``;
    elsewhere the legs stay apart.
 4. **Where the photo cannot say**, the conservative binding: keep the surface the photo shows in
    one piece rather than tear a piece of it away with a limb the photo does not show. A region that
@@ -69,8 +69,8 @@ class RegionOptions:
         window: a point looks for the layer nearest its depth within this many pixels of its own.
         pixel_cost_m: depth difference (metres) that one pixel of distance in the window costs.
         hidden_share: a region with less than this share of its pixels in front is hidden (step 4).
-        trousers_width: legs that join above and part below at this share of the joined width or
-            more are trousers, not a skirt (step 3).
+        trousers_width: legs that join above and part below into runs this share of the joined
+            width or wider (together) are trousers, not a skirt (step 3).
         cloth: False never makes ``cloth`` (every Gaussian follows one region), for comparison.
     """
 
@@ -78,7 +78,7 @@ class RegionOptions:
     window: int = 2
     pixel_cost_m: float = 0.01
     hidden_share: float = 0.2
-    trousers_width: float = 0.85
+    trousers_width: float = 0.7
     cloth: bool = True
 
     def __post_init__(self) -> None:
@@ -105,19 +105,35 @@ def bone_regions(rig: Rig) -> np.ndarray:
     return out
 
 
+def _joining_both_legs(mask: np.ndarray, cloth: np.ndarray, front_region: np.ndarray) -> np.ndarray:
+    """(S, S) bool: the runs of ``mask`` in ``cloth`` rows (prior mode's skirt rows: a run that holds
+    leg pixels and is a quarter not the body, which each loose trouser leg is too) that hold both
+    legs' pixels (``front_region`` (S, S): region of the body seen in front; 0 where none)."""
+    out = np.zeros_like(cloth)
+    left, right = REGION_NAMES.index("leg.L"), REGION_NAMES.index("leg.R")
+    for y in np.nonzero(cloth.any(axis=1))[0]:
+        edges = np.diff(np.r_[0, mask[y].astype(np.int8), 0])
+        for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+            run = front_region[y, a:b]
+            if cloth[y, a:b].any() and (run == left).any() and (run == right).any():
+                out[y, a:b] = True
+    return out
+
+
 def _trousers_below(mask: np.ndarray, joined: np.ndarray, legs: np.ndarray, width_share: float, rows: int = 4) -> bool:
     """Whether a garment that joins the legs (``joined`` (S, S) bool: prior mode's skirt rows) is
-    trousers: in the ``rows`` rows below its lowest row the silhouette splits into leg runs whose
-    outer extent is at least ``width_share`` of the joined run's width at that row (loose trouser
-    legs that touched above part towards the feet); under a skirt's hem the legs are much narrower
-    than the skirt. Joined to the image's bottom (a long dress): not trousers."""
+    trousers: in the ``rows`` rows below its lowest row the silhouette splits into leg runs that
+    together are at least ``width_share`` as wide as the joined run at that row (loose trouser legs
+    that touched above part towards the feet, each about half the joined width); the bare legs under
+    a skirt's hem are much narrower than the skirt. Joined to the image's bottom (a long dress): not
+    trousers."""
     hem = int(np.nonzero(joined.any(axis=1))[0].max())
     cols = np.nonzero(joined[hem])[0]
     width = cols.max() - cols.min() + 1
     for y in range(hem + 1, min(hem + 1 + rows, mask.shape[0])):
         edges = np.diff(np.r_[0, mask[y].astype(np.int8), 0])
-        runs = [(a, b) for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]) if legs[y, a:b].any()]
-        if len(runs) >= 2 and (runs[-1][1] - runs[0][0]) >= width_share * width:
+        runs = [b - a for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]) if legs[y, a:b].any()]
+        if len(runs) >= 2 and sum(runs) >= width_share * width:
             return True
     return False
 
@@ -254,7 +270,7 @@ def assign_regions(
 
     # 3. cloth joining the legs: prior mode's skirt rows on the points' own silhouette
     if opt.cloth:
-        skirt = skirt_profile(mask, covered & mask, part, 1.0) > 0
+        skirt = _joining_both_legs(mask, skirt_profile(mask, covered & mask, part, 1.0) > 0, regions[0] * covered)
         if skirt.any() and _trousers_below(mask, skirt, covered & (part == PART_NAMES.index("legs")), opt.trousers_width):
             skirt[:] = False
         leg_or_torso = np.isin(label, [REGION_NAMES.index(n) for n in ("torso", "leg.L", "leg.R")])

@@ -22,10 +22,10 @@ A Gaussian's region comes from the photo's own view, where parts that touch are 
    below the torso where one run of the silhouette holds both legs and at least a quarter of it is
    not the body is cloth joining the legs (a skirt); rows where each leg is its own run, or the
    legs fill their run (trousers, bare legs), are not. Loose trousers whose legs touch join the
-   legs too; they differ from a skirt below the joined rows: trouser legs part into two runs about
-   as wide together as the joined run (``trousers_width``: 70 % or more), the bare legs under a
-   skirt's hem are much narrower than the skirt. Gaussians of the torso or a leg in cloth rows are ``cloth``;
-   elsewhere the legs stay apart.
+   legs too; they differ from a skirt by the hem: the width of the legs' silhouette falls by a fifth
+   or more within 3 rows (``hem_drop``) where a skirt, a dress or a coat ends over the narrower legs,
+   while trousers narrow gradually into two legs. Gaussians of the torso or a leg in joined rows
+   above a hem are ``cloth``; without a hem (trousers) and below it the legs stay apart.
 4. **Where the photo cannot say**, the conservative binding: keep the surface the photo shows in
    one piece rather than tear a piece of it away with a limb the photo does not show. A region that
    the photo hardly shows in front (less than ``hidden_share`` of its pixels: an arm behind the
@@ -69,8 +69,8 @@ class RegionOptions:
         window: a point looks for the layer nearest its depth within this many pixels of its own.
         pixel_cost_m: depth difference (metres) that one pixel of distance in the window costs.
         hidden_share: a region with less than this share of its pixels in front is hidden (step 4).
-        trousers_width: legs that join above and part below into runs this share of the joined
-            width or wider (together) are trousers, not a skirt (step 3).
+        hem_drop: a garment joining the legs has a hem where the width of the legs' silhouette falls
+            to this share within 3 rows (a skirt); without one it is trousers (step 3).
         cloth: False never makes ``cloth`` (every Gaussian follows one region), for comparison.
     """
 
@@ -78,7 +78,7 @@ class RegionOptions:
     window: int = 2
     pixel_cost_m: float = 0.01
     hidden_share: float = 0.2
-    trousers_width: float = 0.7
+    hem_drop: float = 0.8
     cloth: bool = True
 
     def __post_init__(self) -> None:
@@ -120,22 +120,24 @@ def _joining_both_legs(mask: np.ndarray, cloth: np.ndarray, front_region: np.nda
     return out
 
 
-def _trousers_below(mask: np.ndarray, joined: np.ndarray, legs: np.ndarray, width_share: float, rows: int = 4) -> bool:
-    """Whether a garment that joins the legs (``joined`` (S, S) bool: prior mode's skirt rows) is
-    trousers: in the ``rows`` rows below its lowest row the silhouette splits into leg runs that
-    together are at least ``width_share`` as wide as the joined run at that row (loose trouser legs
-    that touched above part towards the feet, each about half the joined width); the bare legs under
-    a skirt's hem are much narrower than the skirt. Joined to the image's bottom (a long dress): not
-    trousers."""
-    hem = int(np.nonzero(joined.any(axis=1))[0].max())
-    cols = np.nonzero(joined[hem])[0]
-    width = cols.max() - cols.min() + 1
-    for y in range(hem + 1, min(hem + 1 + rows, mask.shape[0])):
+def _hem(mask: np.ndarray, joined: np.ndarray, legs: np.ndarray, drop: float, rows: int = 3) -> int | None:
+    """The image row of the hem of a garment that joins the legs, or None (trousers).
+
+    ``joined`` (S, S) bool: the runs that join both legs (:func:`_joining_both_legs`); ``legs`` (S, S)
+    bool: the fitted legs seen in front. Per row, the width of the silhouette's runs that hold leg
+    pixels; the hem is the lowest row where that width falls to ``drop`` of itself or less within
+    ``rows`` rows, between the top of the joined rows and ``rows`` below their bottom: the legs under
+    a skirt, a dress or a coat are much narrower than the garment (the lowest: hands at the sides of
+    a long skirt end above its hem). Loose trousers that join the legs narrow gradually into two legs."""
+    band = np.nonzero(joined.any(axis=1))[0]
+    width = np.zeros(mask.shape[0])
+    for y in range(band.min(), min(band.max() + 2 * rows + 1, mask.shape[0])):
         edges = np.diff(np.r_[0, mask[y].astype(np.int8), 0])
-        runs = [b - a for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]) if legs[y, a:b].any()]
-        if len(runs) >= 2 and sum(runs) >= width_share * width:
-            return True
-    return False
+        width[y] = sum(b - a for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]) if legs[y, a:b].any())
+    for y in range(min(band.max() + rows, mask.shape[0] - rows - 1), band.min() - 1, -1):  # the lowest hem
+        if width[y] > 0 and width[y + rows] <= drop * width[y]:
+            return int(y)
+    return None
 
 
 @dataclass
@@ -271,8 +273,8 @@ def assign_regions(
     # 3. cloth joining the legs: prior mode's skirt rows on the points' own silhouette
     if opt.cloth:
         skirt = _joining_both_legs(mask, skirt_profile(mask, covered & mask, part, 1.0) > 0, regions[0] * covered)
-        if skirt.any() and _trousers_below(mask, skirt, covered & (part == PART_NAMES.index("legs")), opt.trousers_width):
-            skirt[:] = False
+        hem = _hem(mask, skirt, covered & (part == PART_NAMES.index("legs")), opt.hem_drop) if skirt.any() else None
+        skirt[(hem if hem is not None else -1) + 1 :] = False
         leg_or_torso = np.isin(label, [REGION_NAMES.index(n) for n in ("torso", "leg.L", "leg.R")])
         label = np.where(skirt[row, col] & leg_or_torso, CLOTH, label)
     return RegionAssignment(labels=label, notes=notes)

@@ -79,7 +79,15 @@ def main() -> None:
     ap.add_argument("--strip", type=Path, default=None, help="write a strip of frames (PNG) here")
     args = ap.parse_args()
 
-    from humansplat.animate import bind, get_motion, render_animation, repose, save_animation_video, save_rigged_glb, skin_gaussians
+    from humansplat.animate import (
+        bind,
+        get_motion,
+        render_animation,
+        repose,
+        save_animation_video,
+        save_rigged_glb,
+        skin_gaussians,
+    )
     from humansplat.prior.synthetic import make_synthetic_person
     from humansplat.prior_mode.build import gaussians_from_prior
 

@@ -14,7 +14,15 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from humansplat.animate import REGION_NAMES, BindOptions, bind, get_motion, load_bound_avatar, save_bound_avatar, tear_stats
+from humansplat.animate import (
+    REGION_NAMES,
+    BindOptions,
+    bind,
+    get_motion,
+    load_bound_avatar,
+    save_bound_avatar,
+    tear_stats,
+)
 from humansplat.animate.bind import _dense_vertex_weights
 from humansplat.animate.people import make_contact_person
 from humansplat.animate.regions import bone_regions
@@ -138,7 +146,7 @@ def test_contacts_separate_without_a_membrane(name, a, b, motions):
     FLOAT_M of their own distance to the posed body's skin: none is left as a membrane between the
     parts as they move apart. The binding without regions stretches them beyond MAX_STRETCH (31 between
     hand and head, 2.3 between the legs), so the case is real."""
-    fit, g = _person(name)
+    fit, _ = _person(name)
     new, old = _avatar(name), _avatar(name, regions=False)
     between = _between(fit, new, a, b)
     assert between.sum() >= 20
@@ -164,7 +172,6 @@ def test_trousers_split_between_the_legs():
 def test_skirt_keeps_its_blend():
     """A skirt over both legs is cloth and blends both legs; its tear share over the walk is at the
     level of the binding without regions (which blends everything below the crotch) or better."""
-    fit, g = _person("skirt")
     new, old = _avatar("skirt"), _avatar("skirt", regions=False)
     regions = new.regions.numpy()
     cloth = regions == _region("cloth")
@@ -181,7 +188,7 @@ def test_skirt_keeps_its_blend():
 def test_tear_stats_counts_what_moves_apart():
     """A rigid avatar (every Gaussian on the root bone) neither tears nor stretches; splitting it in
     two halves on the two legs tears exactly along the cut (other-region neighbours only)."""
-    fit, g = _person("trousers")
+    _, g = _person("trousers")
     avatar = _avatar("trousers")
     n = len(g)
     root = torch.zeros(n, 4, dtype=torch.int64)
@@ -234,7 +241,6 @@ def test_hands_the_photo_does_not_show_stay_with_the_body():
     fitted hands' skin coloured as the trousers are given to the body behind them (the conservative
     binding) and the binding says so; coloured as skin they stay with the arms."""
     from humansplat.animate.regions import assign_regions
-
     from humansplat.render.mesh import vertex_normals
 
     fit, _ = _person("hands_in_pockets")
@@ -248,7 +254,9 @@ def test_hands_the_photo_does_not_show_stay_with_the_body():
     arms = [_region("arm.L"), _region("arm.R")]
     shown = assign_regions(fit.vertices, fit, vreg, colours=skin)
     hidden = assign_regions(fit.vertices, fit, vreg, colours=pockets)
-    on_arm = lambda a: np.isin(a.labels[hand], arms).mean()  # noqa: E731
+    def on_arm(assignment) -> float:
+        return float(np.isin(assignment.labels[hand], arms).mean())
+
     assert on_arm(shown) > 0.9 and not shown.notes
     assert on_arm(hidden) < 0.5
     assert any("does not show as skin" in n for n in hidden.notes)

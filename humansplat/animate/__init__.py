@@ -10,7 +10,14 @@
 """
 
 from .bind import BindOptions, BoundAvatar, SkinBinding, bind, point_skin_weights, repose, skin_binding, skin_gaussians
-from .export import animate_result, load_bound_avatar, render_animation, save_animation_video, save_bound_avatar, save_rigged_glb
+from .export import (
+    animate_result,
+    load_bound_avatar,
+    render_animation,
+    save_animation_video,
+    save_bound_avatar,
+    save_rigged_glb,
+)
 from .motions import MOTIONS, Motion, get_motion, motion_names
 from .regions import REGION_NAMES, RegionOptions, assign_regions
 from .rig import Pose, Rig, rig_from_fit
@@ -19,27 +26,27 @@ from .tears import TearStats, tear_stats
 __all__ = [
     "MOTIONS",
     "REGION_NAMES",
-    "RegionOptions",
-    "SkinBinding",
-    "TearStats",
-    "assign_regions",
     "BindOptions",
     "BoundAvatar",
     "Motion",
     "Pose",
+    "RegionOptions",
     "Rig",
+    "SkinBinding",
+    "TearStats",
     "animate_result",
+    "assign_regions",
     "bind",
+    "get_motion",
     "load_bound_avatar",
+    "motion_names",
+    "point_skin_weights",
     "render_animation",
+    "repose",
+    "rig_from_fit",
     "save_animation_video",
     "save_bound_avatar",
     "save_rigged_glb",
-    "get_motion",
-    "motion_names",
-    "point_skin_weights",
-    "repose",
-    "rig_from_fit",
     "skin_binding",
     "skin_gaussians",
     "tear_stats",

@@ -88,7 +88,7 @@ class BindOptions:
     leg_power: float = 2.0
     cloth_blend: bool = True
     regions: bool = True
-    region_options: RegionOptions = RegionOptions()
+    region_options: RegionOptions = field(default_factory=RegionOptions)
     smooth_iters: int = 4
     smooth_neighbours: int = 8
     influences: int = 4

@@ -1,8 +1,9 @@
 """Body regions of the binding: parts that touch in the photo separate, skirts keep their blend.
 
 Built-in people with contacts (:mod:`humansplat.animate.people`, 128 px, prior-mode Gaussians):
-the right hand on the head, legs together in trousers, a skirt, a hand in front of the belly, crossed
-arms. Each binds in a few seconds; the first use of the body model compiles its kernels.
+the right hand on the head, loose trousers whose legs touch, a skirt, a hand in front of the belly,
+hands in the pockets, crossed arms. Each binds in a few seconds; the first use of the body model
+compiles its kernels.
 """
 
 from __future__ import annotations

@@ -25,7 +25,10 @@ A Gaussian's region comes from the photo's own view, where parts that touch are 
    legs too; they differ from a skirt by the hem: the width of the legs' silhouette falls by a fifth
    or more within 3 rows (``hem_drop``) where a skirt, a dress or a coat ends over the narrower legs,
    while trousers narrow gradually into two legs. Gaussians of the torso or a leg in joined rows
-   above a hem are ``cloth``; without a hem (trousers) and below it the legs stay apart.
+   above a hem are ``cloth``; without a hem (trousers) and below it the legs stay apart. Misses:
+   legs that stand together down to the feet can narrow there like a hem (jeans read as cloth), and
+   a dress that ends above the knees lies over the fitted pelvis, whose rows are not skirt rows
+   (it splits between the legs like shorts).
 4. **Where the photo cannot say**, the conservative binding: keep the surface the photo shows in
    one piece rather than tear a piece of it away with a limb the photo does not show. A region that
    the photo hardly shows in front (less than ``hidden_share`` of its pixels: an arm behind the

@@ -167,7 +167,9 @@ def rigged_mesh(
         _, nn = cKDTree(g.means.detach().cpu().numpy()).query(verts, k=1)
         w, b = avatar.weights[nn], avatar.bones[nn]
     faces = _cut_faces(np.asarray(mesh.faces, dtype=np.int64), w.numpy(), b.numpy())
-    return verts, faces, colours, w.numpy(), b.numpy()
+    used, faces = np.unique(faces, return_inverse=True)  # vertices left without a face go (no normal)
+    faces = faces.reshape(-1, 3)
+    return verts[used], faces, colours[used], w.numpy()[used], b.numpy()[used]
 
 
 def _cut_faces(faces: np.ndarray, weights: np.ndarray, bones: np.ndarray, min_shared: float = 0.05) -> np.ndarray:

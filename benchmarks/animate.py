@@ -7,16 +7,20 @@ Builds the project's synthetic person (seed 0) in prior mode, binds it, and meas
   bone transforms for a batched motion;
 * the animation video (``walk``, one cycle at 24 fps, ``--resolution`` px, camera turning 360 deg);
 * the rigged ``.glb`` (size, write time);
-* tearing: pairs of neighbouring Gaussians (closer than 1.5 cm in the bind pose) below the crotch
-  that end up more than 3 cm further apart in any frame of the walk, with the between-the-legs cloth
-  blend and without it (``--photo`` adds a real photo through the pipeline; only numbers are printed).
+* tearing (:mod:`humansplat.animate.tears`): per motion (walk, wave), the share of Gaussians whose
+  distance to one of their 8 nearest rest-pose neighbours grows by more than 3 cm in some frame (all
+  neighbours; same-region neighbours: tears; other-region neighbours: contacts released) and the
+  largest stretch factor of any splat, before (nearest skin of the whole body) and after (body
+  regions), on the synthetic person, on the built-in people with contacts
+  (:data:`humansplat.animate.people.CONTACT_PEOPLE`) and on every ``--photos`` image through prior
+  mode (only numbers are printed; ``--frames-dir`` writes side views of walk frames before/after).
 
 Writes a strip of frames (t_pose, walk, wave, turn) to ``--strip`` (a PNG of the synthetic person).
 
 Usage (from the repository root)::
 
     python benchmarks/animate.py
-    python benchmarks/animate.py --photo ../shared/photos/fullbody/F01_dress.jpg --strip docs/images/animate_strip.png
+    python benchmarks/animate.py --photos ../shared/photos/fullbody/*.jpg --strip docs/images/animate_strip.png
 """
 
 from __future__ import annotations
@@ -44,33 +48,22 @@ def _repeat(avatar, n: int, seed: int = 0):
     return BoundAvatar(big, avatar.weights[idx], avatar.bones[idx], avatar.rig)
 
 
-def tear_fraction(avatar, motion: str = "walk", frames: int = 12, near_m: float = 0.015, tear_m: float = 0.03) -> float:
-    """Fraction of neighbouring Gaussian pairs below the crotch (hands and arms left out) torn apart
-    (> tear_m further apart than in the bind pose) in any of ``frames`` frames of ``motion``."""
-    from scipy.spatial import cKDTree
+def tear_table(gaussians, fit, motions: tuple[str, ...], frames: int) -> dict[str, dict[str, float]]:
+    """Tear measure (:func:`humansplat.animate.tear_stats`) of the binding before (nearest skin of
+    the whole body, cloth blend below the crotch) and after (regions), per motion; both split by the
+    regions of the binding after, so their shares compare."""
+    from humansplat.animate import REGION_NAMES, BindOptions, bind, tear_stats
 
-    from humansplat.animate import get_motion, repose
-    from humansplat.animate.bind import _arm_root, _hip_names, _model_axis
-
-    rig = avatar.rig
-    means = avatar.gaussians.means.numpy()
-    down = _model_axis(rig)[1]
-    hips = [rig.joint_names.index(n) for n in _hip_names(rig)]
-    crotch = rig.bind_poses[hips, :3, 3].mean(0).numpy() + 0.08 * down
-    arm_bones = torch.tensor(sorted(set(rig.descendants(_arm_root(rig, "L"))) | set(rig.descendants(_arm_root(rig, "R")))))
-    arm_share = (avatar.weights * torch.isin(avatar.bones, arm_bones)).sum(1).numpy()
-    cloth = (((means - crotch) @ down) > 0) & (arm_share < 0.1)  # below the crotch, not a hand or arm
-    pairs = cKDTree(means).query_pairs(near_m, output_type="ndarray")
-    pairs = pairs[cloth[pairs[:, 0]] & cloth[pairs[:, 1]]]
-    if len(pairs) == 0:
-        return 0.0
-    d0 = np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1)
-    torn = np.zeros(len(pairs), dtype=bool)
-    _, poses = get_motion(motion).sample(frames, avatar.rig.backend)
-    for g in repose(avatar, poses):
-        m = g.means.numpy()
-        torn |= np.linalg.norm(m[pairs[:, 0]] - m[pairs[:, 1]], axis=1) - d0 > tear_m
-    return float(torn.mean())
+    t = time.perf_counter()
+    after = bind(gaussians, fit)
+    bind_s = time.perf_counter() - t
+    before = bind(gaussians, fit, BindOptions(regions=False))
+    out: dict[str, dict[str, float]] = {"bind": {"s": round(bind_s, 2), "gaussians": len(gaussians)}}
+    out["regions"] = {name: int((after.regions == k).sum()) for k, name in enumerate(REGION_NAMES)}
+    for m in motions:
+        for tag, av in (("before", before), ("after", after)):
+            out[f"{m}_{tag}"] = tear_stats(av, m, frames=frames, regions=after.regions).summary()
+    return out
 
 
 def main() -> None:
@@ -78,11 +71,23 @@ def main() -> None:
     ap.add_argument("--gaussians", type=int, default=100_000)
     ap.add_argument("--resolution", type=int, default=384, help="video frame side in pixels")
     ap.add_argument("--size", type=int, default=512, help="synthetic photo side in pixels")
-    ap.add_argument("--photo", type=Path, default=None, help="also measure tearing on this photo (prior mode)")
+    ap.add_argument("--photos", type=Path, nargs="*", default=[], help="also measure tearing on these photos (prior mode)")
+    ap.add_argument("--tear-frames", type=int, default=12, help="frames per motion for the tear measure")
+    ap.add_argument("--contact-size", type=int, default=192, help="side of the contact people's photos (pixels)")
+    ap.add_argument("--frames-dir", type=Path, default=None, help="write walk/wave frames before/after (PNG) here")
+    ap.add_argument("--skip-speed", action="store_true", help="only the tear measure")
     ap.add_argument("--strip", type=Path, default=None, help="write a strip of frames (PNG) here")
     args = ap.parse_args()
 
-    from humansplat.animate import BindOptions, bind, get_motion, render_animation, repose, save_animation_video, save_rigged_glb, skin_gaussians
+    from humansplat.animate import (
+        bind,
+        get_motion,
+        render_animation,
+        repose,
+        save_animation_video,
+        save_rigged_glb,
+        skin_gaussians,
+    )
     from humansplat.prior.synthetic import make_synthetic_person
     from humansplat.prior_mode.build import gaussians_from_prior
 
@@ -94,41 +99,51 @@ def main() -> None:
     avatar = bind(gaussians, fit)
     out["bind_s"] = time.perf_counter() - t
 
-    big = _repeat(avatar, args.gaussians)
-    t = time.perf_counter()
-    bind(big.gaussians, fit)
-    out["bind_100k_s"] = time.perf_counter() - t
-    _, poses = get_motion("walk").sample(24, big.rig.backend)
-    transforms = big.rig.skin_transforms(poses)
-    skin_gaussians(big, transforms[0])  # warm-up
-    t = time.perf_counter()
-    for T in transforms:
-        skin_gaussians(big, T)
-    out["repose_skin_ms_per_frame"] = 1000 * (time.perf_counter() - t) / len(transforms)
-    t = time.perf_counter()
-    repose(big, poses)
-    out["repose_with_bones_ms_per_frame"] = 1000 * (time.perf_counter() - t) / len(poses)
-
-    with tempfile.TemporaryDirectory() as tmp:
+    if not args.skip_speed:
+        big = _repeat(avatar, args.gaussians)
         t = time.perf_counter()
-        video = save_animation_video(avatar, "walk", Path(tmp) / "walk.mp4", fps=24, resolution=args.resolution)
-        out["video_walk_s"] = time.perf_counter() - t
-        out["video_frames"] = round(get_motion("walk").duration_s * 24)
-        out["video_mb"] = video.stat().st_size / 1e6
+        bind(big.gaussians, fit)
+        out["bind_100k_s"] = time.perf_counter() - t
+        _, poses = get_motion("walk").sample(24, big.rig.backend)
+        transforms = big.rig.skin_transforms(poses)
+        skin_gaussians(big, transforms[0])  # warm-up
         t = time.perf_counter()
-        glb = save_rigged_glb(avatar, Path(tmp) / "avatar.glb", body_fit=fit)
-        out["glb_s"] = time.perf_counter() - t
-        out["glb_mb"] = glb.stat().st_size / 1e6
+        for T in transforms:
+            skin_gaussians(big, T)
+        out["repose_skin_ms_per_frame"] = 1000 * (time.perf_counter() - t) / len(transforms)
+        t = time.perf_counter()
+        repose(big, poses)
+        out["repose_with_bones_ms_per_frame"] = 1000 * (time.perf_counter() - t) / len(poses)
 
-    out["tear_synthetic_blend"] = tear_fraction(avatar)
-    out["tear_synthetic_no_blend"] = tear_fraction(bind(gaussians, fit, BindOptions(cloth_blend=False)))
-    if args.photo is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            video = save_animation_video(avatar, "walk", Path(tmp) / "walk.mp4", fps=24, resolution=args.resolution)
+            out["video_walk_s"] = time.perf_counter() - t
+            out["video_frames"] = round(get_motion("walk").duration_s * 24)
+            out["video_mb"] = video.stat().st_size / 1e6
+            t = time.perf_counter()
+            glb = save_rigged_glb(avatar, Path(tmp) / "avatar.glb", body_fit=fit)
+            out["glb_s"] = time.perf_counter() - t
+            out["glb_mb"] = glb.stat().st_size / 1e6
+
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}), flush=True)
+    tears: dict[str, dict] = {"synthetic": tear_table(gaussians, fit, ("walk", "wave"), args.tear_frames)}
+    print("synthetic", json.dumps(tears["synthetic"]), flush=True)
+    from humansplat.animate.people import CONTACT_PEOPLE, make_contact_person
+
+    for name in CONTACT_PEOPLE:
+        person = make_contact_person(name, args.contact_size)
+        g = gaussians_from_prior(person)
+        tears[name] = tear_table(g, person, ("walk", "wave"), args.tear_frames)
+        _frames(args.frames_dir, name, g, person)
+        print(name, json.dumps(tears[name]), flush=True)
+    for photo in args.photos:
         from humansplat.api import reconstruct
 
-        res = reconstruct(args.photo, mode="prior", frames=0, resolution=256)
-        out["photo_gaussians"] = len(res.gaussians)
-        out["tear_photo_blend"] = tear_fraction(bind(res.gaussians, res.body_fit))
-        out["tear_photo_no_blend"] = tear_fraction(bind(res.gaussians, res.body_fit, BindOptions(cloth_blend=False)))
+        res = reconstruct(photo, mode="prior", frames=0, resolution=256)
+        tears[photo.stem] = tear_table(res.gaussians, res.body_fit, ("walk", "wave"), args.tear_frames)
+        _frames(args.frames_dir, photo.stem, res.gaussians, res.body_fit)
+        print(photo.stem, json.dumps(tears[photo.stem]), flush=True)
 
     if args.strip is not None:
         from PIL import Image
@@ -142,6 +157,26 @@ def main() -> None:
         out["strip_kb"] = args.strip.stat().st_size / 1e3
 
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}, indent=1))
+    print(json.dumps(tears, indent=1))
+
+
+def _frames(folder: Path | None, name: str, gaussians, fit) -> None:
+    """Walk frames from the front and the side and wave frames from the front, before (top rows) and
+    after (bottom rows), as one PNG ``<folder>/<name>_frames.png``."""
+    if folder is None:
+        return
+    from PIL import Image
+
+    from humansplat.animate import BindOptions, bind, render_animation
+
+    rows = []
+    for options in (BindOptions(regions=False), BindOptions()):
+        avatar = bind(gaussians, fit, options)
+        for motion, azimuth in (("walk", 0.0), ("walk", 90.0), ("wave", 0.0)):
+            frames = render_animation(avatar, motion, frames=6, resolution=192, camera_turn_deg=0.0, start_azimuth_deg=azimuth)
+            rows.append(np.concatenate(list(frames), axis=1))
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(folder / f"{name}_frames.png")
 
 
 if __name__ == "__main__":

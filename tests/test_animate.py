@@ -123,6 +123,8 @@ def test_skin_gaussians_rejects_wrong_transform_shape(avatar):
 
 
 def test_cloth_between_the_legs_blends_both_legs(person, avatar):
+    """The cloth blend itself (bind.py step 2), on two probe points bound without regions (two points
+    make no silhouette to read a skirt from; test_animate_regions.py covers when the blend applies)."""
     fit, _ = person
     rig = avatar.rig
     names = rig.joint_names
@@ -133,7 +135,7 @@ def test_cloth_between_the_legs_blends_both_legs(person, avatar):
     between = 0.5 * (knee_l + knee_r)  # a skirt's hem between the knees, off the skin
     on_thigh = fit.vertices[int(((fit.vertices - (0.6 * knee_l + 0.4 * heads[names.index("upperleg01.L")])) ** 2).sum(1).argmin())]
     # two far-apart probe points: no smoothing between them
-    w, b = point_skin_weights(torch.stack([between, on_thigh]), fit, rig, BindOptions(smooth_iters=0))
+    w, b = point_skin_weights(torch.stack([between, on_thigh]), fit, rig, BindOptions(smooth_iters=0, regions=False))
 
     def share(i: int, side: set[int]) -> float:
         return float(sum(w[i, k] for k in range(w.shape[1]) if int(b[i, k]) in side))

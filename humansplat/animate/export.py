@@ -3,15 +3,17 @@
 * :func:`render_animation` / :func:`save_animation_video`: the avatar re-posed frame by frame while
   the camera orbits it (H.264 ``.mp4`` through :mod:`humansplat.io.video`).
 * :func:`save_rigged_glb`: a skinned glTF 2.0 binary: the avatar's closed mesh
-  (:func:`humansplat.io.mesh.gaussians_to_mesh`, vertex colours from the Gaussians) bound with the
+  (:func:`humansplat.io.mesh.gaussians_to_mesh`, vertex colours from the Gaussians), cut where
+  neighbouring vertices belong to different body regions, bound with the
   same weights as the Gaussians (4 influences, float weights summing to 1), the body model's
-  skeleton as a node hierarchy in the bind (fitted) pose, inverse bind matrices, and one animation
+  skeleton as a node hierarchy in the bind (fitted) pose (the mesh's vertices get their body
+  regions as the Gaussians do, from their own projection into the input view), inverse bind matrices, and one animation
   clip per built-in motion (bone rotations, root translation; linear interpolation). Written as raw
   glTF JSON + one binary buffer (no extra dependency); plays in Blender, three.js and
   ``<model-viewer>``; the Khronos validator reports no errors (tested).
 * :func:`save_bound_avatar` / :func:`load_bound_avatar`: the Gaussians in the bind pose as a
-  standard 3DGS ``.ply`` plus ``<name>.rig.npz`` (weights, bone indices, bone names, parents, bind
-  poses, the fitted body parameters).
+  standard 3DGS ``.ply`` plus ``<name>.rig.npz`` (weights, bone indices, body regions, bone names,
+  parents, bind poses, the fitted body parameters).
 * :func:`animate_result`: everything above for a pipeline :class:`~humansplat.result.Result`.
 
 glTF axes: y up, right-handed, the model facing +z; our world is the input camera's OpenCV frame
@@ -33,7 +35,7 @@ import torch
 from ..orbit import BodyOrbit, framing
 from ..gaussians import Gaussians
 from ..render.projection import rotmat_to_quat
-from .bind import BindOptions, BoundAvatar, bind, point_skin_weights
+from .bind import BindOptions, BoundAvatar, bind, skin_binding
 from .motions import MOTIONS, get_motion
 from .rig import Rig
 
@@ -138,7 +140,8 @@ def _gl_frame(avatar: BoundAvatar, points: np.ndarray) -> np.ndarray:
 def rigged_mesh(
     avatar: BoundAvatar, resolution: int = 96, options: BindOptions | None = None, body_fit: BodyFit | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The avatar's closed, vertex-coloured mesh in the WORLD frame with its skinning weights.
+    """The avatar's vertex-coloured mesh in the WORLD frame with its skinning weights: closed, except
+    where neighbouring vertices are bound to different body regions (:func:`_cut_faces`).
 
     Returns:
         vertices (M, 3) float64 world, faces (F, 3) int64 (counter-clockwise seen from outside in
@@ -154,14 +157,33 @@ def rigged_mesh(
     means = g.means.detach().float().cpu().numpy()[keep].astype(np.float64)
     centre = (means.min(0) + means.max(0)) / 2
     verts = np.asarray(mesh.vertices) @ _FLIP + centre
+    colours = np.asarray(mesh.visual.vertex_colors, dtype=np.uint8)
     if body_fit is not None:
-        w, b = point_skin_weights(torch.from_numpy(verts).float(), body_fit, avatar.rig, options)
+        bound = skin_binding(torch.from_numpy(verts).float(), body_fit, avatar.rig, options, colours=colours[:, :3] / 255.0)
+        w, b = bound.weights, bound.bones
     else:  # no body at hand (a loaded avatar): copy the nearest Gaussians' weights
         from scipy.spatial import cKDTree
 
         _, nn = cKDTree(g.means.detach().cpu().numpy()).query(verts, k=1)
         w, b = avatar.weights[nn], avatar.bones[nn]
-    return verts, np.asarray(mesh.faces, dtype=np.int64), np.asarray(mesh.visual.vertex_colors, dtype=np.uint8), w.numpy(), b.numpy()
+    faces = _cut_faces(np.asarray(mesh.faces, dtype=np.int64), w.numpy(), b.numpy())
+    used, faces = np.unique(faces, return_inverse=True)  # vertices left without a face go (no normal)
+    faces = faces.reshape(-1, 3)
+    return verts[used], faces, colours[used], w.numpy()[used], b.numpy()[used]
+
+
+def _cut_faces(faces: np.ndarray, weights: np.ndarray, bones: np.ndarray, min_shared: float = 0.05) -> np.ndarray:
+    """``faces`` (F, 3) without those whose corners share less than ``min_shared`` of their skinning
+    weight along an edge (``sum_j min(w_a[j], w_b[j])``): corners bound to different body regions
+    (a hand on the head, two legs in trousers), where a face would stretch into a membrane when the
+    parts move apart. The mesh separates there as the Gaussians do. ``weights``, ``bones`` (M, K)."""
+    keep = np.ones(len(faces), dtype=bool)
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        va, vb = faces[:, a], faces[:, b]
+        same = bones[va][:, :, None] == bones[vb][:, None, :]  # (F, K, K)
+        shared = np.minimum(weights[va][:, :, None], weights[vb][:, None, :]) * same
+        keep &= shared.sum((1, 2)) >= min_shared
+    return faces[keep]
 
 
 def _local_trs(world: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -359,6 +381,7 @@ def save_bound_avatar(avatar: BoundAvatar, path: str | Path) -> tuple[Path, Path
         format=np.array("humansplat-bound-avatar-1"),
         weights=avatar.weights.numpy().astype(np.float32),
         bones=avatar.bones.numpy().astype(np.int16 if avatar.rig.num_bones < 32768 else np.int64),
+        **({} if avatar.regions is None else {"regions": avatar.regions.numpy().astype(np.int8)}),
         **avatar.rig.to_arrays(),
     )
     return path, side
@@ -390,6 +413,7 @@ def load_bound_avatar(path: str | Path) -> BoundAvatar:
         weights=torch.from_numpy(arrays["weights"]).float(),
         bones=torch.from_numpy(arrays["bones"].astype(np.int64)),
         rig=Rig.from_arrays(arrays),
+        regions=torch.from_numpy(arrays["regions"].astype(np.int64)) if "regions" in arrays else None,
     )
 
 
@@ -414,6 +438,9 @@ def animate_result(
     ``progress(fraction, stage)`` (as :data:`humansplat.result.ProgressCallback`) is called before
     each step (bind, video, glb, ply) and at the end.
 
+    The binding's notes (where the photo could not say: :class:`~humansplat.animate.regions.RegionAssignment`)
+    are added to ``result.notes``.
+
     Returns:
         {"video", "glb", "ply", "sidecar"} -> paths; timings are logged in ``result.timings``
         under ``animate_bind``, ``animate_video``, ``animate_glb`` (seconds).
@@ -428,6 +455,7 @@ def animate_result(
     t0 = time.perf_counter()
     report(0.0, "animate: binding the Gaussians to the skeleton")
     avatar = bind(result.gaussians.detach().to("cpu"), result.body_fit, options)
+    result.notes.extend(n for n in avatar.notes if n not in result.notes)
     t1 = time.perf_counter()
     report(0.1, f"animate: rendering the {motion} video")
     video = save_animation_video(avatar, motion, out / f"animation_{motion}.mp4", fps=fps, frames=frames, resolution=resolution)

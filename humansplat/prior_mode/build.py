@@ -55,7 +55,7 @@ from ..render.mesh import MeshRaster, rasterize_mesh
 from ..render.projection import SH_C1, rotmat_to_quat
 from .fill import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
 
-__all__ = ["PriorOptions", "PriorSurfaces", "prior_surfaces", "gaussians_from_prior"]
+__all__ = ["PriorOptions", "PriorSurfaces", "body_depths", "gaussians_from_prior", "misplaced_hands", "prior_surfaces", "skirt_profile"]
 
 
 @dataclass
@@ -92,12 +92,12 @@ class PriorOptions:
         hair_match: RGB distance (0-1) within which a pixel below the head has the hair's colour: long
             hair falls down the back as far as it shows below the chin (:func:`_long_hair`; 0 = off).
         skirt_roundness: garments that join the legs (skirts, dresses, long coats) get an elliptic
-            cross-section this many times their half-width deep in each row (:func:`_skirt_profile`;
+            cross-section this many times their half-width deep in each row (:func:`skirt_profile`;
             0 = off).
         hand_skin_distance: pixels where the fitted body shows its hands but the photo's chromaticity
             (rgb / (r + g + b)) is farther than this from the person's skin, or its brightness far
             from the skin's, are not the hand: they take the depth of their surroundings
-            (:func:`_misplaced_hands`; 0 = trust the fit's hands).
+            (:func:`misplaced_hands`; 0 = trust the fit's hands).
         smooth_px: Gaussian smoothing (pixels of the geometry grid) of the filled half thickness.
         back_blur_px: blur of the photo's colours before they are used on the back (back grid pixels).
         back_part_mix: weight of the part's median colour vs. the blurred photo on the back.
@@ -179,7 +179,7 @@ class PriorSurfaces:
         camera: the geometry grid's camera (the crop camera resized).
         mask: (S, S) bool person mask.
         body: (S, S) bool pixels where the fitted body is seen inside the mask and its depth is used
-            (not where its hands lie over clothes: :func:`_misplaced_hands`).
+            (not where its hands lie over clothes: :func:`misplaced_hands`).
         front_depth: (S, S) float32 camera depth (metres) of the visible surface (filled outside the mask).
         back_depth: (S, S) float32 camera depth where the ray leaves the first body part it entered
             (the back of that part), >= front_depth.
@@ -428,7 +428,7 @@ def _depth_jumps(depth: np.ndarray, mask: np.ndarray, threshold: np.ndarray, max
 
 
 # ---------------------------------------------------------------------------------------- surfaces
-def _body_depths(body_fit: BodyFit, camera: Cameras) -> tuple[MeshRaster, MeshRaster, MeshRaster]:
+def body_depths(body_fit: BodyFit, camera: Cameras) -> tuple[MeshRaster, MeshRaster, MeshRaster]:
     """Where each pixel's ray of ``camera`` enters the fitted body, leaves the first part it
     entered, and leaves the body for the last time.
 
@@ -500,7 +500,7 @@ def _background_holes(
     return holes
 
 
-def _misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
+def misplaced_hands(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, opt: PriorOptions) -> np.ndarray:
     """(S, S) bool: pixels where the fitted body shows its hands but the photo does not: chromaticities
     farther than ``hand_skin_distance`` from the person's skin (:func:`_skin_colour`), or brightness
     outside :data:`_SKIN_BRIGHTNESS` x the skin's, in connected pieces that hold a 3 x 3 block.
@@ -552,7 +552,7 @@ def _clothing_depth(mask: np.ndarray, body: np.ndarray, metres_per_px: float, op
     return np.minimum(opt.clothing_depth * spread * metres_per_px, opt.clothing_max_m)
 
 
-def _skirt_profile(mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, roundness: float) -> np.ndarray:
+def skirt_profile(mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, roundness: float) -> np.ndarray:
     """(S, S) half thickness in pixels of garments that join the legs (a skirt, a dress, a long coat):
     in each image row below the torso where one run of the mask holds leg pixels and at least a
     quarter of it is not the body (cloth between and beside the legs), the run is an elliptic cross-
@@ -576,6 +576,10 @@ def _skirt_profile(mask: np.ndarray, body: np.ndarray, front_part: np.ndarray, r
     return out
 
 
+_skirt_profile = skirt_profile  # the names tests/test_prior_quality.py imports
+_misplaced_hands = misplaced_hands
+
+
 def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> PriorSurfaces:
     """Front/back depth of the person on the geometry grid (step 1 of the module docstring)."""
     from scipy.ndimage import distance_transform_edt
@@ -588,7 +592,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         from ..errors import InputError
 
         raise InputError("the person mask is empty at the reconstruction resolution; use a photo where the person is larger")
-    front_r, back_r, far_r = _body_depths(body_fit, cam)
+    front_r, back_r, far_r = body_depths(body_fit, cam)
     back_r.depth = torch.where(back_r.coverage, back_r.depth, far_r.depth)  # open meshes: no back face hit
     back_r.face_id = torch.where(back_r.coverage, back_r.face_id, far_r.face_id)
     cov = front_r.coverage.numpy()
@@ -612,7 +616,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
 
     front_part = labels(front_r.face_id.numpy())
     fitted = body  # where the fitted body shows: its outline in the photo (clothes beyond it, skirts)
-    body = fitted & ~_misplaced_hands(rgb, mask, fitted, front_part, opt)  # where its depth is trusted
+    body = fitted & ~misplaced_hands(rgb, mask, fitted, front_part, opt)  # where its depth is trusted
     front_b = np.where(cov, front_d, 0.0).astype(np.float64)
     back_b = np.where(cov, np.maximum(back_d, front_d), 0.0).astype(np.float64)
     # clothes and hair add depth beyond the body model: as much in front and behind as they add
@@ -633,7 +637,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         half = np.where(body, half, blur_masked(half, mask, opt.smooth_px))
     half = np.maximum(half, 0.5 / focal * mid)  # at least a pixel footprint thick
     # a skirt or a long coat is about as deep as it is wide: an elliptic cross-section per row
-    skirt = _skirt_profile(mask, fitted, front_part, opt.skirt_roundness) * mid / focal
+    skirt = skirt_profile(mask, fitted, front_part, opt.skirt_roundness) * mid / focal
     half = np.maximum(half, skirt)
     front_b = np.where(skirt > 0, np.minimum(front_b, mid - skirt), front_b)
     back_b = np.where(skirt > 0, np.maximum(back_b, mid + skirt), back_b)

@@ -794,8 +794,11 @@ def _load_result(run_dir: Path):
     )
 
 
-def _animation_markdown(result, motion: str, frames: int | None, resolution: int, run_s: float) -> str:
-    """The visible summary of an animation: motion, frames, the reconstruction's mode and weights, seconds."""
+def _animation_markdown(
+    result, motion: str, frames: int | None, resolution: int, run_s: float, binding_notes: list[str] | None = None
+) -> str:
+    """The visible summary of an animation: motion, frames, the reconstruction's mode and weights, what
+    the binding had to guess (``binding_notes``), seconds."""
     from humansplat.animate import get_motion, motion_names
 
     clips = [motion, *(m for m in motion_names() if m != motion)]  # as animate_result writes them
@@ -810,7 +813,9 @@ def _animation_markdown(result, motion: str, frames: int | None, resolution: int
         f"**Animated: {motion}**, {count} frames at {ANIMATION_FPS} fps, {resolution} px, the camera turning once.\n\n"
         f"Avatar: mode **{result.mode}** | weights: {weights} | {len(result.gaussians):,} Gaussians. "
         f"`avatar_rigged.glb` holds every motion as a clip: {', '.join(clips)}.\n\n"
-        f"`{steps}` (request {run_s:.1f}s)"
+        + "".join(f"- {note}\n" for note in binding_notes or [])
+        + ("\n" if binding_notes else "")
+        + f"`{steps}` (request {run_s:.1f}s)"
     )
 
 
@@ -850,11 +855,15 @@ def _animate_stages(
         if report is not None:
             report(base + (1.0 - base) * fraction, stage)
 
+    notes_before = list(result.notes)
     paths = animate_result(
         result, motion, run_dir, frames=frames, resolution=resolution, fps=ANIMATION_FPS, progress=step
     )
     files: dict[str, Any] = {key: str(path) for key, path in paths.items()}
-    files["summary"] = _animation_markdown(result, motion, frames, resolution, time.perf_counter() - start)
+    binding_notes = [n for n in result.notes if n not in notes_before]
+    files["summary"] = _animation_markdown(
+        result, motion, frames, resolution, time.perf_counter() - start, binding_notes
+    )
     yield 1.0, "Done", files
 
 

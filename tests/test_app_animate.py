@@ -158,3 +158,16 @@ def test_reused_reconstruction_is_held_until_every_reader_finishes(tmp_path):
     sessions.finish(second)
     assert not newer.exists() and not sessions._held()
     assert sessions.reuse(request, needs) is None
+
+
+def test_animation_summary_lists_what_the_binding_had_to_guess():
+    """The binding's notes (a hand the photo does not show as skin, an arm behind the back) reach the
+    visible summary, one bullet each; without any, no bullet."""
+    from types import SimpleNamespace
+
+    app = load_app()
+    result = SimpleNamespace(mode="prior", weights={}, gaussians=[0] * 5, timings={"animate_bind": 0.5})
+    note = "The left hand is not seen as skin (a pocket or a glove?): its Gaussians follow the hip behind it."
+    text = app._animation_markdown(result, "walk", 12, 256, 3.0, [note])
+    assert f"- {note}" in text and "**Animated: walk**" in text and "bind 0.5s" in text
+    assert "\n- " not in app._animation_markdown(result, "walk", 12, 256, 3.0, [])

@@ -10,7 +10,7 @@ per photo) and the app (one folder per request) both call it, so the names are t
 ``turntable.mp4``   a 360 deg orbit, H.264 (only when the result has turntable frames)
 ``views.png``       the views side by side (front | left | back | right)
 ``body.json``       the fitted body, schema ``humansplat.body/1`` (:meth:`BodyFit.to_dict`)
-``report.json``     schema ``humansplat.report/1``: source, mode, weights that ran, Gaussian count,
+``report.json``     schema ``humansplat.report/1``: source, mode, the photo's framing, weights that ran, Gaussian count,
                     per-stage seconds (``timings_s``, including the writers), ``quality``, ``fit_errors``,
                     notes and the list of ``files``
 =================== ====================================================================================
@@ -96,12 +96,21 @@ class Result:
     quality: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def framing(self) -> str | None:
+        """How much of the person the photo shows: ``"full body"``, ``"half body"``, ``"head and
+        shoulders"`` or ``"face only"`` (:mod:`humansplat.prior.photo_framing`); None without a detected
+        crop."""
+        crop = self.body_fit.crop
+        return None if crop is None else crop.framing
+
     def summary(self) -> str:
-        """One line for people: mode, weights, total time and per-stage times."""
+        """One line for people: mode, the photo's framing, weights, total time and per-stage times."""
         w = ", ".join(f"{k}={v}" for k, v in self.weights.items()) or "no network weights"
         t = ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
         total = sum(self.timings.values())
-        return f"mode: {self.mode} | weights: {w} | {len(self.gaussians):,} Gaussians | {total:.1f}s ({t})"
+        framing = f"{self.framing} photo | " if self.framing else ""
+        return f"mode: {self.mode} | {framing}weights: {w} | {len(self.gaussians):,} Gaussians | {total:.1f}s ({t})"
 
     def save(
         self, folder: str | Path, *, source: str = "", fps: float | None = None, mesh_resolution: int = 128
@@ -147,6 +156,7 @@ class Result:
             "schema": REPORT_SCHEMA,
             "source": source,
             "mode": self.mode,
+            "framing": self.framing,
             "weights": dict(self.weights),
             "network_weights": "none (prior mode: no network weights ran)" if self.mode == "prior" else "see weights",
             "gaussians": len(self.gaussians),

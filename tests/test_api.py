@@ -70,6 +70,7 @@ def test_stages_in_order_with_growing_fraction_and_a_result(stubbed, photo):
     assert r.mode == "prior" and r.weights == {}
     assert any("no network weights" in n for n in r.notes)
     assert "no network weights" in r.summary()
+    assert r.framing == "full body" and "full body photo" in r.summary()
     assert r.views.shape == (4, 64, 64, 3) and r.views.dtype == np.uint8 and len(r.view_cameras) == 4
     assert r.turntable.shape == (3, 64, 64, 3) and r.turntable.dtype == np.uint8
     assert set(r.timings) == {"load", "detect", "fit", "reconstruct", "views", "turntable"}

@@ -39,6 +39,7 @@ def _body_fit(seed: int = 0) -> BodyFit:
         notes=["two people; the largest is used"],
         box=(10, 20, 300),
         photo_size=(640, 480),
+        framing="half body",
     )
     pose = torch.randn(len(POSE_GROUPS), 3, generator=g) * 0.3
     params = BodyParams(
@@ -157,7 +158,8 @@ def test_result_save_writes_every_file_once_named(fit, tmp_path):
     _assert_same_body(fit, BodyFit.from_dict(json.loads(paths["body"].read_text())))
     report = json.loads(paths["report"].read_text())
     assert report["schema"] == "humansplat.report/1" and report["source"] == "photo.jpg"
-    assert report["mode"] == "prior" and report["gaussians"] == 500
+    assert report["mode"] == "prior" and report["gaussians"] == 500 and report["framing"] == "half body"
+    assert "half body photo" in result.summary()
     assert report["quality"]["input_view_psnr_db"] == 33.3 and report["quality"]["input_view_alpha_iou"] == 0.99
     assert set(report["files"]) == set(RESULT_FILES.values())
     assert {"fit", "reconstruct", "save_ply", "save_splat", "save_glb", "save_video"} <= set(report["timings_s"])

@@ -32,6 +32,7 @@ from ..render.mesh import TexturedMesh, render_mesh
 from .overlay import part_color_table
 from .parts import PART_NAMES
 from .person import PersonCrop
+from .photo_framing import photo_framing
 
 __all__ = ["SyntheticPerson", "make_synthetic_person", "sample_body_params"]
 
@@ -207,6 +208,7 @@ def _make_cached(
         people_found=1,
         cut_off=cut_off,
         notes=[f"synthetic person (seed {seed}, {framing} body)"],
+        framing=photo_framing(conf),
     )
     if _has_field(PersonCrop, "box"):
         crop.box = (0, 0, size)

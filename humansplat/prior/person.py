@@ -11,11 +11,16 @@
    outside the boxes already blanked; people whose mask is below ``MIN_RELATIVE_AREA`` of the largest
    one's (passers-by far behind) are not counted.
    The person with the largest mask is used; when there are several, a note says so and where.
+   When the first call finds nobody, Pose looks again at the image with its border pixels repeated
+   around it (``RETRY_MARGINS``): its detector misses people cut off by the frame and small in it.
    Nobody at all -> :class:`~humansplat.errors.InputError`.
 3. **Landmarks.** 33 body points (MediaPipe Pose); a point gets confidence 0 when its visibility is
    below ``VISIBILITY_MIN`` or it lies outside the photo, else its visibility. Optionally (default on)
    Face Mesh (468 points) on a crop around the head and Hands (21 points each) on crops around the
-   wrists; a hand is kept only when its wrist lies near the body's wrist.
+   wrists; a hand is kept only when its wrist lies near the body's wrist. Which way the person faces
+   is decided before the hands are looked for (:mod:`.sides`, ``PersonCrop.facing``; left/right
+   labels that disagree are exchanged), and how much of the person the photo holds is read from the
+   landmarks (:mod:`.photo_framing`, ``PersonCrop.framing``).
 4. **Mask.** An alpha channel in the photo wins (kept as is; with several people, only its parts that
    overlap the chosen person). Otherwise Pose's segmentation, cleaned (:func:`clean_mask`: threshold
    0.5, the largest connected component plus components holding a confident landmark, holes filled,

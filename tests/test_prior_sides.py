@@ -85,6 +85,19 @@ def test_face_mesh_outvotes_labels_and_unseen_pairs_do_not_vote():
     assert votes.shoulders == 0.0 and votes.hips == 0.0
 
 
+def test_hips_mislabelled_alone_are_exchanged_alone_so_the_legs_do_not_cross():
+    """Seen on the arms_sideways subject turned -40..-30 degrees: the hips come back the wrong way
+    round while the knees, ankles and feet are right. Exchanging the whole leg chain would cross the
+    legs; only the hips are exchanged. A whole chain the wrong way round is still exchanged whole."""
+    lm = _front_person()
+    out, swapped = consistent_sides(_swapped(lm, LEG_CHAIN[:1]))
+    assert swapped == ["hips"]
+    np.testing.assert_allclose(out.body, lm.body)
+    out, swapped = consistent_sides(_swapped(lm, LEG_CHAIN))
+    assert swapped == ["legs"]
+    np.testing.assert_allclose(out.body, lm.body)
+
+
 def test_feet_decide_against_labels_that_are_all_mirrored():
     """The failure that differs between processors: MediaPipe returns the whole body mirrored (arms,
     legs and face labelled as if seen from behind) for a person facing the camera; the heels and toes

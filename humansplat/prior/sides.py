@@ -26,7 +26,10 @@ so this module
    IoU to 0.001. The labels are right for people turned away, whose face Face Mesh cannot see.);
 3. swaps the labels of each chain (arm: shoulder to fingers; leg: hip to toes; face points) whose
    own pair disagrees with that facing. Elbows, wrists, knees and ankles follow their chain: arms
-   folded across the chest or crossed ankles are real and stay.
+   folded across the chest or crossed ankles are real and stay. When the chain's root pair
+   (shoulders, hips) disagrees but its next pair (elbows, knees) already agrees with the facing, the
+   detector mislabelled the root pair alone (seen for the hips of a person turned 30-45 degrees with
+   the legs apart): only that pair is exchanged, so the legs do not cross.
 
 MediaPipe's 3D ``body_world`` points of a swapped chain are swapped too and mirrored in depth about
 the hips' centre (their origin): the mirror image in depth is exactly the interpretation with the
@@ -214,14 +217,14 @@ CHAINS: dict[str, tuple[tuple[int, int], ...]] = {"arms": ARM_CHAIN, "legs": LEG
 def exchange_labels(landmarks: Landmarks, pairs: tuple[tuple[int, int], ...]) -> Landmarks:
     """``landmarks`` with the labels of ``pairs`` exchanged: 2D points, confidences, and the 3D points
     mirrored in depth (the other reading of the same picture). Hands from MediaPipe Hands are exchanged
-    when the shoulders are."""
+    when the wrists are."""
     out = replace(
         landmarks,
         body=_swap(landmarks.body, pairs),
         body_confidence=_swap(landmarks.body_confidence, pairs),
         body_world=_swap(landmarks.body_world, pairs, mirror_z=True),
     )
-    if ARM_CHAIN[0] in pairs:
+    if ARM_CHAIN[2] in pairs:  # the wrists: the hands go with them
         out = replace(out, left_hand=landmarks.right_hand, right_hand=landmarks.left_hand)
     return out
 
@@ -230,6 +233,14 @@ def mirrored_reading(landmarks: Landmarks) -> Landmarks:
     """``landmarks`` read as the same picture of a person facing the other way: every left/right label
     exchanged. (Face Mesh's points are left as they are: they do not depend on Pose's labels.)"""
     return exchange_labels(landmarks, ARM_CHAIN + LEG_CHAIN + FACE_PAIRS)
+
+
+def _next_pair_vote(landmarks: Landmarks, chain: tuple[tuple[int, int], ...]) -> float:
+    """The vote of the chain's second pair (elbows, knees): which way round it lies (:func:`_pair_vote`)."""
+    body = np.asarray(landmarks.body, dtype=np.float64)
+    conf = np.asarray(landmarks.body_confidence, dtype=np.float64)
+    seen = conf > 0
+    return _pair_vote(body, conf, chain[1], _up_direction(body, seen), _scale(body, seen))
 
 
 def consistent_sides(landmarks: Landmarks, votes: SideVotes | None = None) -> tuple[Landmarks, list[str]]:
@@ -241,7 +252,8 @@ def consistent_sides(landmarks: Landmarks, votes: SideVotes | None = None) -> tu
 
     Returns:
         (landmarks, swapped): ``swapped`` names the chains whose labels were exchanged (``"arms"``,
-        ``"legs"``, ``"face"``); empty when MediaPipe's labels already agreed. Hands from MediaPipe
+        ``"legs"``, ``"face"``, or ``"shoulders"``/``"hips"`` for a root pair alone); empty when
+        MediaPipe's labels already agreed. Hands from MediaPipe
         Hands are exchanged with their arms.
     """
     votes = votes or side_votes(landmarks)
@@ -249,8 +261,13 @@ def consistent_sides(landmarks: Landmarks, votes: SideVotes | None = None) -> tu
     out = landmarks
     for name, vote in (("arms", votes.shoulders), ("legs", votes.hips)):
         if vote * votes.facing < 0:
-            swapped.append(name)
-            out = exchange_labels(out, CHAINS[name])
+            chain = CHAINS[name]
+            if _next_pair_vote(out, chain) * votes.facing > 0:  # the root pair alone was mislabelled
+                swapped.append("shoulders" if name == "arms" else "hips")
+                out = exchange_labels(out, chain[:1])
+            else:
+                swapped.append(name)
+                out = exchange_labels(out, chain)
     if votes.face * votes.facing < 0:
         pairs = tuple(p for p, v in zip(FACE_PAIRS, votes.face_pairs) if v * votes.facing < 0)
         if pairs:

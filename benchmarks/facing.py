@@ -51,7 +51,7 @@ def measure_noise(size: int, names: list[str] | None) -> int:
     from humansplat.io.images import load_photo
     from humansplat.prior.mediapipe_detector import detect_pose
     from humansplat.prior.person import detect_person
-    from humansplat.prior.sides import CHAINS
+    from humansplat.prior.sides import CHAINS, torso_span
 
     swap = np.arange(33)
     for pairs in CHAINS.values():
@@ -67,9 +67,7 @@ def measure_noise(size: int, names: list[str] | None) -> int:
             if a is None or b is None:
                 continue
             n += 1
-            span = float(
-                np.linalg.norm(0.5 * (a.landmarks[11] + a.landmarks[12]) - 0.5 * (a.landmarks[23] + a.landmarks[24]))
-            )
+            span = torso_span(a.landmarks.astype(np.float64), np.ones(33, bool))
             same = np.linalg.norm(a.landmarks - b.landmarks, axis=1)
             other = np.linalg.norm(a.landmarks - b.landmarks[swap], axis=1)
             label_flips += int((other < same)[[11, 23]].any())

@@ -59,6 +59,8 @@ __all__ = [
     "exchange_labels",
     "mirrored_reading",
     "side_votes",
+    "torso_span",
+    "up_direction",
 ]
 
 # MediaPipe Pose (left, right) index pairs of each chain.
@@ -127,7 +129,7 @@ def _cross(a: np.ndarray, b: np.ndarray) -> float:
     return float(a[0] * b[1] - a[1] * b[0])
 
 
-def _up_direction(body: np.ndarray, seen: np.ndarray) -> np.ndarray:
+def up_direction(body: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """(2,) unit vector of the body's up direction in the image: hips' centre -> shoulders' centre
     (label-free midpoints), else shoulders' centre -> nose, else image up."""
     if seen[[11, 12, 23, 24]].all():
@@ -140,13 +142,22 @@ def _up_direction(body: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return d / n if n > 1e-6 else np.array([0.0, -1.0])
 
 
-def _scale(body: np.ndarray, seen: np.ndarray) -> float:
-    """A length in pixels for "clearly apart": 15 % of the shoulder-to-hip span, or of the extent of
-    the seen landmarks."""
+def torso_span(body: np.ndarray, seen: np.ndarray) -> float:
+    """A body length in pixels, label-free: the shoulders' centre to the hips' centre, or the extent
+    of the seen landmarks when those four are not all seen.
+
+    Args:
+        body: (33, 2) pixels (u, v); seen: (33,) bool.
+    """
     if seen[[11, 12, 23, 24]].all():
-        return 0.15 * float(np.linalg.norm(0.5 * (body[11] + body[12]) - 0.5 * (body[23] + body[24])))
+        return float(np.linalg.norm(0.5 * (body[11] + body[12]) - 0.5 * (body[23] + body[24])))
     pts = body[seen]
-    return 0.15 * float(max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]), 1.0)) if len(pts) else 1.0
+    return float(max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]), 1.0)) if len(pts) else 1.0
+
+
+def _scale(body: np.ndarray, seen: np.ndarray) -> float:
+    """A length in pixels for "clearly apart": 15 % of :func:`torso_span`."""
+    return 0.15 * torso_span(body, seen)
 
 
 def _pair_vote(body: np.ndarray, conf: np.ndarray, pair: tuple[int, int], up: np.ndarray, scale: float) -> float:
@@ -165,7 +176,7 @@ def side_votes(landmarks: Landmarks) -> SideVotes:
     body = np.asarray(landmarks.body, dtype=np.float64)
     conf = np.asarray(landmarks.body_confidence, dtype=np.float64)
     seen = conf > 0
-    up = _up_direction(body, seen)
+    up = up_direction(body, seen)
     scale = _scale(body, seen)
     shoulders = _pair_vote(body, conf, (11, 12), up, scale)
     hips = _pair_vote(body, conf, (23, 24), up, scale)
@@ -240,7 +251,7 @@ def _next_pair_vote(landmarks: Landmarks, chain: tuple[tuple[int, int], ...]) ->
     body = np.asarray(landmarks.body, dtype=np.float64)
     conf = np.asarray(landmarks.body_confidence, dtype=np.float64)
     seen = conf > 0
-    return _pair_vote(body, conf, chain[1], _up_direction(body, seen), _scale(body, seen))
+    return _pair_vote(body, conf, chain[1], up_direction(body, seen), _scale(body, seen))
 
 
 def consistent_sides(landmarks: Landmarks, votes: SideVotes | None = None) -> tuple[Landmarks, list[str]]:

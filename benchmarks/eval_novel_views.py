@@ -7,6 +7,7 @@ contact sheet per subject to ``--out`` (default: a new temporary folder). Never 
 third-party scans.
 
     python benchmarks/eval_novel_views.py [--size 256] [--subjects a,b] [--scans DIR] [--azimuths 0,30,-30] [--out DIR]
+    python benchmarks/eval_novel_views.py --framing full_body,portrait   # both framings (portrait: a selfie at 0.75 m)
     python benchmarks/eval_novel_views.py --perfect   # sanity check: the truth itself must score > 30 dB
     python benchmarks/eval_novel_views.py --fit w_lean=0.002 --fit w_arm_plane=0 --prior hand_skin_distance=0
                                                       # prior mode with other FitOptions / PriorOptions
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scans", type=Path, default=None, help="also evaluate the scans in this folder")
     p.add_argument("--azimuths", default="0,30,-30")
     p.add_argument("--mode", default="prior")
+    p.add_argument("--framing", default="full_body",
+                   help="comma-separated framings of the photos: full_body (default), portrait (a selfie's head and "
+                        "shoulders at 0.75 m), or both: full_body,portrait")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--perfect", action="store_true",
                    help="sanity check of the harness: the truth converted to Gaussians instead of a reconstruction")
@@ -67,26 +71,32 @@ def main(argv: list[str] | None = None) -> int:
         oracle = _prior_reconstructor(_options(args.fit), _options(args.prior), args.body_only)
         mode = "fitted body alone" if args.body_only else "prior"
         mode += "".join(f", {kv}" for kv in args.fit + args.prior)
-    report = evaluate(subjects, mode=mode, input_azimuths=azimuths, size=args.size, reconstruct_fn=oracle,
-                      out_dir=out / "sheets", progress=progress)
-    total_s = time.perf_counter() - t
-    report.save_json(out / "report.json")
-
+    framings = [f.strip() for f in args.framing.split(",") if f.strip()]
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}; subjects built in {build_s:.1f} s; evaluation {total_s:.0f} s")
-    print(report.summary())
-    print()
-    print(f"### All subjects ({len(subjects)} x {len(azimuths)} photos, {args.size} px, mode {mode})")
-    print()
-    print(report.markdown())
-    for s in subjects:
+          f"torch {torch.__version__}; subjects built in {build_s:.1f} s")
+    failed = False
+    for framing in framings:
+        t = time.perf_counter()
+        folder = out / framing if len(framings) > 1 else out
+        report = evaluate(subjects, mode=mode, input_azimuths=azimuths, size=args.size, reconstruct_fn=oracle,
+                          framing=framing, out_dir=folder / "sheets", progress=progress)
+        total_s = time.perf_counter() - t
+        report.save_json(folder / "report.json")
+        failed |= bool(report.failures)
+        print(report.summary())
         print()
-        print(f"#### {s.name}")
+        print(f"### All subjects, {framing.replace('_', ' ')} ({len(subjects)} x {len(azimuths)} photos, {args.size} px, "
+              f"mode {mode}; {total_s:.0f} s)")
         print()
-        print(report.markdown(s.name))
-    print()
-    print(f"report and contact sheets in {out}")
-    return 1 if report.failures else 0
+        print(report.markdown())
+        for s in subjects:
+            print()
+            print(f"#### {s.name}, {framing.replace('_', ' ')}")
+            print()
+            print(report.markdown(s.name))
+        print()
+    print(f"reports and contact sheets in {out}")
+    return 1 if failed else 0
 
 
 def _options(pairs: list[str]) -> dict[str, float]:

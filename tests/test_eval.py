@@ -24,6 +24,7 @@ from humansplat.eval import (
     evaluate,
     harness,
     make_input_view,
+    mesh_to_gaussians,
     perfect_reconstruction,
     score_view,
     view_group,
@@ -216,6 +217,32 @@ def test_input_camera_sees_the_subject_filling_85_percent(subjects):
     left_hand = view.mesh.vertices[subjects["jacket"].mesh.vertices[:, 0] > 0.25]  # the subject's left hand
     right_hand = view.mesh.vertices[subjects["jacket"].mesh.vertices[:, 0] < -0.25]
     assert float(left_hand[:, 2].mean()) < float(right_hand[:, 2].mean())  # nearer the camera
+
+
+def test_portrait_framing_shows_head_and_shoulders_and_depth_alignment_undoes_scale(subjects):
+    """The portrait photo (0.75 m, looking 0.22 m below the top of the head) shows the head whole and
+    the body cut at the bottom edge; depth alignment undoes a scale about the camera."""
+    from humansplat.eval import PORTRAIT_DISTANCE_M, align_depth
+
+    view = make_input_view(subjects["jacket"], 0.0, 96, framing="portrait")
+    assert view.framing == "portrait" and view.distance == PORTRAIT_DISTANCE_M
+    cover = view.alpha > 0.5
+    rows = np.nonzero(cover.any(axis=1))[0]
+    assert 3 <= rows[0] <= 25  # the top of the head, below the top edge
+    assert cover[-1].sum() > 40  # shoulders and chest run out of the bottom edge
+    head_row = cover[rows[0] + 10]
+    assert 10 < head_row.sum() < 45  # a head, not the shoulders, near the top
+    depth = view.depth[cover]
+    assert 0.6 < float(np.median(depth)) < 0.8  # the face is about 0.75 m - a few cm away
+    assert view.orbit([0.0], 96).centers[0].norm() < 1e-4  # azimuth 0 is the input camera
+    # depth alignment: the truth as Gaussians (coarse), scaled about the camera by 1.15
+    g = mesh_to_gaussians(view.mesh, spacing=0.008, scale=0.6, opacity=0.99)
+    big = replace(g, means=g.means * 1.15, log_scales=g.log_scales + math.log(1.15))
+    back, k = align_depth(big, view.depth, view.camera)
+    assert k == pytest.approx(1 / 1.15, rel=0.02)
+    torch.testing.assert_close(back.means, g.means, rtol=0.02, atol=0.02)
+    with pytest.raises(ValueError, match="framing"):
+        make_input_view(subjects["jacket"], 0.0, 96, framing="bust")
 
 
 # ------------------------------------------------------------------------------ CLI

@@ -9,8 +9,12 @@ the reconstruction against renders of the truth from 8 orbit azimuths (see :mod:
 from .convert import mesh_to_gaussians, sample_surface
 from .harness import (
     FOV_DEG,
+    FRAMINGS,
     ORBIT_AZIMUTHS,
+    PORTRAIT_AIM_BELOW_TOP_M,
+    PORTRAIT_DISTANCE_M,
     InputView,
+    align_depth,
     align_height,
     evaluate,
     lpips_scorer,
@@ -26,8 +30,11 @@ from .subjects import BUILTIN_SUBJECTS, EvalSubject, builtin_subjects, scan_subj
 __all__ = [
     "BUILTIN_SUBJECTS",
     "FOV_DEG",
+    "FRAMINGS",
     "GROUPS",
     "ORBIT_AZIMUTHS",
+    "PORTRAIT_AIM_BELOW_TOP_M",
+    "PORTRAIT_DISTANCE_M",
     "EvalReport",
     "EvalSubject",
     "GroupRow",
@@ -36,6 +43,7 @@ __all__ = [
     "RunRecord",
     "ViewMetrics",
     "ViewScore",
+    "align_depth",
     "align_height",
     "align_to_box",
     "alpha_box",

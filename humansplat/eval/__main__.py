@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scans", type=Path, default=None, help="folder of textured scans (humansplat.data.scans)")
     p.add_argument("--azimuths", type=_azimuths, default=[0.0, 30.0, -30.0], help="input photo azimuths in degrees (default: 0,30,-30)")
     p.add_argument("--size", type=_size, default=256, help="photo and view side in pixels (default: 256)")
+    p.add_argument("--framing", choices=("full_body", "portrait"), default="full_body",
+                   help="the whole person (default) or a selfie's head and shoulders at 0.75 m")
     p.add_argument("--device", default=None, help="device of the reconstruction, e.g. cpu or cuda:0")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder (report.json, sheets/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -118,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         report = evaluate(subjects, mode=args.mode, input_azimuths=args.azimuths, size=args.size, device=args.device,
-                          out_dir=args.out / "sheets", progress=progress)
+                          framing=args.framing, out_dir=args.out / "sheets", progress=progress)
     except ValueError as exc:
         print(f"humansplat-eval: error: {exc}", file=sys.stderr)
         return 2

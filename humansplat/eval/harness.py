@@ -3,20 +3,24 @@
 For each subject (a :class:`~humansplat.eval.subjects.EvalSubject` in the scan frame: +Y up, facing
 +Z, feet at y = 0) and each input azimuth (default 0, +30, -30 degrees):
 
-1. **Photo.** A level camera with a 45 degree field of view on a square image, looking at the
-   subject's mid-height from the distance where the subject fills ``fill`` (85 %) of the image
-   height, at azimuth ``a`` in the subject's frame (0 = its front, +90 = its left side, 180 = its
-   back). The subject is moved into that camera's frame (the world of a reconstruction, see
+1. **Photo.** A level camera with a 45 degree field of view on a square image at azimuth ``a`` in
+   the subject's frame (0 = its front, +90 = its left side, 180 = its back), framed one of two ways
+   (``framing``): ``"full_body"`` looks at the subject's mid-height from the distance where the
+   subject fills ``fill`` (85 %) of the image height; ``"portrait"`` (a selfie's head and shoulders)
+   looks at the head's vertical axis :data:`PORTRAIT_AIM_BELOW_TOP_M` below the top of the head
+   from :data:`PORTRAIT_DISTANCE_M`. The subject is moved into that camera's frame (the world of a reconstruction, see
    :mod:`humansplat.cameras`) and rendered on white with flat albedo
    (:func:`humansplat.render.mesh.render_mesh`).
 2. **Reconstruction.** ``reconstruct_fn(photo)`` -> Gaussians (default: the pipeline in ``mode``).
-3. **Height alignment.** One photo fixes a person only up to scale and depth: the prediction is
-   scaled about the input camera centre (the world origin) by ``true height / predicted height``,
-   heights measured the same way on both (:func:`up_extent`: robust percentiles along the up axis
-   of opaque Gaussians' means, and of dense surface samples of the truth). The input view does not
+3. **Scale alignment.** One photo fixes a person only up to scale and depth: the prediction is
+   scaled about the input camera centre (the world origin). Full body: by ``true height / predicted
+   height``, heights measured the same way on both (:func:`up_extent`: robust percentiles along the
+   up axis of opaque Gaussians' means, and of dense surface samples of the truth). Portrait (the
+   photo shows no height): by the median ratio of the truth's depth to the prediction's rendered
+   depth over the pixels both cover in the photo (:func:`align_depth`). The input view does not
    change; the orbit then turns about the same point for both.
 4. **Views.** Both are rendered from the 8 orbit azimuths 0, 45, ..., 315 in the subject's frame
-   (orbit centre: the subject's axis at mid-height; radius: the photo's distance) and from the
+   (orbit centre: the point the photo looks at; radius: the photo's distance) and from the
    input camera ("input"), at ``render_scale`` x the size and averaged down (anti-aliasing, so the
    renderers' sub-pixel footprints do not dominate small images).
 5. **Scores** per view (:mod:`humansplat.eval.metrics`), raw and silhouette-aligned, and LPIPS when
@@ -32,7 +36,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -47,8 +51,13 @@ from .subjects import EvalSubject
 
 __all__ = [
     "FOV_DEG",
+    "FRAMINGS",
     "ORBIT_AZIMUTHS",
+    "PORTRAIT_AIM_BELOW_TOP_M",
+    "PORTRAIT_DISTANCE_M",
+    "Framing",
     "InputView",
+    "align_depth",
     "align_height",
     "evaluate",
     "lpips_scorer",
@@ -62,6 +71,15 @@ FOV_DEG = 45.0
 """Field of view of every evaluation camera (the pipeline's default for photos without EXIF)."""
 ORBIT_AZIMUTHS: tuple[float, ...] = (0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0)
 """Azimuths (degrees, subject frame) of the scored orbit views: 0 = front, 90 = left, 180 = back."""
+
+Framing = Literal["full_body", "portrait"]
+FRAMINGS: tuple[str, ...] = ("full_body", "portrait")
+"""How the photo frames the subject: the whole person, or a selfie's head and shoulders."""
+PORTRAIT_DISTANCE_M = 0.75
+"""Camera distance of the portrait framing: a selfie at arm's length (metres)."""
+PORTRAIT_AIM_BELOW_TOP_M = 0.22
+"""The portrait camera looks at the head's axis this far below the top of the head (metres): with the
+45 degree field of view the photo spans from 9 cm above the head to mid-chest."""
 
 ReconstructFn = Callable[..., Any]
 """``fn(photo (S, S, 3) uint8) -> Gaussians`` (or a :class:`~humansplat.result.Result`). A callable
@@ -79,10 +97,12 @@ class InputView:
         alpha: (S, S) float32 coverage of the photo.
         mesh: the subject in the world frame (OpenCV axes: x right, y down, z forward; metres).
         camera: the input camera (identity extrinsics, FOV_DEG, S x S).
-        centre: (3,) world point the orbit turns about (the subject's axis at mid-height).
+        centre: (3,) world point the orbit turns about (the point the photo looks at).
         distance: metres from the input camera to ``centre``.
         true_height: the subject's height measured by :func:`up_extent` (metres).
         pixel_size: metres per pixel at ``centre`` at the render resolution (S x render_scale).
+        framing: how the photo frames the subject (:data:`Framing`).
+        depth: (S, S) float32 camera depth of the truth in the photo (metres; 0 where empty).
     """
 
     subject: str
@@ -95,6 +115,8 @@ class InputView:
     distance: float
     true_height: float
     pixel_size: float
+    framing: str = "full_body"
+    depth: np.ndarray | None = None
 
     def orbit(self, azimuths: Sequence[float], size: int) -> Cameras:
         """Cameras at subject-frame ``azimuths`` (degrees) on the orbit, ``size`` x ``size`` pixels."""
@@ -103,15 +125,19 @@ class InputView:
 
 
 # ------------------------------------------------------------------------------------------ geometry
-def _to_world(mesh: TexturedMesh, azimuth_deg: float, mid_height: float, distance: float) -> TexturedMesh:
+def _to_world(
+    mesh: TexturedMesh, azimuth_deg: float, mid_height: float, distance: float, axis: tuple[float, float] = (0.0, 0.0)
+) -> TexturedMesh:
     """Scan frame -> the frame of a level camera at subject azimuth ``azimuth_deg`` looking at the
-    subject's axis at ``mid_height``, ``distance`` metres away (OpenCV axes)."""
+    vertical line x, z = ``axis`` (scan frame, metres) at height ``mid_height``, ``distance`` metres
+    away (OpenCV axes)."""
     a = math.radians(azimuth_deg)
     c, s = math.cos(a), math.sin(a)
     # R_y(-a) turns the camera direction (sin a, 0, cos a) onto +Z; then (x, y, z) -> (x, -y, -z).
     rot = torch.tensor([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
     flip = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
-    v = (mesh.vertices - torch.tensor([0.0, mid_height, 0.0])) @ (flip @ rot).T + torch.tensor([0.0, 0.0, distance])
+    aim = torch.tensor([axis[0], mid_height, axis[1]])
+    v = (mesh.vertices - aim) @ (flip @ rot).T + torch.tensor([0.0, 0.0, distance])
     return replace(mesh, vertices=v)
 
 
@@ -146,6 +172,26 @@ def align_height(gaussians: Gaussians, true_height: float) -> tuple[Gaussians, f
     return replace(gaussians, means=gaussians.means * k, log_scales=gaussians.log_scales + math.log(k)), k
 
 
+def align_depth(gaussians: Gaussians, true_depth: np.ndarray, camera: Cameras, min_cover: float = 0.5) -> tuple[Gaussians, float]:
+    """Scale ``gaussians`` about the world origin (the input camera centre) so that their depth in
+    ``camera`` matches ``true_depth`` ((S, S) metres, 0 where empty): by the median ratio over the
+    pixels where both cover at least ``min_cover``. Means and scales scale together, so the input view
+    does not change. Returns the scaled Gaussians and the factor (1 when they share no pixel)."""
+    from ..render import render
+
+    if len(gaussians) == 0:
+        return gaussians, 1.0
+    with torch.no_grad():
+        out = render(gaussians.detach(), camera.to(gaussians.device), background=1.0)
+    depth = out.depth[0, ..., 0].float().cpu().numpy()
+    alpha = out.alpha[0, ..., 0].float().cpu().numpy()
+    both = (alpha >= min_cover) & (true_depth > 0) & (depth > 0)
+    if both.sum() < 10:
+        return gaussians, 1.0
+    k = float(np.median(true_depth[both] / depth[both]))
+    return replace(gaussians, means=gaussians.means * k, log_scales=gaussians.log_scales + math.log(k)), k
+
+
 def _framing_distance(mesh: TexturedMesh, fill: float, size: int) -> tuple[float, float]:
     """(distance, mid height): where a level camera facing the subject's front at mid-height shows
     it ``fill`` of the image height (perspective: iterated)."""
@@ -161,12 +207,45 @@ def _framing_distance(mesh: TexturedMesh, fill: float, size: int) -> tuple[float
     return d, mid
 
 
-def _placement(subject: EvalSubject, fill: float, size: int) -> tuple[float, float, float]:
-    """(camera distance, mid height, true height) of ``subject``: the same for every input azimuth
-    (the camera turns about the vertical axis), so :func:`evaluate` computes them once per subject."""
-    distance, mid = _framing_distance(subject.mesh, fill, size)
+@dataclass(frozen=True)
+class Placement:
+    """Where the camera of a subject's photos stands: the same for every input azimuth (the camera
+    turns about the vertical line ``axis``), so :func:`evaluate` computes it once per subject.
+
+    Attributes:
+        distance: metres from the camera to the point it looks at.
+        aim_height: height of that point (scan frame y, metres).
+        axis: (x, z) of the vertical line the camera turns about (scan frame, metres).
+        true_height: the subject's height (:func:`up_extent` of dense surface samples, metres).
+        framing: :data:`Framing`.
+    """
+
+    distance: float
+    aim_height: float
+    axis: tuple[float, float]
+    true_height: float
+    framing: str = "full_body"
+
+
+def _head_axis(mesh: TexturedMesh, below_top: float) -> tuple[float, float]:
+    """(x, z) median of the vertices within ``below_top`` metres of the top of the subject (scan frame)."""
+    v = mesh.vertices
+    top = v[v[:, 1] > float(v[:, 1].max()) - below_top]
+    return float(top[:, 0].median()), float(top[:, 2].median())
+
+
+def _placement(subject: EvalSubject, fill: float, size: int, framing: str = "full_body") -> Placement:
+    """The :class:`Placement` of ``subject``'s photos for ``framing``."""
     points, _, _ = sample_surface(subject.mesh, spacing=0.0025, seed=0)  # dense: the quantiles must not be noisy
-    return distance, mid, up_extent(points * torch.tensor([1.0, -1.0, 1.0]))  # scan frame: +y is up
+    height = up_extent(points * torch.tensor([1.0, -1.0, 1.0]))  # scan frame: +y is up
+    if framing == "portrait":
+        top = float(subject.mesh.vertices[:, 1].max())
+        axis = _head_axis(subject.mesh, PORTRAIT_AIM_BELOW_TOP_M)
+        return Placement(PORTRAIT_DISTANCE_M, top - PORTRAIT_AIM_BELOW_TOP_M, axis, height, framing)
+    if framing != "full_body":
+        raise ValueError(f"framing must be one of {', '.join(FRAMINGS)}, got {framing!r}")
+    distance, mid = _framing_distance(subject.mesh, fill, size)
+    return Placement(distance, mid, (0.0, 0.0), height, framing)
 
 
 def make_input_view(
@@ -175,14 +254,17 @@ def make_input_view(
     size: int,
     fill: float = 0.85,
     render_scale: int = 2,
-    placement: tuple[float, float, float] | None = None,
+    placement: Placement | None = None,
+    framing: str = "full_body",
 ) -> InputView:
     """The photo of ``subject`` from subject azimuth ``azimuth`` (degrees) and its ground truth
-    (``placement``: :func:`_placement` of the subject, computed here when not given)."""
-    distance, mid, true_height = placement or _placement(subject, fill, size)
-    mesh = _to_world(subject.mesh, azimuth, mid, distance)
+    (``placement``: :func:`_placement` of the subject for ``framing``, computed here when not given)."""
+    place = placement or _placement(subject, fill, size, framing)
+    distance = place.distance
+    mesh = _to_world(subject.mesh, azimuth, place.aim_height, distance, place.axis)
     camera = Cameras.from_fov(FOV_DEG, size, size)
-    rgb, alpha = _render_truth(mesh, camera, render_scale)
+    truth = render_mesh(mesh, camera, supersample=2 * render_scale, background=1.0)
+    rgb, alpha = truth.rgb.numpy(), truth.alpha.numpy()
     pixel = distance / fov_to_focal(FOV_DEG, size * render_scale)
     return InputView(
         subject=subject.name,
@@ -193,8 +275,10 @@ def make_input_view(
         camera=camera,
         centre=torch.tensor([0.0, 0.0, distance]),
         distance=distance,
-        true_height=true_height,
+        true_height=place.true_height,
         pixel_size=pixel,
+        framing=place.framing,
+        depth=truth.depth[0].numpy(),
     )
 
 
@@ -300,6 +384,7 @@ def evaluate(
     reconstruct_fn: ReconstructFn | None = None,
     device: str | torch.device | None = None,
     fill: float = 0.85,
+    framing: str = "full_body",
     render_scale: int = 2,
     out_dir: str | Path | None = None,
     use_lpips: bool = True,
@@ -316,7 +401,8 @@ def evaluate(
         size: side S of the square photo and of every scored view, in pixels.
         reconstruct_fn: ``fn(photo (S, S, 3) uint8) -> Gaussians | Result`` (see :data:`ReconstructFn`).
         device: device of the default reconstructor (default: the pipeline's choice).
-        fill: share of the image height the subject fills in the photo.
+        fill: share of the image height the subject fills in a full-body photo.
+        framing: ``"full_body"`` or ``"portrait"`` (:data:`Framing`, module docstring).
         render_scale: views are rendered at ``size * render_scale`` and averaged down.
         out_dir: where contact sheets go (``<subject>.png``); None writes none.
         use_lpips: also score LPIPS when it is available locally (else one note says why not).
@@ -333,6 +419,8 @@ def evaluate(
         raise ValueError(f"render_scale must be 1, 2, 3 or 4, got {render_scale!r}")
     if not 0.2 <= fill <= 1.0:
         raise ValueError(f"fill must be in [0.2, 1], got {fill}")
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {', '.join(FRAMINGS)}, got {framing!r}")
     azimuths = [float(a) for a in input_azimuths]
     if not azimuths:
         raise ValueError("input_azimuths is empty; give at least one azimuth in degrees, e.g. (0,)")
@@ -342,15 +430,15 @@ def evaluate(
     if sheet_dir is not None:
         sheet_dir.mkdir(parents=True, exist_ok=True)
 
-    report = EvalReport(mode=mode, size=size, input_azimuths=azimuths, lpips_note=lpips_note)
+    report = EvalReport(mode=mode, size=size, input_azimuths=azimuths, lpips_note=lpips_note, framing=framing)
     total, done = len(subjects) * len(azimuths), 0
     for subject in subjects:
-        placement = _placement(subject, fill, size)
+        placement = _placement(subject, fill, size, framing)
         gt_orbit: tuple[np.ndarray, np.ndarray] | None = None
         sheet_rows: list[tuple[str, list[np.ndarray], list[str]]] = []
         for a in azimuths:
             t0 = time.perf_counter()
-            view = make_input_view(subject, a, size, fill, render_scale, placement)
+            view = make_input_view(subject, a, size, fill, render_scale, placement, framing)
             if gt_orbit is None:  # the orbit views of the truth do not depend on the input azimuth
                 gt_orbit = _render_truth(view.mesh, view.orbit(ORBIT_AZIMUTHS, size), render_scale)
             record = RunRecord(subject=subject.name, input_azimuth=a, true_height_m=view.true_height)
@@ -367,7 +455,10 @@ def evaluate(
             record.notes = notes
             record.gaussians = len(pred)
             record.predicted_height_m = predicted_height(pred)
-            pred, record.scale = align_height(pred, view.true_height)
+            if framing == "portrait":
+                pred, record.scale = align_depth(pred, view.depth, view.camera)
+            else:
+                pred, record.scale = align_height(pred, view.true_height)
             cams = Cameras.cat([view.camera, view.orbit(ORBIT_AZIMUTHS, size)])
             pr_rgb, pr_alpha = _render_prediction(pred, cams, render_scale)
             gt_rgb = np.concatenate([view.photo[None].astype(np.float32) / 255.0, gt_orbit[0]])
@@ -401,7 +492,7 @@ def evaluate(
                 progress(done, total, f"{subject.name} @ {a:+.0f} deg: {record.seconds:.1f}s")
         if sheet_dir is not None and sheet_rows:
             path = sheet_dir / f"{subject.name}.png"
-            write_contact_sheet(path, ["input"] + [_azimuth_label(b) for b in ORBIT_AZIMUTHS], sheet_rows, title=f"{subject.name} ({mode})")
+            write_contact_sheet(path, ["input"] + [_azimuth_label(b) for b in ORBIT_AZIMUTHS], sheet_rows, title=f"{subject.name} ({mode}, {framing.replace('_', ' ')})")
             report.sheets.append(str(path))
     return report
 

@@ -116,6 +116,7 @@ class EvalReport:
 
     Attributes:
         mode: the reconstruction mode asked for; size: view side in pixels; input_azimuths: degrees.
+        framing: how the photos frame the subjects (``"full_body"`` or ``"portrait"``).
         views: one :class:`ViewScore` per scored view; runs: one :class:`RunRecord` per photo.
         lpips_note: one line saying whether LPIPS was measured, and why not.
         sheets: paths of the contact sheets written.
@@ -128,6 +129,7 @@ class EvalReport:
     runs: list[RunRecord] = field(default_factory=list)
     lpips_note: str = ""
     sheets: list[str] = field(default_factory=list)
+    framing: str = "full_body"
 
     @property
     def failures(self) -> list[RunRecord]:
@@ -167,7 +169,7 @@ class EvalReport:
         ok = [r for r in self.runs if r.error is None]
         secs = _mean([r.seconds for r in ok])
         lines = [
-            f"mode {self.mode}, {self.size} px, photos at {', '.join(f'{a:+g}' for a in self.input_azimuths)} deg: "
+            f"mode {self.mode}, {self.framing.replace('_', ' ')} photos of {self.size} px at {', '.join(f'{a:+g}' for a in self.input_azimuths)} deg: "
             f"{len(ok)}/{len(self.runs)} reconstructions, {secs:.1f} s each on average",
             self.lpips_note,
         ]
@@ -191,6 +193,7 @@ class EvalReport:
             {
                 "mode": self.mode,
                 "size": self.size,
+                "framing": self.framing,
                 "input_azimuths": self.input_azimuths,
                 "lpips_note": self.lpips_note,
                 "table": [asdict(r) for r in self.table()],

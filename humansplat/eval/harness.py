@@ -39,6 +39,7 @@ import torch
 
 from ..cameras import Cameras, fov_to_focal
 from ..gaussians import Gaussians
+from ..geometry import OPENCV_TO_GLTF
 from ..render.mesh import TexturedMesh, render_mesh
 from .convert import mesh_to_gaussians, sample_surface
 from .metrics import align_to_box, alpha_box, score_view
@@ -110,7 +111,7 @@ def _to_world(mesh: TexturedMesh, azimuth_deg: float, mid_height: float, distanc
     c, s = math.cos(a), math.sin(a)
     # R_y(-a) turns the camera direction (sin a, 0, cos a) onto +Z; then (x, y, z) -> (x, -y, -z).
     rot = torch.tensor([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
-    flip = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+    flip = torch.tensor(OPENCV_TO_GLTF, dtype=torch.float32)
     v = (mesh.vertices - torch.tensor([0.0, mid_height, 0.0])) @ (flip @ rot).T + torch.tensor([0.0, 0.0, distance])
     return replace(mesh, vertices=v)
 

@@ -18,7 +18,7 @@ and raises :class:`~humansplat.errors.WeightsUnavailableError` when their weight
 the prior-mode Gaussians to its orbit views and the photo (:mod:`humansplat.views_mode`).
 ``"auto"`` runs full with trained reconstructor and synthesizer weights on a CUDA GPU, views with the
 synthesizer's weights on a CUDA GPU, else prior, with a note saying why the others did not run
-(:func:`humansplat.views_mode.choose_mode`).
+(:func:`humansplat.modes.choose_mode`).
 
 Options are checked once, before any work, by :func:`check_options` (the limits are
 :data:`LIMITS`; the app narrows them with its own :class:`OptionLimits`). A
@@ -37,26 +37,28 @@ Models are loaded once per process and device, under a lock (:mod:`humansplat.gp
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from . import hub, weights
 from .cameras import Cameras
 from .errors import Deadline, GpuUnavailableError, InputError, WeightsUnavailableError, check_deadline
 from .gaussians import Gaussians
+from .imaging import psnr
+from .modes import MODES, Mode, RequestedMode, choose_mode  # MODES, RequestedMode re-exported (api names)
 from .orbit import BodyOrbit, body_orbit, framing
-from .result import Mode, ProgressCallback, Result
+from .result import ProgressCallback, Result
 
 if TYPE_CHECKING:
     from .gpu_stage import NetworkRequest, NetworkUpdate
     from .prior.body_fit import BodyFit
-    from .prior.person import PersonCrop
     from .prior.fit import FitOptions
+    from .prior.person import PersonCrop
     from .prior_mode.build import PriorOptions
 
 __all__ = [
@@ -78,9 +80,6 @@ __all__ = [
     "render_views",
 ]
 
-RequestedMode = Literal["auto", "prior", "views", "full"]
-MODES: tuple[str, ...] = ("auto", "prior", "views", "full")
-"""The modes a run can ask for (module docstring)."""
 
 VIEW_AZIMUTHS: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)
 """Azimuths (degrees) of the 4 orthogonal views: front, the subject's left, back, the subject's right."""
@@ -262,18 +261,15 @@ def network_status() -> tuple[bool, str]:
 
 def _resolve_mode(mode: str, device: torch.device | None = None) -> tuple[Mode, list[str]]:
     """Requested mode (one of MODES) -> (mode to run, notes): the rule of
-    :func:`humansplat.views_mode.choose_mode`. Raises WeightsUnavailableError for an explicit
+    :func:`humansplat.modes.choose_mode` over this machine's weight statuses. Raises WeightsUnavailableError for an explicit
     ``"views"``/``"full"`` whose weights are missing."""
     if mode == "prior":
         return "prior", ["prior mode: Gaussians from the fitted body and the photo; no network weights ran"]
-    from .hub import hub_offline
-    from .views_mode.run import choose_mode, synthesizer_status
-
     device = device if device is not None else _device(None)
     net_ok, net_message = network_status()
-    synth_ok, synth_message = synthesizer_status()
+    synth_ok, synth_message = weights.synthesizer_status()
     notes: list[str] = []
-    if mode == "views" and not synth_ok and not hub_offline():  # asked for explicitly: fetch on first use
+    if mode == "views" and not synth_ok and not hub.hub_offline():  # asked for explicitly: fetch on first use
         synth_ok = True
         notes.append(f"views mode: the synthesizer's weights are fetched from the Hub on first use ({synth_message})")
     try:
@@ -398,11 +394,11 @@ def input_view_quality(gaussians: Gaussians, body_fit: BodyFit) -> dict[str, flo
     mask = np.asarray(crop.mask) > 0.5
     target = np.asarray(crop.rgb, dtype=np.float64) / 255.0
     mse = float(((rgb - target) ** 2)[mask].mean()) if mask.any() else float("nan")
-    psnr = 10.0 * math.log10(1.0 / max(mse, 1e-10)) if mask.any() else float("nan")
+    psnr_db = psnr(mse) if mask.any() else float("nan")
     pred = alpha > 0.5
     union = int((pred | mask).sum())
     iou = float((pred & mask).sum() / union) if union else float("nan")
-    return {"input_view_psnr_db": round(psnr, 3), "input_view_alpha_iou": round(iou, 4)}
+    return {"input_view_psnr_db": round(psnr_db, 3), "input_view_alpha_iou": round(iou, 4)}
 
 
 def back_coverage(alpha_back: np.ndarray, body_fit: BodyFit, camera: Cameras, threshold: float = 0.5) -> float:

@@ -26,18 +26,13 @@ from typing import Any
 # (docs/benchmarks.md). Must be set before torch starts its thread pool.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from .errors import EXIT_STATUS  # re-exported: the rule is shared with python -m humansplat.prior
+from .modes import MODES
 
 __all__ = ["EXIT_STATUS", "IMAGE_SUFFIXES", "build_parser", "collect_inputs", "main"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 """File endings taken from a folder (other files in it are reported as skipped)."""
-
-EXIT_STATUS = (
-    "exit status: 0 every photo was done; 1 some photos failed or were missing (the others were "
-    "written); 2 usage error (a bad option, an unavailable body model, or a mode whose network "
-    "weights are missing): nothing was processed"
-)
-"""The exit-status rule of both command lines (``humansplat`` and ``python -m humansplat.prior``)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="PHOTO", help="photo files and/or folders of photos")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results")
     p.add_argument(
-        "--mode", choices=("auto", "prior", "views", "full"), default="auto",
+        "--mode", choices=MODES, default="auto",
         help="prior: from the fitted body and the photo, no network weights; views: the human SV3D "
              "synthesizer's views + a Gaussian fit (needs its weights); full: diffusion + reconstruction "
              "transformer (needs trained weights); auto (default): full, else views (on a CUDA GPU), else prior",

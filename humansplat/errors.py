@@ -6,7 +6,22 @@ import math
 import time
 from dataclasses import dataclass
 
-__all__ = ["Deadline", "GpuUnavailableError", "InputError", "TimeLimitError", "WeightsUnavailableError", "check_deadline"]
+__all__ = [
+    "EXIT_STATUS",
+    "Deadline",
+    "GpuUnavailableError",
+    "InputError",
+    "TimeLimitError",
+    "WeightsUnavailableError",
+    "check_deadline",
+]
+
+EXIT_STATUS = (
+    "exit status: 0 every photo was done; 1 some photos failed or were missing (the others were "
+    "written); 2 usage error (a bad option, an unavailable body model, or a mode whose network "
+    "weights are missing): nothing was processed"
+)
+"""The exit status rule of the ``humansplat`` command and ``python -m humansplat.prior``, in words."""
 
 
 class InputError(ValueError):

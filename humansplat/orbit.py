@@ -11,13 +11,13 @@ avatar. Conventions: :mod:`humansplat.cameras` (world = input camera frame, Open
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import torch
 
 from .cameras import Cameras, focal_to_fov
+from .geometry import axis_angle_to_matrix
 
 if TYPE_CHECKING:  # pragma: no cover
     from .prior.body_fit import BodyFit
@@ -81,8 +81,6 @@ def body_up_axis(body_fit: BodyFit) -> torch.Tensor:
     up = None
     params = getattr(body_fit, "params", None)
     if params is not None and getattr(params, "global_orient", None) is not None:
-        from .prior.body_models import axis_angle_to_matrix
-
         R = axis_angle_to_matrix(torch.as_tensor(params.global_orient, dtype=torch.float32).reshape(3))
         up = R @ torch.tensor(_MODEL_UP)
     elif body_fit.landmarks3d is not None:

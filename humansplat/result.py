@@ -22,18 +22,14 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import numpy as np
 
 from .cameras import Cameras
 from .gaussians import Gaussians
+from .modes import Mode  # re-exported (result API)
 from .prior.body_fit import BodyFit
-
-Mode = Literal["prior", "views", "full"]
-"""``prior``: Gaussians built from the fitted body and the photo (no network weights).
-``views``: the human SV3D synthesizer's orbit views, prior-mode Gaussians fitted to them and the photo.
-``full``: novel-view synthesizer + latent reconstruction transformer (trained weights)."""
 
 ProgressCallback = Callable[[float, str], None]
 """``callback(fraction in [0, 1], stage description)``, called as stages start and finish."""

@@ -110,7 +110,7 @@ def test_rigidly_bound_gaussian_keeps_its_place_on_the_bone(avatar):
         d_new = (out.means - G[j, :3, 3]).norm(dim=1)
         assert torch.allclose(d_new, d_bind, atol=1e-5)
         # the Gaussian's orientation relative to the bone is kept
-        from humansplat.render.projection import quat_to_rotmat
+        from humansplat.geometry import quat_to_rotmat
 
         rel_bind = rig.bind_poses[j, :3, :3].T @ quat_to_rotmat(g.quats)
         rel_new = G[j, :3, :3].T @ quat_to_rotmat(out.quats)
@@ -226,7 +226,7 @@ def test_rigged_glb_structure(glb_path, avatar, person):
 
     # A viewer's skinning at a walk key (node hierarchy x inverse bind matrices) equals our repose.
     from humansplat.animate.export import _gl_frame, rigged_mesh
-    from humansplat.render.projection import quat_to_rotmat
+    from humansplat.geometry import quat_to_rotmat
 
     key = 5
     trs = {i: (np.array(n.translation), np.array(n.rotation)) for i, n in enumerate(gltf.nodes) if i > 0}

@@ -28,7 +28,7 @@ from humansplat.animate.bind import _dense_vertex_weights
 from humansplat.animate.people import make_contact_person
 from humansplat.animate.regions import bone_regions
 from humansplat.prior.body_models import get_body_model
-from humansplat.prior.parts import PART_NAMES
+from humansplat.parts import PART_NAMES
 
 SIZE = 128
 MAX_STRETCH = 2.0

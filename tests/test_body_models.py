@@ -20,7 +20,7 @@ from humansplat.prior.body_models import (
     get_body_model,
     matrix_to_axis_angle,
 )
-from humansplat.prior.parts import PART_NAMES
+from humansplat.parts import PART_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from humansplat.eval import (
 )
 from humansplat.eval import __main__ as cli
 from humansplat.gaussians import Gaussians
-from humansplat.prior.parts import PART_NAMES
+from humansplat.parts import PART_NAMES
 from humansplat.render.mesh import render_mesh, vertex_normals
 
 SIZE = 128

@@ -137,7 +137,7 @@ def test_half_body_gets_plausible_standing_legs():
 
 
 def _rot(rotvec: torch.Tensor) -> torch.Tensor:
-    from humansplat.prior.body_models import axis_angle_to_matrix
+    from humansplat.geometry import axis_angle_to_matrix
 
     return axis_angle_to_matrix(rotvec)
 

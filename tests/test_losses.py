@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from humansplat.cameras import Cameras
-from humansplat.prior.parts import PART_NAMES, PART_WEIGHTS
-from humansplat.train.losses import (
+from humansplat.parts import PART_NAMES, PART_WEIGHTS
+from humansplat.objectives import (
     face_parts,
     hierarchical_loss,
     make_lpips,

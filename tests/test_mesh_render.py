@@ -16,7 +16,7 @@ from humansplat.render.mesh import (
     render_mesh,
     sample_texture,
 )
-from humansplat.train.losses import part_masks
+from humansplat.objectives import part_masks
 
 QUAD_FACES = torch.tensor([[0, 1, 2], [0, 2, 3]])
 

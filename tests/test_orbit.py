@@ -15,7 +15,7 @@ import torch
 
 from humansplat.cameras import Cameras
 from humansplat.orbit import body_orbit, body_orbit_cameras, body_up_axis
-from humansplat.prior.body_models import axis_angle_to_matrix, matrix_to_axis_angle
+from humansplat.geometry import axis_angle_to_matrix, matrix_to_axis_angle
 from humansplat.prior.synthetic import make_synthetic_person
 
 PITCH_DEG = 20.0

@@ -9,7 +9,7 @@ import pytest
 
 from humansplat.prior.body_models import LANDMARK_NAMES
 from humansplat.prior.overlay import draw_body_parts, draw_landmarks, draw_mask
-from humansplat.prior.parts import PART_COLORS, PART_NAMES
+from humansplat.parts import PART_COLORS, PART_NAMES
 from humansplat.prior.synthetic import make_synthetic_person
 
 

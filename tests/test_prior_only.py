@@ -16,7 +16,7 @@ from humansplat.cameras import Cameras
 from humansplat.api import back_coverage, input_view_quality, orbit_framing
 from humansplat.render.mesh import rasterize_mesh
 from humansplat.prior.synthetic import make_synthetic_person
-from humansplat.prior_mode.fill import boundary_pixels, harmonic_fill, nearest_fill
+from humansplat.imaging import boundary_pixels, harmonic_fill, nearest_fill
 from humansplat.prior_mode.build import PriorOptions, prior_surfaces, gaussians_from_prior
 from humansplat.render import render
 
@@ -165,7 +165,7 @@ def test_side_views_have_the_body_thickness_not_a_card(orbit, fit):
 
 def test_back_of_the_head_has_no_face_colour(fit):
     """The back layer takes the hair colour on the head, not the face seen in the photo."""
-    from humansplat.prior.parts import PART_NAMES
+    from humansplat.parts import PART_NAMES
 
     g, layers = gaussians_from_prior(fit, return_layers=True)
     assert layers["visible"].stop == layers["back"].start and layers["back"].stop == layers["far"].start

@@ -165,7 +165,7 @@ def test_small_white_gaps_are_holes_but_a_large_white_garment_is_not():
 def test_a_skirt_is_as_deep_as_it_is_wide_and_trousers_are_not():
     """``_skirt_profile``: rows below the torso where one mask run holds the legs and cloth between them
     get an elliptic cross-section; legs in trousers (their own runs, all body) get none."""
-    from humansplat.prior.parts import PART_NAMES
+    from humansplat.parts import PART_NAMES
     from humansplat.prior_mode.build import _skirt_profile
 
     S = 64
@@ -224,7 +224,7 @@ def test_a_gap_showing_a_coloured_wall_does_not_become_the_person(holey_fit):
 
 
 def test_long_hair_falls_down_the_back_as_far_as_it_shows_below_the_chin():
-    from humansplat.prior.parts import PART_NAMES
+    from humansplat.parts import PART_NAMES
     from humansplat.prior_mode.build import PriorOptions, _long_hair
 
     S = 64
@@ -258,7 +258,7 @@ def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the
     take the skin colour from or with the option off."""
     from dataclasses import replace
 
-    from humansplat.prior.parts import PART_NAMES
+    from humansplat.parts import PART_NAMES
     from humansplat.prior.synthetic import make_synthetic_person
     from humansplat.prior_mode.build import PriorOptions, _misplaced_hands, _resize_image, prior_surfaces
 

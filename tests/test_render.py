@@ -12,7 +12,8 @@ from humansplat.cameras import Cameras
 from humansplat.gaussians import SH_C0, Gaussians
 from humansplat.render import RenderOutput, render
 from humansplat.render.binning import bin_gaussians
-from humansplat.render.projection import LOW_PASS, project_gaussians, quat_to_rotmat
+from humansplat.geometry import quat_to_rotmat
+from humansplat.render.projection import LOW_PASS, project_gaussians
 from humansplat.render.rasterize import RasterOptions
 from humansplat.render.torch_backend import _render_dense, render_torch
 
@@ -350,7 +351,7 @@ def test_gsplat_agrees_with_torch_backend():
 
 
 def test_rotmat_to_quat_inverts_quat_to_rotmat():
-    from humansplat.render.projection import quat_to_rotmat, rotmat_to_quat
+    from humansplat.geometry import quat_to_rotmat, rotmat_to_quat
 
     gen = torch.Generator().manual_seed(3)
     q = torch.nn.functional.normalize(torch.randn(500, 4, generator=gen, dtype=torch.float64), dim=-1)

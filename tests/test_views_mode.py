@@ -19,7 +19,8 @@ import pytest
 from humansplat.errors import Deadline, TimeLimitError
 import torch
 
-from humansplat.multiview.framing import axis_rotation, orbit_view_cameras, prepare_synthesizer_input
+from humansplat.geometry import axis_rotation
+from humansplat.multiview.framing import orbit_view_cameras, prepare_synthesizer_input
 from humansplat.orbit import body_up_axis
 from humansplat.multiview.pipeline_sv3d import (
     ENCODER_NORMALIZATIONS,
@@ -421,10 +422,10 @@ def test_check_options_auto_follows_the_statuses_and_the_device(monkeypatch, syn
     """``api.check_options("auto")`` with simulated weights (the status probes patched) and devices
     (a ``cuda`` device object needs no GPU: only its type is read)."""
     from humansplat import api
-    from humansplat.views_mode import run as views_run
+    from humansplat import weights
 
     monkeypatch.setattr(api, "network_status", lambda: (recon, "reconstructor probe"))
-    monkeypatch.setattr(views_run, "synthesizer_status", lambda: (synth, "SV3D probe"))
+    monkeypatch.setattr(weights, "synthesizer_status", lambda: (synth, "SV3D probe"))
     opts = api.check_options("auto", 0, 64, 0, device)
     assert opts.mode == expected
     notes = " ".join(opts.notes)

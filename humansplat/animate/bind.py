@@ -52,8 +52,8 @@ import numpy as np
 import torch
 
 from ..gaussians import Gaussians
+from ..geometry import axis_angle_to_matrix, rotmat_to_quat
 from ..prior.body_models import get_body_model
-from ..render.projection import rotmat_to_quat
 from .regions import CLOTH, REGION_NAMES, RegionOptions, assign_regions, bone_regions
 from .rig import Pose, Rig, rig_from_fit
 
@@ -310,8 +310,6 @@ def _hip_names(rig: Rig) -> tuple[str, str]:
 def _model_axis(rig: Rig) -> np.ndarray:
     """(3, 3) rows: the body's model-frame axes (x = subject's left, y = down, z = front to back)
     in the world frame (the fitted global orientation)."""
-    from ..prior.body_models import axis_angle_to_matrix
-
     return axis_angle_to_matrix(rig.params.global_orient.float().reshape(3)).T.numpy()
 
 

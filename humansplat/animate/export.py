@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import torch
 
-from ..orbit import BodyOrbit, framing
 from ..gaussians import Gaussians
-from ..render.projection import rotmat_to_quat
+from ..geometry import OPENCV_TO_GLTF, rotmat_to_quat
+from ..orbit import BodyOrbit, framing
 from .bind import BindOptions, BoundAvatar, bind, skin_binding
 from .motions import MOTIONS, get_motion
 from .rig import Rig
@@ -52,9 +52,6 @@ __all__ = [
     "save_bound_avatar",
     "save_rigged_glb",
 ]
-
-_FLIP = np.diag([1.0, -1.0, -1.0])
-
 
 # ------------------------------------------------------------------------------------ video
 def _orbit(avatar: BoundAvatar, frames: list[Gaussians]) -> tuple[BodyOrbit, float]:
@@ -129,10 +126,10 @@ def save_animation_video(avatar: BoundAvatar, motion: str, path: str | Path, fps
 def _gl_frame(avatar: BoundAvatar, points: np.ndarray) -> np.ndarray:
     """(4, 4) world -> glTF scene: flip y and z, root joint above the origin, lowest point at y = 0."""
     root = avatar.rig.bind_poses[0, :3, 3].numpy().astype(np.float64)
-    feet = float((points @ _FLIP.T)[:, 1].min())
+    feet = float((points @ OPENCV_TO_GLTF.T)[:, 1].min())
     M = np.eye(4)
-    M[:3, :3] = _FLIP
-    M[:3, 3] = -_FLIP @ root
+    M[:3, :3] = OPENCV_TO_GLTF
+    M[:3, 3] = -OPENCV_TO_GLTF @ root
     M[1, 3] = -feet  # lowest point on the floor
     return M
 
@@ -156,7 +153,7 @@ def rigged_mesh(
     keep = (g.opacities >= min_opacity).detach().cpu().numpy()
     means = g.means.detach().float().cpu().numpy()[keep].astype(np.float64)
     centre = (means.min(0) + means.max(0)) / 2
-    verts = np.asarray(mesh.vertices) @ _FLIP + centre
+    verts = np.asarray(mesh.vertices) @ OPENCV_TO_GLTF + centre
     colours = np.asarray(mesh.visual.vertex_colors, dtype=np.uint8)
     if body_fit is not None:
         bound = skin_binding(torch.from_numpy(verts).float(), body_fit, avatar.rig, options, colours=colours[:, :3] / 255.0)

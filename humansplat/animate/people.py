@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..parts import PART_NAMES
 from ..prior.body_fit import BodyFit
 from ..prior.body_models import HINGE_GROUPS, POSE_GROUPS, BodyParams, get_body_model
 from ..prior.landmarks import Landmarks
-from ..prior.parts import PART_NAMES
 from ..prior.person import PersonCrop
 from ..render.mesh import TexturedMesh, render_mesh
 

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..prior.parts import PART_NAMES
+from ..parts import PART_NAMES
 from .rig import Rig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -175,8 +175,8 @@ def assign_regions(
     """
     from scipy.ndimage import binary_closing
 
+    from ..imaging import nearest_fill
     from ..prior_mode.build import PriorOptions, body_depths, misplaced_hands, skirt_profile
-    from ..prior_mode.fill import nearest_fill
 
     opt = options or RegionOptions()
     pts = points.detach().float().cpu()

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from ..cameras import invert_rigid
-from ..prior.body_models import POSE_GROUPS, BodyParams, axis_angle_to_matrix, get_body_model
+from ..geometry import axis_angle_to_matrix
+from ..prior.body_models import POSE_GROUPS, BodyParams, get_body_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..prior.body_fit import BodyFit

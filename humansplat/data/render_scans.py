@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..geometry import OPENCV_TO_GLTF
 from ..render.mesh import TexturedMesh
 from .scans import MESH_SUFFIXES, Scan, ScanError, find_scans, load_scan
 
@@ -60,7 +60,7 @@ __all__ = [
     "scan_world_mesh",
 ]
 
-SCAN_TO_WORLD = np.diag([1.0, -1.0, -1.0, 1.0])
+SCAN_TO_WORLD = np.block([[OPENCV_TO_GLTF, np.zeros((3, 1))], [np.zeros((1, 3)), np.ones((1, 1))]])
 """(4, 4) scan frame (+Y up, facing +Z) -> render world (up = -y, facing -z): 180 deg about x."""
 
 FORMAT = "humansplat-scan-renders/1"
@@ -222,7 +222,7 @@ def render_scan(
         settings: views, size, field of view, ... (default :class:`RenderSettings`).
         progress: called with 1 after each view.
     """
-    from ..prior.parts import PART_NAMES
+    from ..parts import PART_NAMES
     from ..render.mesh import render_mesh
 
     settings = settings or RenderSettings()

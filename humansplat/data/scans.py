@@ -31,7 +31,7 @@ file are packed into one texture atlas by trimesh when they are concatenated.
 A body fitted to the scan, when one lies beside it (``body.npz`` in the subject folder, or
 ``<stem>.body.npz`` beside a loose file), is read into ``Scan.body`` in the scan frame: ``vertices``
 (M, 3) in the **file's frame and units** (the scan's transform is applied here), ``faces`` (F, 3),
-``parts`` (M,) labels into :data:`humansplat.prior.parts.PART_NAMES`. It gives the part masks of
+``parts`` (M,) labels into :data:`humansplat.parts.PART_NAMES`. It gives the part masks of
 :mod:`humansplat.data.render_scans` and the body of :class:`humansplat.train.data.FolderDataset`.
 
 A missing texture is not an error: the scan falls back to vertex colours, else grey, and
@@ -89,7 +89,7 @@ class ScanBody:
     Attributes:
         vertices: (M, 3) float32, metres, scan frame.
         faces: (F, 3) int64.
-        parts: (M,) int64 labels into :data:`humansplat.prior.parts.PART_NAMES`.
+        parts: (M,) int64 labels into :data:`humansplat.parts.PART_NAMES`.
         path: the file it came from.
     """
 
@@ -280,7 +280,7 @@ def find_body(mesh_path: str | Path) -> Path | None:
 
 
 def _read_body(path: Path, to_scan: np.ndarray) -> ScanBody:
-    from ..prior.parts import PART_NAMES
+    from ..parts import PART_NAMES
 
     try:
         data = np.load(path)

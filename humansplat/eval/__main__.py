@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["main"]
+from ..modes import MODES
 
-MODES = ("prior", "full", "views", "auto")
+__all__ = ["main"]
 
 
 def _azimuths(text: str) -> list[float]:
@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     from typing import get_args
 
-    from ..api import RequestedMode
+    from ..modes import RequestedMode
 
     if args.mode not in get_args(RequestedMode):
         print(f"humansplat-eval: error: mode {args.mode!r} is not available in this version of the pipeline "

@@ -43,6 +43,7 @@ import torch
 
 from ..cameras import Cameras, fov_to_focal
 from ..gaussians import Gaussians
+from ..geometry import OPENCV_TO_GLTF
 from ..render.mesh import TexturedMesh, render_mesh
 from .convert import mesh_to_gaussians, sample_surface
 from .metrics import align_to_box, alpha_box, score_view
@@ -135,7 +136,7 @@ def _to_world(
     c, s = math.cos(a), math.sin(a)
     # R_y(-a) turns the camera direction (sin a, 0, cos a) onto +Z; then (x, y, z) -> (x, -y, -z).
     rot = torch.tensor([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
-    flip = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+    flip = torch.tensor(OPENCV_TO_GLTF, dtype=torch.float32)
     aim = torch.tensor([axis[0], mid_height, axis[1]])
     v = (mesh.vertices - aim) @ (flip @ rot).T + torch.tensor([0.0, 0.0, distance])
     return replace(mesh, vertices=v)

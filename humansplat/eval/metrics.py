@@ -8,11 +8,12 @@ remaining scale and placement error (a single photo fixes neither exactly) taken
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from ..imaging import psnr
 
 __all__ = ["MASK_THRESHOLD", "ViewMetrics", "align_to_box", "alpha_box", "score_view"]
 
@@ -39,10 +40,6 @@ class ViewMetrics:
     lpips: float | None = None
 
 
-def _psnr(mse: float) -> float:
-    return 10.0 * math.log10(1.0 / max(mse, 1e-10))
-
-
 def score_view(gt_rgb: np.ndarray, gt_alpha: np.ndarray, pred_rgb: np.ndarray, pred_alpha: np.ndarray) -> ViewMetrics:
     """PSNR, masked PSNR, SSIM and mask IoU of a predicted view against the ground truth.
 
@@ -60,9 +57,9 @@ def score_view(gt_rgb: np.ndarray, gt_alpha: np.ndarray, pred_rgb: np.ndarray, p
     gm, pm = gt_alpha > MASK_THRESHOLD, pred_alpha > MASK_THRESHOLD
     union = gm | pm
     iou = float((gm & pm).sum() / union.sum()) if union.any() else float("nan")
-    masked = _psnr(float(sq[union].mean())) if union.any() else float("nan")
+    masked = psnr(float(sq[union].mean())) if union.any() else float("nan")
     ssim = float(structural_similarity(gt, pr, channel_axis=-1, data_range=1.0))
-    return ViewMetrics(psnr=_psnr(float(sq.mean())), psnr_masked=masked, ssim=ssim, iou=iou)
+    return ViewMetrics(psnr=psnr(float(sq.mean())), psnr_masked=masked, ssim=ssim, iou=iou)
 
 
 def alpha_box(alpha: np.ndarray) -> tuple[float, float, float, float] | None:

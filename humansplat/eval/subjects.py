@@ -9,7 +9,7 @@ the front.
 
 Frame: the **scan frame** shared with :mod:`humansplat.data.scans`: metres, +Y up, the person facing
 +Z, x = the subject's left, feet at y = 0, centred on x/z (bounding box). Subjects keep per-vertex
-semantic parts (:data:`humansplat.prior.parts.PART_NAMES`; garments carry the part they cover).
+semantic parts (:data:`humansplat.parts.PART_NAMES`; garments carry the part they cover).
 
 ``builtin_subjects(names=None)`` builds (and caches per process) the named subjects; deterministic.
 """
@@ -26,7 +26,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..prior.parts import PART_NAMES
+from ..geometry import opencv_to_gltf
+from ..parts import PART_NAMES
 from ..render.mesh import TexturedMesh, vertex_normals
 
 __all__ = ["BUILTIN_SUBJECTS", "EvalSubject", "builtin_subjects", "scan_subjects"]
@@ -84,7 +85,7 @@ def _posed_body(shape: dict[str, float], pose_deg: dict[str, tuple[float, float,
         values[model.shape_names.index(name)] = float(value)
     with torch.no_grad():
         out = model(BodyParams(torch.zeros(3), torch.zeros(3), pose, values))
-    v = out.vertices.double().numpy() * np.array([1.0, -1.0, -1.0])  # model (x left, y down, z back) -> scan
+    v = opencv_to_gltf(out.vertices.double().numpy())  # model (x left, y down, z back) -> scan
     lo, hi = v.min(0), v.max(0)
     v = v - np.array([0.5 * (lo[0] + hi[0]), lo[1], 0.5 * (lo[2] + hi[2])])  # feet at 0, centred on x/z
     faces = model.faces.numpy().astype(np.int64)

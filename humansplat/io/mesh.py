@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..gaussians import Gaussians
+from ..geometry import opencv_to_gltf
 
 if TYPE_CHECKING:
     import trimesh
@@ -88,7 +89,7 @@ def gaussians_to_mesh(
     nn = nn.reshape(len(verts), k)
     colours = rgb[nn].mean(axis=1)
     centre = (lo + hi) / 2
-    gl = (verts - centre) * np.array([1.0, -1.0, -1.0])
+    gl = opencv_to_gltf(verts - centre)
     # the axis flip (det = +1 for two flips) keeps orientation; marching cubes' faces point outwards
     vc = np.concatenate([np.clip(colours * 255 + 0.5, 0, 255), np.full((len(verts), 1), 255.0)], axis=1)
     mesh = trimesh.Trimesh(vertices=gl, faces=faces[:, ::-1], vertex_colors=vc.astype(np.uint8), process=False)

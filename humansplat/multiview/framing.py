@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..geometry import axis_rotation
 from .fine_tune import FINE_TUNE_FILL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEFAULT_FILL",
     "SynthesizerInput",
-    "axis_rotation",
     "orbit_view_cameras",
     "prepare_synthesizer_input",
 ]
@@ -94,16 +94,6 @@ def prepare_synthesizer_input(crop: PersonCrop, size: int, fill: float = DEFAULT
     new_mask = np.clip(crop_square(mask, x0, y0, side, int(size), fill=0.0), 0.0, 1.0).astype(np.float32)
     camera = crop.camera.crop(x0, y0, side, side).resize(int(size), int(size))
     return SynthesizerInput(image=image, mask=new_mask, camera=camera, box=(float(x0), float(y0), side))
-
-
-def axis_rotation(axis: torch.Tensor, angles_deg: torch.Tensor) -> torch.Tensor:
-    """(F, 3, 3) rotations by ``angles_deg`` (F,) about the unit ``axis`` (3,), right-handed (Rodrigues)."""
-    a = torch.deg2rad(torch.as_tensor(angles_deg, dtype=torch.float32).reshape(-1))
-    u = torch.nn.functional.normalize(torch.as_tensor(axis, dtype=torch.float32).reshape(3), dim=0)
-    ux = torch.tensor([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]])
-    eye = torch.eye(3).expand(len(a), 3, 3)
-    s, c = torch.sin(a)[:, None, None], torch.cos(a)[:, None, None]
-    return eye * c + s * ux + (1.0 - c) * torch.outer(u, u)
 
 
 def orbit_view_cameras(

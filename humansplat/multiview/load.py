@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from humansplat.errors import WeightsUnavailableError
 from humansplat.hub import HubConfig, fetch
+from humansplat.weights import weight_variant
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -50,14 +51,6 @@ def default_precision(device: torch.device | str | None = None) -> tuple[torch.d
 
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return dev, (torch.float16 if dev.type == "cuda" else torch.float32)
-
-
-def _variant_or_none(folder: Path, variant: str | None) -> str | None:
-    """``variant`` when the folder holds that variant's weights, else None (plain files)."""
-    if not variant:
-        return None
-    found = any(folder.glob(f"*.{variant}.safetensors")) or any(folder.glob(f"*.{variant}.safetensors.index.json"))
-    return variant if found else None
 
 
 def load_sv3d_pipeline(
@@ -118,7 +111,7 @@ def load_sv3d_pipeline(
     def load(name: str, loader):
         path = folder(name)
         files = config.component(name)
-        variant = _variant_or_none(path, files.variant if files else None)
+        variant = weight_variant(path, files.variant if files else None)
         try:
             return loader(path, variant)
         except WeightsUnavailableError:

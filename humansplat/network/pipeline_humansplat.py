@@ -47,8 +47,9 @@ from ..multiview.pipeline_sv3d import SV3DPipeline
 from ..multiview.unet import SV3DUNet
 from ..orbit import body_orbit_cameras
 from ..prior.body_fit import BodyFit
+from ..weights import UNTRAINED, origin
 from .provenance import Provenance, vae_info
-from .transformer import UNTRAINED, LatentReconstructionTransformer
+from .transformer import LatentReconstructionTransformer
 
 __all__ = ["HumanSplatPipeline", "HumanSplatOutput", "body_orbit_cameras", "network_status", "NO_TRAINED_WEIGHTS"]
 
@@ -123,13 +124,6 @@ def network_status(config: HubConfig | None = None) -> tuple[bool, str]:
         return False, f"checking the network weights failed: {type(exc).__name__}: {exc}"
     device = "a CUDA GPU" if torch.cuda.is_available() else "the CPU (SV3D takes tens of minutes there)"
     return True, f"trained reconstructor at {folder}; SV3D weights found; runs on {device}"
-
-
-def _origin(module: Any) -> str:
-    """What a (non-reconstructor) component's weights are: the folder/repo it was loaded from, or random."""
-    config = getattr(module, "config", None)
-    source = getattr(config, "_name_or_path", "") if config is not None else ""
-    return f"loaded: {source}" if source else UNTRAINED
 
 
 class HumanSplatPipeline(DiffusionPipeline):
@@ -234,7 +228,7 @@ class HumanSplatPipeline(DiffusionPipeline):
     # ------------------------------------------------------------------ weights
     def weights_report(self) -> dict[str, str]:
         """Component -> what its weights are (``"random (untrained)"``, ``"loaded: <path>"``, ``"trained: ..."``)."""
-        report = {name: _origin(getattr(self, name)) for name in NETWORKS if name != "reconstructor"}
+        report = {name: origin(getattr(self, name)) for name in NETWORKS if name != "reconstructor"}
         report["reconstructor"] = self.reconstructor.weights_status
         return report
 

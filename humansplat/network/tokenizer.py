@@ -11,7 +11,7 @@ Each (kept) body vertex becomes one token built from
   pixel ``j`` under ``align_corners=False`` (our +0.5 pixel-centre convention);
 * a **Fourier encoding of its 3D position** relative to the body's centre (metres, world frame):
   ``[p, sin(2^f pi p), cos(2^f pi p)]`` for f = 0..F-1 (periods 2 m down to 2^(2-F) m);
-* an **embedding of its semantic part** (:data:`humansplat.prior.parts.PART_NAMES`).
+* an **embedding of its semantic part** (:data:`humansplat.parts.PART_NAMES`).
 
 The three are concatenated and mapped by a 2-layer MLP to the model width D.
 

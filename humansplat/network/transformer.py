@@ -39,17 +39,14 @@ from torch import nn
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 from ..orbit import body_center
-from ..prior.parts import PART_NAMES
+from ..parts import PART_NAMES
+from ..weights import UNTRAINED  # re-exported (transformer API)
 from .attention import AttentionBackend, GeometryAwareInterAttention, InterAttentionImpl, SelfAttention, points_to_cells
 from .gaussian_head import GaussianHead, PixelGaussians
 from .provenance import Provenance
 from .tokenizer import HumanGeometricTokenizer, subsample_indices
 
 __all__ = ["LatentReconstructionTransformer", "ReconstructionOutput", "PRESETS", "UNTRAINED", "body_center"]
-
-UNTRAINED = "random (untrained)"
-"""What :attr:`LatentReconstructionTransformer.weights_status` says for weights not loaded from a
-trained checkpoint."""
 
 PRESETS: dict[str, dict] = {
     # tests: 64 px images (8x8 latents), width 32, 2 + 1 blocks; milliseconds on a CPU.

@@ -1,7 +1,7 @@
 """Structure prior from the command line: ``python -m humansplat.prior PHOTO [PHOTO...] -o OUT``.
 
 For each photo: person detection (mask + landmarks), body fit, and in ``OUT/<photo name>/`` the
-files of :meth:`humansplat.prior.body_fit.BodyFit.save`:
+files of :func:`humansplat.prior.body_files.save_body`:
 
 * ``landmarks.png``, ``mask.png``, ``body.png``: overlays (see :mod:`humansplat.prior.overlay`);
 * ``body.json``: the body, schema ``humansplat.body/1`` (:meth:`~humansplat.prior.body_fit.BodyFit.to_dict`:
@@ -12,7 +12,7 @@ files of :meth:`humansplat.prior.body_fit.BodyFit.save`:
 
 Photos that cannot be used (not an image, nobody in it, ...) are reported and skipped. Options
 (the body model, ``--size``) are checked once, before any photo. Exit status, the same rule as the
-``humansplat`` command (:data:`humansplat.cli.EXIT_STATUS`): 0 every photo was done, 1 some failed,
+``humansplat`` command (:data:`humansplat.errors.EXIT_STATUS`): 0 every photo was done, 1 some failed,
 2 usage error (nothing was processed). ``--synthetic SEED`` adds the project's synthetic person
 (no detector involved), handy for trying the command without a photo.
 """
@@ -25,12 +25,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import EXIT_STATUS
+
 __all__ = ["main"]
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from ..cli import EXIT_STATUS
-
     p = argparse.ArgumentParser(
         prog="python -m humansplat.prior",
         description="Detect the person, fit a body model, and write overlays, body.json, body.obj and body.glb per photo.",
@@ -46,7 +46,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (:data:`humansplat.cli.EXIT_STATUS`: 0 all done, 1 some
+    """Entry point; returns the exit status (:data:`humansplat.errors.EXIT_STATUS`: 0 all done, 1 some
     photos failed, 2 usage error before any photo, through ``parser.error``)."""
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.size < 32:
         parser.error(f"--size must be at least 32 pixels, got {args.size}")
     from ..errors import InputError, WeightsUnavailableError
+    from .body_files import save_body
     from .body_models import get_body_model
     from .fit import fit_body
 
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             t_detect = time.perf_counter() - t0
             fit = fit_body(crop, backend=args.backend)
             fit.timings["detect_s"] = t_detect
-            fit.save(out_root / name)
+            save_body(fit, out_root / name)
         except (InputError, OSError) as exc:
             failed += 1
             print(f"skipped {source}: {exc}", file=sys.stderr)

@@ -38,25 +38,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..parts import PART_NAMES
+from .body_models import POSE_GROUPS, BodyParams
 from .person import PersonCrop
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .body_models import BodyParams
 
 BODY_SCHEMA = "humansplat.body/1"
 """``schema`` value of :meth:`BodyFit.to_dict` (bump the number after the slash on incompatible changes)."""
-
-BODY_FILES = {"json": "body.json", "obj": "body.obj", "glb": "body.glb"}
-"""Names of the files :meth:`BodyFit.save` writes (plus the overlays in ``OVERLAY_FILES`` with a crop)."""
-
-OVERLAY_FILES = {"landmarks": "landmarks.png", "mask": "mask.png", "parts": "body.png"}
-"""Overlays over the person crop written by :meth:`BodyFit.save` (see :mod:`humansplat.prior.overlay`)."""
 
 _FRAME = "world = the input photo's camera frame, OpenCV axes: x right, y down, z forward (up is -y)"
 _UNITS = "metres; axis-angles in radians; image quantities in crop pixels (pixel centres at +0.5)"
@@ -88,7 +81,7 @@ class BodyFit:
         shape: backend shape parameters (name -> tensor).
         vertices: (V, 3) float32, metres, in the input camera frame.
         faces: (F, 3) int64 triangle indices into ``vertices``.
-        parts: (V,) int64 semantic part labels, indices into :data:`humansplat.prior.parts.PART_NAMES`.
+        parts: (V,) int64 semantic part labels, indices into :data:`humansplat.parts.PART_NAMES`.
         joints: (J, 3) float32 joint positions in the camera frame (metres).
         camera: the crop's one-view :class:`Cameras` (same as ``crop.camera``).
         crop: the photo crop with mask and landmarks the body was fitted to; None for a body read
@@ -123,9 +116,6 @@ class BodyFit:
             include_mesh: write the mesh arrays (``vertices``, ``faces``, ``parts``; ~1 MB of JSON for
                 anny). Without them the dict is a summary (counts only) that :meth:`from_dict` refuses.
         """
-        from .body_models import POSE_GROUPS
-        from .parts import PART_NAMES
-
         cam = self.camera
         mesh: dict[str, Any] = {
             "vertex_count": int(self.vertices.shape[0]),
@@ -190,8 +180,6 @@ class BodyFit:
         )
         params = None
         if data.get("params") is not None:
-            from .body_models import BodyParams
-
             params = BodyParams(**{k: _tensor(v) for k, v in data["params"].items()})
         return cls(
             backend=str(data["backend"]),
@@ -214,37 +202,6 @@ class BodyFit:
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), separators=(",", ":")), encoding="utf-8")
         return path
-
-    # ------------------------------------------------------------------ files
-    def save(self, folder: str | Path, overlays: bool = True) -> dict[str, Path]:
-        """Write the body's files into ``folder`` (created if needed) and return ``key -> path``.
-
-        Files: ``body.json`` (:meth:`to_dict`), ``body.obj`` (the mesh in the world frame, vertex colours
-        by part), ``body.glb`` (the same mesh in glTF axes x, -y, -z: y up, facing +z, for viewers), and with
-        ``overlays`` and a crop: ``landmarks.png``, ``mask.png``, ``body.png`` (parts over the crop).
-        """
-        import trimesh
-        from PIL import Image
-
-        from .overlay import draw_body_parts, draw_landmarks, draw_mask, part_color_table
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = {key: folder / name for key, name in BODY_FILES.items()}
-        self.write_json(paths["json"])
-        verts = self.vertices.detach().cpu().numpy().astype(np.float64)
-        faces = self.faces.detach().cpu().numpy()
-        rgb = (part_color_table()[self.parts.cpu().numpy()] * 255.0 + 0.5).astype(np.uint8)
-        colors = np.concatenate([rgb, np.full((len(rgb), 1), 255, np.uint8)], axis=1)
-        trimesh.Trimesh(verts, faces, vertex_colors=colors, process=False).export(paths["obj"])
-        gltf = trimesh.Trimesh(verts * np.array([1.0, -1.0, -1.0]), faces, vertex_colors=colors, process=False)
-        gltf.export(paths["glb"])
-        if overlays and self.crop is not None:
-            images = {"landmarks": draw_landmarks(self.crop), "mask": draw_mask(self.crop), "parts": draw_body_parts(self)}
-            for key, image in images.items():
-                paths[key] = folder / OVERLAY_FILES[key]
-                Image.fromarray(image).save(paths[key])
-        return paths
 
 
 def _crop_to_dict(crop: PersonCrop) -> dict[str, Any]:

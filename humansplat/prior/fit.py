@@ -43,15 +43,14 @@ import torch
 
 from ..cameras import Cameras
 from ..errors import Deadline, check_deadline
+from ..geometry import axis_angle_to_matrix, matrix_to_axis_angle
 from .body_fit import BodyFit
 from .body_models import (
     HINGE_GROUPS,
     POSE_GROUPS,
     BodyModel,
     BodyParams,
-    axis_angle_to_matrix,
     get_body_model,
-    matrix_to_axis_angle,
 )
 from .person import PersonCrop
 

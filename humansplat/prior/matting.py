@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..imaging import blur_masked, nearest_fill
+
 __all__ = ["local_background", "refine_mask"]
 
 
@@ -97,8 +99,6 @@ def _grow_once(
     shadow = (residual < 0.75 * colour_hi) & (k > shadow_min) & (k < 1.0)
     # a pixel's share of the person: its distance from the backdrop over that of the nearest surely
     # person pixel's colour (a rim pixel half covered by a dark sleeve is half as far from the wall)
-    from ..prior_mode.fill import nearest_fill  # lazy: prior_mode imports this package
-
     inner = nearest_fill(img, m > 0.9) if (m > 0.9).any() else img
     contrast = np.maximum(np.sqrt(((inner - bg) ** 2).sum(-1)), colour_hi)
     colour = np.where(shadow | (distance < colour_lo), 0.0, np.clip(distance / contrast, 0.0, 1.0))
@@ -120,8 +120,6 @@ def local_background(rgb: np.ndarray, mask: np.ndarray, sigma: float = 0.04, max
     segmentation missed, whose colour must not pass for the background's). Lets later stages tell a
     gap between an arm and the body (the background's colour) from the person."""
     from scipy.ndimage import gaussian_filter
-
-    from ..prior_mode.fill import blur_masked  # lazy: prior_mode imports this package
 
     img = _float_image(rgb)
     m = np.asarray(mask, dtype=np.float64)

@@ -6,15 +6,12 @@ with :func:`humansplat.render.mesh.render_mesh`. Pixel convention: :mod:`humansp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from .parts import PART_COLORS, PART_NAMES
-
-if TYPE_CHECKING:
-    from .body_fit import BodyFit
-    from .person import PersonCrop
+from ..parts import part_color_table  # re-exported (overlay API)
+from ..render.mesh import TexturedMesh, render_mesh
+from .body_fit import BodyFit
+from .person import PersonCrop
 
 __all__ = [
     "POSE_CONNECTIONS",
@@ -32,11 +29,6 @@ POSE_CONNECTIONS: tuple[tuple[int, int], ...] = (
     (27, 29), (28, 30), (29, 31), (30, 32), (27, 31), (28, 32),
 )
 """Skeleton edges between MediaPipe Pose landmarks (indices into the 33 points)."""
-
-
-def part_color_table() -> np.ndarray:
-    """(len(PART_NAMES), 3) float colours in [0, 1] of the parts (from ``PART_COLORS``)."""
-    return np.array([PART_COLORS[name] for name in PART_NAMES], dtype=np.float64) / 255.0
 
 
 # ---------------------------------------------------------------------------------------------- drawings
@@ -144,8 +136,6 @@ def draw_body_parts(fit: BodyFit, alpha: float = 0.6, outline: bool = True) -> n
     """
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    from ..render.mesh import TexturedMesh, render_mesh
-
     crop = fit.crop
     parts = fit.parts.detach().cpu().long()
     albedo = part_color_table()[parts.numpy()]

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
+from ..geometry import axis_angle_to_matrix, matrix_to_axis_angle
+from ..parts import PART_NAMES, part_color_table
+from ..render.mesh import TexturedMesh, render_mesh
 from .body_fit import BodyFit
 from .body_models import POSE_GROUPS, BodyModel, BodyParams, get_body_model
 from .landmarks import Landmarks
-from ..render.mesh import TexturedMesh, render_mesh
-from .overlay import part_color_table
-from .parts import PART_NAMES
 from .person import PersonCrop
 from .photo_framing import photo_framing
 
@@ -96,8 +96,6 @@ class SyntheticPerson:
 
 
 def _rotation(rotvec: torch.Tensor) -> torch.Tensor:
-    from .body_models import axis_angle_to_matrix
-
     return axis_angle_to_matrix(rotvec.float())
 
 
@@ -155,8 +153,6 @@ def _make_cached(
     R = torch.tensor([[1.0, 0.0, 0.0], [0.0, math.cos(pitch), -math.sin(pitch)], [0.0, math.sin(pitch), math.cos(pitch)]]) @ torch.tensor(
         [[math.cos(yaw), 0.0, math.sin(yaw)], [0.0, 1.0, 0.0], [-math.sin(yaw), 0.0, math.cos(yaw)]]
     )
-    from .body_models import matrix_to_axis_angle
-
     params.global_orient = matrix_to_axis_angle(R)
     camera = Cameras.from_fov(fov, size, size)
     f = float(camera.Ks[0, 1, 1])

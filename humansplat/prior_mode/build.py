@@ -49,11 +49,12 @@ import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians, rgb_to_sh0
+from ..geometry import rotmat_to_quat
+from ..imaging import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
+from ..parts import PART_NAMES
 from ..prior.body_fit import BodyFit
-from ..prior.parts import PART_NAMES
 from ..render.mesh import MeshRaster, rasterize_mesh
-from ..render.projection import SH_C1, rotmat_to_quat
-from .fill import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
+from ..render.projection import SH_C1
 
 __all__ = ["PriorOptions", "PriorSurfaces", "body_depths", "gaussians_from_prior", "misplaced_hands", "prior_surfaces", "skirt_profile"]
 

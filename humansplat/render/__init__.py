@@ -16,32 +16,17 @@ respect to every Gaussian attribute. Backends:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
+from .output import RenderOutput
 
 __all__ = ["Backend", "RenderOutput", "gsplat_available", "render"]
 
 Backend = Literal["auto", "torch", "gsplat"]
-
-
-@dataclass
-class RenderOutput:
-    """What :func:`render` returns (channel-last, like gsplat).
-
-    Attributes:
-        rgb: (C, H, W, 3) colour composited over the background, in [0, 1] for colours in [0, 1].
-        alpha: (C, H, W, 1) accumulated opacity in [0, 1].
-        depth: (C, H, W, 1) expected camera depth (metres) = sum(w_i z_i) / alpha; 0 where alpha is 0.
-    """
-
-    rgb: torch.Tensor
-    alpha: torch.Tensor
-    depth: torch.Tensor
 
 
 def gsplat_available() -> bool:
@@ -85,6 +70,7 @@ def render(
     degree = gaussians.sh_degree if sh_degree is None else min(int(sh_degree), gaussians.sh_degree)
     if backend == "auto":
         backend = "gsplat" if device.type == "cuda" and gsplat_available() else "torch"
+    # the backends load on first use (gsplat's CUDA library only when asked for)
     if backend == "gsplat":
         from .gsplat_backend import render_gsplat
 

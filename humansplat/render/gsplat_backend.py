@@ -11,7 +11,7 @@ import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
-from . import RenderOutput
+from .output import RenderOutput
 
 __all__ = ["render_gsplat"]
 

@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..cameras import Cameras
+from ..parts import PART_NAMES
 
 __all__ = [
     "MeshRaster",
@@ -90,7 +91,7 @@ class TexturedMesh:
         face_uvs: (F, 3) int64 indices into ``uvs``, or None (then ``uvs`` is per vertex, T = V).
         texture: (Ht, Wt, 3) float32 in [0, 1], or None. When a texture and UVs are present they
             give the colour; otherwise ``vertex_colors``; otherwise mid grey.
-        parts: (V,) int64 semantic part labels (:data:`humansplat.prior.parts.PART_NAMES`), or None.
+        parts: (V,) int64 semantic part labels (:data:`humansplat.parts.PART_NAMES`), or None.
         name: a label for messages (e.g. the file it came from).
     """
 
@@ -539,8 +540,6 @@ def render_mesh(
     Returns:
         :class:`MeshRender` on the CPU.
     """
-    from ..prior.parts import PART_NAMES
-
     s = int(supersample)
     if s < 1:
         raise ValueError(f"supersample must be >= 1, got {supersample}")

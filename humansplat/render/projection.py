@@ -11,6 +11,7 @@ import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
+from ..geometry import quat_to_rotmat, rotmat_to_quat  # re-exported: the renderer's quaternion convention
 from .rasterize import ALPHA_MIN  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
 
 __all__ = ["SH_C1", "Projected", "rotmat_to_quat", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat"]
@@ -44,38 +45,6 @@ class Projected:
     def visible(self) -> torch.Tensor:
         """(C, N) bool, Gaussians that can touch a pixel of the image."""
         return self.radii[..., 0] > 0
-
-
-def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
-    """(N, 4) quaternions (w, x, y, z), any norm -> (N, 3, 3) rotation matrices."""
-    w, x, y, z = torch.nn.functional.normalize(quats, dim=-1).unbind(-1)
-    return torch.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-        ],
-        dim=-1,
-    ).reshape(-1, 3, 3)
-
-
-def rotmat_to_quat(R: torch.Tensor) -> torch.Tensor:
-    """(N, 3, 3) proper rotations -> (N, 4) unit quaternions (w, x, y, z)."""
-    m = R
-    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
-    cands = torch.stack(
-        [
-            torch.stack([1 + tr, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], -1),
-            torch.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], -1),
-            torch.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2], m[:, 1, 2] + m[:, 2, 1]], -1),
-            torch.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1], 1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]], -1),
-        ],
-        dim=1,
-    )  # (N, 4 candidates, 4); candidate k is 4 * q * q_k, best conditioned where q_k is largest
-    diag = torch.stack([tr, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], -1)
-    best = diag.argmax(dim=-1)
-    q = cands[torch.arange(R.shape[0]), best]
-    return torch.nn.functional.normalize(q, dim=-1)
 
 
 def covariances_3d(gaussians: Gaussians) -> torch.Tensor:

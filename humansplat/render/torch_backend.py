@@ -16,8 +16,8 @@ import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
-from . import RenderOutput
 from .binning import bin_gaussians
+from .output import RenderOutput
 from .projection import ALPHA_MIN, project_gaussians
 from .rasterize import ALPHA_MAX, T_MIN, RasterOptions, rasterize_tiles, tiles_to_images
 

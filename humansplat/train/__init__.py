@@ -17,8 +17,7 @@ Importing this package imports torch, not diffusers (the trainer loads networks 
 
 from __future__ import annotations
 
-from .data import FolderDataset, MultiViewSample, SyntheticPeople, save_sample
-from .losses import (
+from ..objectives import (
     HierarchicalTerms,
     LossTerms,
     TrainingTerms,
@@ -27,6 +26,7 @@ from .losses import (
     reconstruction_loss,
     training_loss,
 )
+from .data import FolderDataset, MultiViewSample, SyntheticPeople, save_sample
 from .ema import EMA
 from .evaluation import view_metrics
 from .trainer import TRAIN_PRESETS, StepLog, TrainConfig, Trainer, TrainResult

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ..errors import WeightsUnavailableError
-    from .losses import make_lpips
+    from ..objectives import make_lpips
     from .trainer import TrainConfig, Trainer
 
     overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}

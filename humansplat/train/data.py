@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..cameras import Cameras, invert_rigid
-from ..prior.parts import PART_NAMES
+from ..parts import PART_NAMES
 
 __all__ = ["FolderDataset", "MultiViewSample", "SyntheticPeople", "save_sample"]
 
@@ -51,9 +51,9 @@ class MultiViewSample:
         masks: (V, H, W) float32 person masks in [0, 1].
         cameras: the V cameras (:class:`~humansplat.cameras.Cameras`); view 0 is the input view.
         part_masks: (V, P, H, W) float32 masks of the body parts seen in each view
-            (:func:`humansplat.train.losses.part_masks`).
+            (:func:`humansplat.objectives.part_masks`).
         vertices: (M, 3) float32 body vertices; faces: (F, 3) int64; parts: (M,) int64 labels into
-            :data:`~humansplat.prior.parts.PART_NAMES`.
+            :data:`~humansplat.parts.PART_NAMES`.
         context: (V_ctx,) int64 indices of the views the reconstructor sees, the input view (0) first;
             an index may repeat (the input frame also stands for SV3D's frame at azimuth 0).
         azimuths_deg: (V,) float32 orbit azimuth of each view (0 for the input view).
@@ -192,8 +192,8 @@ class SyntheticPeople(Dataset):
         return self._cache[index]
 
     def _make(self, index: int) -> MultiViewSample:
-        from ..prior.synthetic import make_synthetic_person
         from ..network.pipeline_humansplat import body_orbit_cameras
+        from ..prior.synthetic import make_synthetic_person
         from ..render.mesh import TexturedMesh, render_mesh
 
         rng = np.random.default_rng([self.seed, index])
@@ -239,7 +239,7 @@ class FolderDataset(Dataset):
             images/000.png ...            RGB on a white background, or RGBA (composited on white here)
             masks/000.png ...             optional 8-bit person masks (else the images' alpha)
             body.npz                      vertices (M, 3) float32 metres, faces (F, 3) int,
-                                          parts (M,) int labels into humansplat.prior.parts.PART_NAMES,
+                                          parts (M,) int labels into humansplat.parts.PART_NAMES,
                                           optional body_model (str: "anny", "smplx"; recorded in
                                           the checkpoint's provenance, else "unknown")
             depth/, normals/, parts/      written by the renderer, not read here
@@ -321,7 +321,7 @@ class FolderDataset(Dataset):
         return self._cache[index]
 
     def _load(self, folder: Path, first: int) -> MultiViewSample:
-        from .losses import part_masks
+        from ..objectives import part_masks
 
         meta = json.loads((folder / "cameras.json").read_text())
         frames = meta.get("frames") or []

@@ -6,7 +6,7 @@ One reconstructor step: the context views' ground-truth images are encoded by th
 noise on the generated views' latents, ``latent_noise``, or latents sampled by the synthesizer as
 at inference, ``latent_source="synthesizer"``), the transformer turns them (+ cameras + body
 vertices) into Gaussians, which are rendered into every view of the sample and compared with the
-ground truth by :func:`humansplat.train.losses.training_loss` (``L_rec + λ_h L_hier``). A
+ground truth by :func:`humansplat.objectives.training_loss` (``L_rec + λ_h L_hier``). A
 synthesizer step (``target="synthesizer"``) is SV3D's EDM denoising loss on the sample's orbit
 (:mod:`humansplat.train.synthesizer`).
 
@@ -50,11 +50,13 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ..imaging import psnr
 from ..network.provenance import HeldoutScores, Provenance, vae_info
+from ..objectives import PerceptualFn, training_loss
+from ..weights import weight_variant
 from .data import DEFAULT_CONTEXT_AZIMUTHS, FolderDataset, MultiViewSample, SyntheticPeople
 from .ema import EMA
 from .evaluation import sample_grid, save_sample_grid, view_groups, view_metrics
-from .losses import PerceptualFn, training_loss
 
 __all__ = [
     "CONFIG_DIR",
@@ -313,7 +315,7 @@ def _load_vae(spec: str, seed: int):
                 f"vae={spec!r}: no AutoencoderKL config.json there; use 'tiny', 'hub' or a VAE folder"
             )
         source = str(folder)
-    variant = "fp16" if any(".fp16." in p.name for p in folder.iterdir()) else None
+    variant = weight_variant(folder, "fp16")
     return AutoencoderKL.from_pretrained(folder, variant=variant, torch_dtype=torch.float32), source, revision
 
 
@@ -354,7 +356,7 @@ class Trainer:
         vae: the frozen ``AutoencoderKL`` encoding the views (default from ``config.vae``).
         dataset: samples (:class:`~humansplat.train.data.MultiViewSample`); default from ``config.data``.
         eval_dataset: held-out samples; default from ``config.eval_data`` (never the training people).
-        lpips_fn: perceptual distance (see :mod:`humansplat.train.losses`); None skips the term.
+        lpips_fn: perceptual distance (see :mod:`humansplat.objectives`); None skips the term.
         device: where to train (default: ``accelerate``'s device for this process).
         vae_source: where ``vae`` came from (recorded in the provenance) when a VAE is passed.
     """
@@ -569,8 +571,8 @@ class Trainer:
                 )
                 totals.append(t.total)
                 terms.append(t.as_floats())
-                mse = (r.rgb.detach() - s.images).square().flatten(1).mean(1).clamp_min(1e-10)
-                psnrs.append(float((-10.0 * torch.log10(mse)).mean()))
+                mse = (r.rgb.detach() - s.images).square().flatten(1).mean(1)
+                psnrs.append(float(psnr(mse).mean()))
                 if keep_renders:
                     renders.append(r)
         return torch.stack(totals).mean(), terms, sum(psnrs) / len(psnrs), renders

@@ -1,6 +1,7 @@
 """Views mode: SV3D's orbit views of the person and a bounded Gaussian fit on them.
 
-* :func:`run_views_mode` (= :func:`synthesize_views` then :func:`fit_to_synthesized`), :class:`ViewsModeOptions`, :class:`ViewsModeResult`, :func:`choose_mode` (``.run``).
+* :func:`run_views_mode` (= :func:`synthesize_views` then :func:`fit_to_synthesized`), :class:`ViewsModeOptions`, :class:`ViewsModeResult` (``.run``); :func:`choose_mode` (:mod:`humansplat.modes`) and the weight sources
+  (:mod:`humansplat.weights`) re-exported.
 * :func:`fit_gaussians_to_views`, :class:`ViewsFitOptions`, :class:`FitStats` (``.fit``).
 """
 

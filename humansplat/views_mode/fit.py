@@ -281,7 +281,7 @@ def _densify_and_prune(
     1.6 and moved apart by one sample of their own shape (never above ``max_growth`` x ``n_start``);
     with an ``origin`` (3,) the two move apart along the ray from it only (the input view sees them
     on the same pixel). ``carry`` (N, ...) follows the Gaussians (pruned with them, copied to twins)."""
-    from ..render.projection import quat_to_rotmat
+    from ..geometry import quat_to_rotmat
 
     with torch.no_grad():
         n = len(g)
@@ -454,8 +454,8 @@ def fit_gaussians_to_views(
         The refined Gaussians (detached, on ``gaussians.device``) and :class:`FitStats`.
     """
     from ..errors import check_deadline
+    from ..objectives import hierarchical_loss, part_masks, reconstruction_loss
     from ..render import gsplat_available, render
-    from ..train.losses import hierarchical_loss, part_masks, reconstruction_loss
 
     opt = options or ViewsFitOptions()
     device = gaussians.device

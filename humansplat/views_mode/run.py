@@ -10,12 +10,12 @@
 4. the prior-mode Gaussians refined on the photo and frames 1..F-1
    (:func:`~humansplat.views_mode.fit.fit_gaussians_to_views`; frame 0 is left out: the photo is better).
 
-:func:`choose_mode` is the rule of ``mode="auto"``.
+Where the synthesizer's weights came from is said by :mod:`humansplat.weights`; the rule of ``mode="auto"``
+is :func:`humansplat.modes.choose_mode` (both re-exported here for the views-mode API).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
+from ..modes import choose_mode
 from ..multiview.fine_tune import (
     FINE_TUNE_AZIMUTHS,
     FINE_TUNE_FILL,
@@ -36,6 +37,7 @@ from ..multiview.fine_tune import (
     fine_tune_azimuths,
 )
 from ..prior.body_fit import BodyFit
+from ..weights import describe_source, synthesizer_status, synthesizer_weights
 from .fit import FitStats, ViewsFitOptions, fit_gaussians_to_views
 
 __all__ = [
@@ -51,7 +53,6 @@ __all__ = [
     "synthesizer_weights",
 ]
 
-RunMode = Literal["prior", "views", "full"]
 Progress = Callable[[float, str], None]
 """``progress(fraction in [0, 1], message)``."""
 
@@ -120,50 +121,6 @@ class ViewsModeResult:
     stats: FitStats
     timings: dict[str, float] = field(default_factory=dict)
     mode: str = "views"
-
-
-_HUB_SNAPSHOT = re.compile(r"models--(?P<owner>[^/\\]+?)--(?P<name>[^/\\]+)[/\\]snapshots[/\\](?P<commit>[0-9a-f]{7,64})(?:[/\\](?P<sub>.*))?$")
-
-
-def describe_source(origin: str, component: str) -> str:
-    """A component's ``"loaded: <path>"`` made readable: a Hugging Face cache snapshot
-    (``.../models--owner--name/snapshots/<commit>/<subfolder>``) becomes
-    ``"loaded: owner/name/<subfolder> (Hub, commit <12 hex>, revision <pin> | main (not pinned))"``;
-    anything else (a ``$HUMANSPLAT_WEIGHTS`` folder, ``"random (untrained)"``) is returned as is."""
-    match = _HUB_SNAPSHOT.search(origin.replace("\\", "/"))
-    if not origin.startswith("loaded: ") or match is None:
-        return origin
-    from ..hub import HubConfig
-
-    files = HubConfig.from_env().component(component)
-    pin = files.revision if files is not None and files.revision else "main (not pinned)"
-    repo = f"{match['owner']}/{match['name']}" + (f"/{match['sub']}" if match["sub"] else "")
-    return f"loaded: {repo} (Hub, commit {match['commit'][:12]}, revision {pin})"
-
-
-def synthesizer_weights(pipe: Any) -> dict[str, str]:
-    """Component -> where its weights came from: ``"loaded: <folder>"`` for a local folder,
-    ``"loaded: <repo>/<subfolder> (Hub, commit ..., revision ...)"`` for the Hub (:func:`describe_source`),
-    or ``"random (untrained)"``."""
-    from ..hub import SYNTHESIZER_WEIGHTS
-    from ..network.pipeline_humansplat import _origin
-
-    return {name: describe_source(_origin(getattr(pipe, name)), name) for name in SYNTHESIZER_WEIGHTS}
-
-
-def synthesizer_status(config: Any = None) -> tuple[bool, str]:
-    """Whether the SV3D synthesizer's weights (unet, vae, image_encoder) load here without downloading
-    (``$HUMANSPLAT_WEIGHTS`` or the Hugging Face cache), and why not. Never contacts the Hub."""
-    from ..hub import SYNTHESIZER_WEIGHTS, HubConfig, is_available
-
-    missing = []
-    for name in SYNTHESIZER_WEIGHTS:
-        ok, message = is_available(name, config or HubConfig.from_env())
-        if not ok:
-            missing.append(f"{name}: {' '.join(message.split())}")  # the whole message: it says how to fetch them
-    if missing:
-        return False, "SV3D weights missing: " + "; ".join(missing)
-    return True, "SV3D weights found (unet, vae, image_encoder)"
 
 
 @dataclass
@@ -314,55 +271,3 @@ def run_views_mode(
     return fit_to_synthesized(
         body_fit, prior_gaussians, synthesized, options, lambda f, m: report(0.5 + 0.5 * f, m), deadline
     )
-
-
-def choose_mode(
-    available: dict[str, bool],
-    device: torch.device | str,
-    requested: Literal["auto", "prior", "views", "full"] = "auto",
-) -> tuple[RunMode, list[str]]:
-    """Which mode runs, and why.
-
-    Args:
-        available: ``{"synthesizer": bool, "reconstructor": bool}``: whether the SV3D weights
-            (unet, vae, image_encoder) and trained reconstructor weights can be loaded here.
-        device: where the networks would run.
-        requested: the user's mode. ``"auto"``: trained reconstructor + synthesizer + CUDA -> ``"full"``;
-            synthesizer + CUDA -> ``"views"``; else ``"prior"``. An explicit ``"views"``/``"full"``
-            needs its weights (a CPU is allowed, slowly); ``"prior"`` always runs.
-
-    Returns:
-        (mode, reasons): one line per reason a better mode did not run (empty when nothing was left out).
-
-    Raises:
-        ValueError: unknown ``requested``, or an explicit mode whose weights are missing (the message
-            says which).
-    """
-    if requested not in ("auto", "prior", "views", "full"):
-        raise ValueError(f"unknown mode {requested!r}; use 'auto', 'prior', 'views' or 'full'")
-    synth = bool(available.get("synthesizer", False))
-    recon = bool(available.get("reconstructor", False))
-    cuda = torch.device(device).type == "cuda"
-    if requested == "prior":
-        return "prior", []
-    if requested in ("views", "full"):
-        missing = [n for n, ok in (("synthesizer", synth), ("reconstructor", recon)) if not ok]
-        missing = missing if requested == "full" else [m for m in missing if m == "synthesizer"]
-        if missing:
-            raise ValueError(
-                f"mode {requested!r} needs the {' and '.join(missing)} weights, which cannot be loaded here; "
-                "use mode='auto' or 'prior'"
-            )
-        return requested, ([] if cuda else [f"{requested} mode on the CPU is slow (minutes per step of SV3D)"])
-    reasons = []
-    if not cuda:
-        reasons.append("no CUDA GPU: views and full modes need one")
-    if not synth:
-        reasons.append("the SV3D synthesizer weights are not available (views and full modes need them)")
-    if not recon:
-        reasons.append("no trained reconstructor weights (full mode needs them; none were published)")
-    if cuda and synth and recon:
-        return "full", []
-    if cuda and synth:
-        return "views", reasons
-    return "prior", reasons

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import threading
 
+# re-exported: the body models' rotation helpers live in humansplat.geometry
+from ...geometry import axis_angle_to_matrix, matrix_to_axis_angle
 from .base import (
     HINGE_GROUPS,
     LANDMARK_NAMES,
@@ -21,9 +23,7 @@ from .base import (
     BodyModel,
     BodyOutput,
     BodyParams,
-    axis_angle_to_matrix,
     default_pose_limits,
-    matrix_to_axis_angle,
 )
 
 __all__ = [

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..parts import PART_NAMES
-from .base import HINGE_GROUPS, LANDMARK_NAMES, POSE_GROUPS, BodyModel, BodyOutput, BodyParams, axis_angle_to_matrix
+from ...geometry import axis_angle_to_matrix
+from ...parts import PART_NAMES
+from .base import HINGE_GROUPS, LANDMARK_NAMES, POSE_GROUPS, BodyModel, BodyOutput, BodyParams
 
 __all__ = ["ANNY_TO_MODEL", "AnnyBody", "RestState"]
 

@@ -36,7 +36,6 @@ __all__ = [
     "BodyModel",
     "BodyOutput",
     "BodyParams",
-    "axis_angle_to_matrix",
     "default_pose_limits",
 ]
 
@@ -59,34 +58,6 @@ LANDMARK_NAMES: tuple[str, ...] = (
     "left_foot_index", "right_foot_index",
 )
 """The 33 MediaPipe Pose (BlazePose) landmarks in their index order; left/right are the subject's."""
-
-
-def axis_angle_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
-    """Rodrigues' formula: (..., 3) axis-angle vectors (radians) -> (..., 3, 3) rotation matrices.
-
-    Smooth at zero (series expansion below 1e-4 rad), so it is safe to optimise through.
-    """
-    theta2 = (rotvec * rotvec).sum(-1, keepdim=True)  # (..., 1)
-    small = theta2 < 1e-8
-    theta2_safe = torch.where(small, torch.ones_like(theta2), theta2)
-    theta = theta2_safe.sqrt()
-    a = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)  # sin(t)/t
-    b = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / theta2_safe)  # (1-cos t)/t^2
-    x, y, z = rotvec.unbind(-1)
-    zero = torch.zeros_like(x)
-    K = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(rotvec.shape[:-1] + (3, 3))
-    eye = torch.eye(3, dtype=rotvec.dtype, device=rotvec.device).expand_as(K)
-    return eye + a[..., None] * K + b[..., None] * (K @ K)
-
-
-def matrix_to_axis_angle(R: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle vectors (not for angles near pi)."""
-    cos = ((R[..., 0, 0] + R[..., 1, 1] + R[..., 2, 2] - 1.0) / 2.0).clamp(-1.0, 1.0)
-    theta = torch.acos(cos)
-    w = torch.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1)
-    sin = torch.sin(theta)
-    scale = torch.where(sin.abs() < 1e-6, torch.full_like(theta, 0.5), theta / (2.0 * sin.clamp_min(1e-12)))
-    return w * scale[..., None]
 
 
 @dataclass
@@ -141,7 +112,7 @@ class BodyModel(ABC):
     Attributes:
         name: backend name ("anny", "smplx").
         faces: (F, 3) int64 triangles.
-        parts: (V,) int64 labels, indices into :data:`humansplat.prior.parts.PART_NAMES`.
+        parts: (V,) int64 labels, indices into :data:`humansplat.parts.PART_NAMES`.
         surface: (V,) bool NumPy array, vertices on the outer skin (False for eyeball backs, the
             mouth cavity, ...: hidden inside the body).
         joint_names: J names of ``BodyOutput.joints``.

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from ...errors import WeightsUnavailableError
-from ..parts import PART_NAMES
+from ...geometry import axis_angle_to_matrix
+from ...parts import PART_NAMES
 from .base import (
     HINGE_GROUPS,
     LANDMARK_NAMES,
@@ -31,7 +32,6 @@ from .base import (
     BodyModel,
     BodyOutput,
     BodyParams,
-    axis_angle_to_matrix,
     default_pose_limits,
 )
 

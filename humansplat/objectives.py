@@ -1,12 +1,13 @@
-"""Training objectives of the reconstruction transformer: the rendering loss and the hierarchical,
-semantics-guided loss on body parts (METHOD.md, "Training objectives").
+"""Objectives of fitting Gaussians to views: the rendering loss and the hierarchical, semantics-guided
+loss on body parts (METHOD.md, "Training objectives"), minimised by the trainer of the reconstruction
+transformer (:mod:`humansplat.train`) and by the views-mode fit (:mod:`humansplat.views_mode.fit`).
 
 * :func:`reconstruction_loss`: ``L_rec = λ_i·MSE(rgb) + λ_m·MSE(alpha, mask) + λ_p·LPIPS`` over whole
   rendered views.
 * :func:`part_masks`: where each semantic body part is seen in each view (z-buffered, so an occluded
   part does not leak through the one in front of it).
 * :func:`hierarchical_loss`: the same three terms again on each part's region, weighted by
-  :data:`~humansplat.prior.parts.PART_WEIGHTS` (2 for head/face/hands/arms, 1 else).
+  :data:`~humansplat.parts.PART_WEIGHTS` (2 for head/face/hands/arms, 1 else).
 * :func:`training_loss`: ``L_rec + λ_h·L_hier``, what :mod:`humansplat.train.trainer` minimises.
 
 Perceptual term
@@ -37,9 +38,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..cameras import Cameras
-from ..prior.parts import PART_NAMES, PART_WEIGHTS
-from ..render.mesh import TexturedMesh, face_parts, render_mesh
+from .cameras import Cameras
+from .parts import PART_NAMES, PART_WEIGHTS
+from .render.mesh import TexturedMesh, face_parts, render_mesh
 
 __all__ = [
     "HierarchicalTerms",

@@ -46,7 +46,7 @@ def _value(text: str):
 
 
 def _scores(gaussians, fit, sup: tuple, held: tuple, side_back: dict[str, int]) -> dict[str, float]:
-    from humansplat.api import input_view_quality
+    from humansplat.avatar_views import input_view_quality
 
     q = input_view_quality(gaussians, fit)
     s, h = _psnrs(gaussians, *sup), _psnrs(gaussians, *held)

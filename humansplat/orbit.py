@@ -4,7 +4,7 @@ An orbit turns about the **fitted body's up axis** through the **body's centre**
 camera's vertical), so a photo taken from above or below still gives a level turntable whose "back"
 view is behind the person. :func:`body_orbit` gives the axis, centre and radius;
 :func:`body_orbit_cameras` the cameras of the network pipeline and of the training data (the input
-crop's field of view); :func:`humansplat.api.orbit_framing` adds a field of view that frames the
+crop's field of view); :func:`humansplat.avatar_views.orbit_framing` adds a field of view that frames the
 avatar. Conventions: :mod:`humansplat.cameras` (world = input camera frame, OpenCV axes, metres).
 """
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from humansplat import api
+from humansplat import api, avatar_views
 from humansplat.errors import InputError, WeightsUnavailableError
 from humansplat.io.images import Photo
 from humansplat.prior.synthetic import make_synthetic_person
@@ -163,7 +163,7 @@ def test_concurrent_reconstructions_agree():
 
 def test_orbit_framing_fits_the_avatar(stubbed, photo):
     r = api.reconstruct(photo, mode="prior", frames=0, resolution=64)
-    _, radius, fov = api.orbit_framing(r.gaussians, r.body_fit)
+    _, radius, fov = avatar_views.orbit_framing(r.gaussians, r.body_fit)
     assert 5.0 < fov < 90.0 and radius > 0
     # every view leaves a white border: nothing is cut off
     for v in r.views:

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("objectives", "weights"),  # losses on rendered views; where weights came from
     ("prior",),  # detection, body models, the body fit
     ("orbit", "modes"),  # orbits about the fitted body; the mode words and the auto rule
-    ("prior_mode", "multiview"),  # Gaussians from the prior; the synthesizer
+    ("prior_mode", "multiview", "avatar_views"),  # Gaussians from the prior; the synthesizer; the avatar's views
     ("network",),  # the reconstruction transformer (uses the synthesizer)
     ("views_mode",),  # the synthesizer's views, then the Gaussian fit
     ("gpu_stage",),  # the networks' part of a run as one call

@@ -110,7 +110,7 @@ def test_orbit_up_default_is_the_old_convention_and_refuses_a_viewing_axis():
 def test_a_half_body_is_centred_in_its_views():
     """The views look at the middle of the avatar along the body's axis: a half-body avatar (the body
     above mid-thigh) fills the middle of every view, not the top half of the whole body's frame."""
-    from humansplat.api import orbit_cameras
+    from humansplat.avatar_views import orbit_cameras
     from humansplat.gaussians import Gaussians
     from humansplat.prior.synthetic import make_synthetic_person
 

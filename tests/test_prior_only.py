@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from humansplat.cameras import Cameras
-from humansplat.api import back_coverage, input_view_quality, orbit_framing
+from humansplat.avatar_views import back_coverage, input_view_quality, orbit_framing
 from humansplat.render.mesh import rasterize_mesh
 from humansplat.prior.synthetic import make_synthetic_person
 from humansplat.imaging import boundary_pixels, harmonic_fill, nearest_fill

@@ -126,7 +126,7 @@ def holey_fit():
 def _white_pixels(gaussians, fit) -> int:
     """Pixels of 4 orbit views (on black) covered by the avatar and near-white (background colour)."""
     from humansplat.cameras import Cameras
-    from humansplat.api import orbit_framing
+    from humansplat.avatar_views import orbit_framing
     from humansplat.render import render
 
     centre, radius, fov = orbit_framing(gaussians, fit)
@@ -206,7 +206,7 @@ def test_a_gap_showing_a_coloured_wall_does_not_become_the_person(holey_fit):
     coloured = replace(fit, crop=crop)
 
     def wall_pixels(gaussians) -> int:
-        from humansplat.api import orbit_framing
+        from humansplat.avatar_views import orbit_framing
         from humansplat.cameras import Cameras
         from humansplat.render import render
 

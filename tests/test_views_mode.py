@@ -213,7 +213,7 @@ def test_generated_view_cameras_put_the_body_where_the_ground_truth_does(person)
 def test_fit_raises_novel_view_psnr_and_keeps_the_input_view(jacket, prior):
     """The fit without diffusion: the subject's true side and back renders (at the fitted body's scale)
     as the generated views; the evaluation harness scores its orbit views before and after."""
-    from humansplat.api import input_view_quality
+    from humansplat.avatar_views import input_view_quality
     from humansplat.eval import evaluate
     from humansplat.eval.harness import _render_truth, predicted_height
 

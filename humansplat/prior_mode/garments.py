@@ -146,10 +146,10 @@ def _row_band_colours(
     back_parts: Sequence[np.ndarray],
     fallback: np.ndarray,
 ) -> np.ndarray:
-    """(P, S, 3) each part's garment colour per image row (P part labels; ``fallback`` (3,) for parts
-    too small to have one): the median of its side pixels within
-    :data:`PART_ROW_BAND` of the row. Garments change down the body (a dress over the legs, shoes
-    below trousers), so the legs' back at dress height takes the dress's colour."""
+    """(P, S, 3) each part's garment colour per image row (P part labels): the median of its side pixels
+    ``sels`` within :data:`PART_ROW_BAND` of the row, else its whole-part median ``medians``, else
+    ``fallback`` (3,). Garments change down the body (a dress over the legs, shoes below trousers), so
+    the legs' back at dress height takes the dress's colour."""
     size = rgb.shape[0]
     band = max(1, round(PART_ROW_BAND * size))
     med = np.empty((len(PART_NAMES), size, 3))

@@ -532,7 +532,9 @@ class _State:
         score = torch.zeros(len(g), device=g.device)
         return cls(params, guard, start, max_log_scales, _optimizer(params, opt, scene_scale), score)
 
-    def step(self, targets: _Targets, opt: ViewsFitOptions, backend: str, use_views: bool, max_offset: float):
+    def step(
+        self, targets: _Targets, opt: ViewsFitOptions, backend: str, use_views: bool, max_offset: float
+    ) -> tuple[float, dict[str, float]]:
         """One Adam step: the photo's and the views' gradients routed by the guard, then the bounds
         (depths, no growth); the depth gradients add to ``score``. Returns (total loss, its terms)."""
         params = self.params

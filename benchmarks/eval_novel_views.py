@@ -9,7 +9,7 @@ third-party scans.
     python benchmarks/eval_novel_views.py [--size 256] [--subjects a,b] [--scans DIR] [--azimuths 0,30,-30] [--out DIR]
     python benchmarks/eval_novel_views.py --framing full_body,portrait   # both framings (portrait: a selfie at 0.75 m)
     python benchmarks/eval_novel_views.py --perfect   # sanity check: the truth itself must score > 30 dB
-    python benchmarks/eval_novel_views.py --fit w_lean=0.002 --fit w_arm_plane=0 --prior hand_skin_distance=0
+    python benchmarks/eval_novel_views.py --fit w_lean=0.002 --fit w_arm_plane=0 --prior colour_iterations=0
                                                       # prior mode with other FitOptions / PriorOptions
     python benchmarks/eval_novel_views.py --body-only # the fitted body alone (grey): how well its pose
                                                       # and shape match the truth's silhouettes

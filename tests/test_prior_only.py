@@ -17,7 +17,9 @@ from humansplat.avatar_views import back_coverage, input_view_quality, orbit_fra
 from humansplat.render.mesh import rasterize_mesh
 from humansplat.prior.synthetic import make_synthetic_person
 from humansplat.imaging import boundary_pixels, harmonic_fill, nearest_fill
-from humansplat.prior_mode.build import PriorOptions, prior_surfaces, gaussians_from_prior
+from humansplat.prior_mode import placement, surfaces
+from humansplat.prior_mode.build import PriorOptions, gaussians_from_prior
+from humansplat.prior_mode.surfaces import prior_surfaces
 from humansplat.render import render
 
 SIZE = 256
@@ -89,8 +91,10 @@ def test_nearest_fill_and_boundary_pixels():
 
 
 # ------------------------------------------------------------------------------------ surfaces
-def test_surfaces_follow_the_body_and_close_behind_it(fit):
-    surf = prior_surfaces(fit, PriorOptions(geometry_resolution=128, clothing_depth=0.0))
+def test_surfaces_follow_the_body_and_close_behind_it(fit, monkeypatch):
+    with monkeypatch.context() as naked:  # clothes add no depth: the body's own surfaces
+        naked.setattr(surfaces, "CLOTHING_DEPTH", 0.0)
+        surf = prior_surfaces(fit, PriorOptions(geometry_resolution=128))
     cam = fit.camera.resize(128, 128)
     body = rasterize_mesh(fit.vertices, fit.faces, cam)
     both = surf.body & body.coverage.numpy()
@@ -99,7 +103,7 @@ def test_surfaces_follow_the_body_and_close_behind_it(fit):
     # clothes beyond the body's outline add depth in front (never behind the body's surface), capped
     dressed = prior_surfaces(fit, PriorOptions(geometry_resolution=128))
     extra = body.depth.numpy()[both] - dressed.front_depth[both]
-    assert extra.min() >= -1e-4 and extra.max() <= PriorOptions().clothing_max_m + 1e-4
+    assert extra.min() >= -1e-4 and extra.max() <= surfaces.CLOTHING_MAX_M + 1e-4
     thick = surf.back_depth - surf.front_depth
     assert (thick[surf.mask] > 0).all()
     assert 0.1 < float(np.percentile(thick[surf.body], 90)) < 0.5  # a torso is ~0.2 m deep
@@ -121,7 +125,7 @@ def test_visible_layer_is_one_gaussian_per_foreground_pixel_on_its_ray(fit, gaus
     dirs = torch.nn.functional.normalize(vis.means - fit.camera.centers[0], dim=-1)
     seen = eval_sh(vis.sh, dirs, vis.sh_degree)  # colour towards the input camera
     # blended with the white background by the Gaussian's opacity (partly covered silhouette pixels)
-    a = (vis.opacities / PriorOptions().opacity)[:, None]
+    a = (vis.opacities / placement.OPACITY)[:, None]
     blend = a * seen + (1 - a)
     np.testing.assert_allclose(blend.numpy(), fit.crop.rgb[mask] / 255.0, atol=0.05)
     inner = (a[:, 0] > 0.999).numpy()
@@ -209,8 +213,6 @@ def test_misplaced_body_still_gives_a_closed_avatar(fit):
 
 
 def test_options_are_checked():
-    with pytest.raises(ValueError, match="opacity"):
-        PriorOptions(opacity=1.0)
     with pytest.raises(ValueError, match="geometry_resolution"):
         PriorOptions(geometry_resolution=4)
     with pytest.raises(ValueError, match="resolution"):

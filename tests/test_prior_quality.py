@@ -146,7 +146,7 @@ def test_background_inside_the_mask_does_not_become_the_person(holey_fit):
 
 
 def test_small_white_gaps_are_holes_but_a_large_white_garment_is_not():
-    from humansplat.prior_mode.build import PriorOptions, _background_holes
+    from humansplat.prior_mode.holes import background_holes
 
     S = 64
     mask = np.zeros((S, S), bool)
@@ -156,17 +156,17 @@ def test_small_white_gaps_are_holes_but_a_large_white_garment_is_not():
     rgb = np.full((S, S, 3), 90 / 255)
     rgb[20:26, 12:18] = 1.0  # a small white gap beside the body
     rgb[40:60, 44:54] = 1.0  # a large white garment area (8 % of the mask)
-    holes = _background_holes(rgb, mask, body, PriorOptions())
+    holes = background_holes(rgb, mask, body)
     assert holes[20:26, 12:18].all()
     assert not holes[40:60, 44:54].any()
     assert holes.sum() == 36
 
 
 def test_a_skirt_is_as_deep_as_it_is_wide_and_trousers_are_not():
-    """``_skirt_profile``: rows below the torso where one mask run holds the legs and cloth between them
+    """``skirt_profile``: rows below the torso where one mask run holds the legs and cloth between them
     get an elliptic cross-section; legs in trousers (their own runs, all body) get none."""
     from humansplat.parts import PART_NAMES
-    from humansplat.prior_mode.build import _skirt_profile
+    from humansplat.prior_mode.surfaces import skirt_profile
 
     S = 64
     mask = np.zeros((S, S), bool)
@@ -177,12 +177,12 @@ def test_a_skirt_is_as_deep_as_it_is_wide_and_trousers_are_not():
     body[:10, 24:40] = mask[:10, 24:40] = True  # the torso above
     mask |= body
     mask[10:30, 16:48] = True  # a skirt over the upper legs, wider than them
-    out = _skirt_profile(mask, body, part, roundness=0.7)
+    out = skirt_profile(mask, body, part, roundness=0.7)
     assert np.all(out[:10] == 0)  # the torso rows are the body's own
     assert np.all(out[30:] == 0)  # below the hem: two legs, each its own run
     np.testing.assert_allclose(out[20, 31:33], 0.7 * 16, rtol=0.01)  # the middle: 0.7 x the half-width
     assert out[20, 16] < 0.3 * out[20, 32] and out[20, 16] > 0  # rounding off to the sides
-    assert np.all(_skirt_profile(mask, body, part, roundness=0.0) == 0)
+    assert np.all(skirt_profile(mask, body, part, roundness=0.0) == 0)
 
 
 def test_a_gap_showing_a_coloured_wall_does_not_become_the_person(holey_fit):
@@ -225,7 +225,7 @@ def test_a_gap_showing_a_coloured_wall_does_not_become_the_person(holey_fit):
 
 def test_long_hair_falls_down_the_back_as_far_as_it_shows_below_the_chin():
     from humansplat.parts import PART_NAMES
-    from humansplat.prior_mode.build import PriorOptions, _long_hair
+    from humansplat.prior_mode.garments import long_hair
 
     S = 64
     hair, shirt = np.array([0.45, 0.30, 0.15]), np.array([0.2, 0.3, 0.8])
@@ -237,30 +237,37 @@ def test_long_hair_falls_down_the_back_as_far_as_it_shows_below_the_chin():
     rgb[:] = shirt
     rgb[4:20, 24:40] = (0.9, 0.7, 0.6)  # the face
     rgb[4:8, 24:40] = hair  # hair on top
-    short = _long_hair(rgb, mask, part, hair, PriorOptions())
+    short = long_hair(rgb, mask, part, hair)
     assert not short.any()  # nothing of the hair's colour below the chin: short hair
     rgb[4:36, 22:25] = rgb[4:36, 39:42] = hair  # strands beside the face down over the chest
     mask[4:20, 22:42] = True
-    long = _long_hair(rgb, mask, part, hair, PriorOptions())
+    long = long_hair(rgb, mask, part, hair)
     rows = np.nonzero(long.any(axis=1))[0]
     assert rows.min() == 4 and rows.max() == 35  # from the top of the head down to the strands' end
     assert not long[:, :22].any() and not long[:, 42:].any()  # across the hair's width only
-    assert not _long_hair(rgb, mask, part, hair, PriorOptions(hair_match=0.0)).any()
-    assert _long_hair(rgb, mask, part, hair, PriorOptions(), clothes=shirt).any()
+    assert long_hair(rgb, mask, part, hair, clothes=shirt).any()
     # clothes of the hair's colour (a dark coat under black hair): its creases are not strands
-    assert not _long_hair(rgb, mask, part, hair, PriorOptions(), clothes=hair + 0.05).any()
+    assert not long_hair(rgb, mask, part, hair, clothes=hair + 0.05).any()
 
 
-def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the_hand():
-    """``_misplaced_hands``: the fitted hand's pixels whose colour is not the face's skin (the fit's hand
+def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the_hand(monkeypatch):
+    """``misplaced_hands``: the fitted hand's pixels whose colour is not the face's skin (the fit's hand
     missed the photo's, which then pushes a hand-shaped piece of the trousers out of the body) are no
     longer body pixels; skin-coloured hand pixels stay, also in the shade; nothing without a face to
-    take the skin colour from or with the option off."""
+    take the skin colour from. Compared with the fitted hands trusted (``misplaced_hands`` finding none)."""
     from dataclasses import replace
 
     from humansplat.parts import PART_NAMES
     from humansplat.prior.synthetic import make_synthetic_person
-    from humansplat.prior_mode.build import PriorOptions, _misplaced_hands, _resize_image, prior_surfaces
+    from humansplat.prior_mode import surfaces
+    from humansplat.prior_mode.grids import resize_image
+    from humansplat.prior_mode.skin import misplaced_hands
+    from humansplat.prior_mode.surfaces import prior_surfaces
+
+    def trusting_the_fitted_hands(fit):
+        with monkeypatch.context() as trusted:
+            trusted.setattr(surfaces, "misplaced_hands", lambda rgb, mask, *_: np.zeros(mask.shape, dtype=bool))
+            return prior_surfaces(fit)
 
     face, hands, legs = (PART_NAMES.index(n) for n in ("face", "hands", "legs"))
     rgb = np.full((40, 40, 3), 0.5)
@@ -270,29 +277,28 @@ def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the
     rgb[20:30, :5] = (0.40, 0.30, 0.25)  # the hand on the photo's hand: skin, in the shade (half as bright)
     rgb[20:30, 5:10] = (0.15, 0.17, 0.30)  # the fitted hand over the trousers
     mask = body = np.ones((40, 40), dtype=bool)
-    out = _misplaced_hands(rgb, mask, body, part, PriorOptions())
+    out = misplaced_hands(rgb, mask, body, part)
     assert out[20:30, 5:10].all() and out.sum() == 50
-    assert not _misplaced_hands(rgb, mask, body, part, PriorOptions(hand_skin_distance=0.0)).any()
     no_face = np.where(part == face, legs, part)
-    assert not _misplaced_hands(rgb, mask, body, no_face, PriorOptions()).any()
+    assert not misplaced_hands(rgb, mask, body, no_face).any()
 
     # the synthetic person with its hands painted over in its shirt's colour, as if the fit had put
     # them where the photo shows the shirt: those pixels leave the body and lie no nearer than before
     fit = make_synthetic_person(seed=0, size=192).as_body_fit()
-    before = prior_surfaces(fit, PriorOptions(hand_skin_distance=0.0))
+    before = trusting_the_fitted_hands(fit)
     S, C = before.mask.shape[0], fit.crop.rgb.shape[0]
     on_hand = before.body & (before.front_part == hands)
     assert on_hand.sum() > 100, "the test needs the fitted hands in view"
     own = prior_surfaces(fit)  # its own skin-coloured hands keep their depth (rim pixels may leave the
     assert own.body[on_hand].mean() > 0.85  # body, blended with the background, and take the hand's depth)
     assert np.abs(own.front_depth[on_hand] - before.front_depth[on_hand]).max() < 0.01
-    rgb = _resize_image(fit.crop.rgb.astype(np.float32) / 255.0, S)
+    rgb = resize_image(fit.crop.rgb.astype(np.float32) / 255.0, S)
     shirt = np.median(rgb[before.body & (before.front_part == PART_NAMES.index("torso"))], axis=0)
     idx = np.minimum(((np.arange(C) + 0.5) * S / C).astype(np.int64), S - 1)
     painted = fit.crop.rgb.copy()
     painted[on_hand[idx][:, idx]] = np.round(shirt * 255).astype(np.uint8)
     fit = replace(fit, crop=replace(fit.crop, rgb=painted))
-    kept = prior_surfaces(fit, PriorOptions(hand_skin_distance=0.0))
+    kept = trusting_the_fitted_hands(fit)
     after = prior_surfaces(fit)
     assert kept.body[on_hand].all()
     assert (after.body & on_hand).sum() < 0.3 * on_hand.sum()

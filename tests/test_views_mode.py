@@ -272,7 +272,7 @@ def test_fit_keeps_the_photos_pixels_and_stops_at_the_deadline(jacket, prior):
     assert float(moved.max()) > 1e-3 and float(moved.max()) <= opts.max_depth_offset_m * 1.3  # 1.3: scene scale
     from humansplat.views_mode.fit import _Params
 
-    params = _Params(prior, origin, scale_with_depth=True)  # twice as far: twice as large, same pixel
+    params = _Params(prior, origin)  # twice as far: twice as large, same pixel
     with torch.no_grad():
         params.tensors["depth"].mul_(2.0)
     far = params.gaussians()

@@ -8,7 +8,7 @@ region of their heaviest bone.
 A Gaussian's region comes from the photo's own view, where parts that touch are told apart by depth
 (:func:`assign_regions`):
 
-1. The fitted body is rasterised into the input camera (:func:`humansplat.prior_mode.build.body_depths`):
+1. The fitted body is rasterised into the input camera (:func:`humansplat.prior_mode.surfaces.body_depths`):
    per pixel, where the ray enters the body (front), leaves the first part it entered (back) and
    leaves the body for the last time (far), each with the region of the triangle hit. Pixels the
    body does not cover (clothes, hair, filled gaps) take the layers of the nearest covered pixel, so
@@ -18,7 +18,7 @@ A Gaussian's region comes from the photo's own view, where parts that touch are 
    on the head is the arm in front and the head behind it; the back of the torso behind a crossed
    arm is the torso; a finger's Gaussian a pixel off the finger's raster still finds it.
 3. **Cloth between the legs.** The person's silhouette (the Gaussians' own projection) is read row
-   by row as prior mode shapes skirts (:func:`humansplat.prior_mode.build.skirt_profile`): a row
+   by row as prior mode shapes skirts (:func:`humansplat.prior_mode.surfaces.skirt_profile`): a row
    below the torso where one run of the silhouette holds both legs and at least a quarter of it is
    not the body is cloth joining the legs (a skirt); rows where each leg is its own run, or the
    legs fill their run (trousers, bare legs), are not. Loose trousers whose legs touch join the
@@ -34,7 +34,7 @@ A Gaussian's region comes from the photo's own view, where parts that touch are 
    the photo hardly shows in front (less than ``hidden_share`` of its pixels: an arm behind the
    back, a leg hidden behind the other) takes no Gaussians from the layers behind another region:
    they stay with the region in front. A hand whose Gaussians are not skin-coloured (prior mode's
-   :func:`~humansplat.prior_mode.build.misplaced_hands`: a hand in a pocket, a glove, a fitted hand
+   :func:`~humansplat.prior_mode.skin.misplaced_hands`: a hand in a pocket, a glove, a fitted hand
    that missed the photo's) takes none either: they move with the region behind it (the hip, the
    thigh). Each such choice is reported in :attr:`RegionAssignment.notes`.
 
@@ -176,7 +176,8 @@ def assign_regions(
     from scipy.ndimage import binary_closing
 
     from ..imaging import nearest_fill
-    from ..prior_mode.build import PriorOptions, body_depths, misplaced_hands, skirt_profile
+    from ..prior_mode.skin import misplaced_hands
+    from ..prior_mode.surfaces import body_depths, skirt_profile
 
     opt = options or RegionOptions()
     pts = points.detach().float().cpu()
@@ -262,7 +263,7 @@ def assign_regions(
         np.add.at(count, (row[seen], col[seen]), 1.0)
         if (count > 0).any():
             rgb = nearest_fill(total / np.maximum(count, 1.0)[..., None], count > 0)
-            pocket = misplaced_hands(rgb, mask, covered & mask, part, PriorOptions())
+            pocket = misplaced_hands(rgb, mask, covered & mask, part)
             arms = np.isin(label, [REGION_NAMES.index(n) for n in ("arm.L", "arm.R")])
             back_region = regions[2, row, col]
             moved = pocket[row, col] & arms & (back_region != label)

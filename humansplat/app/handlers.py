@@ -86,7 +86,8 @@ def run_stages(
     photo, mode: str, frames: int, seed: int, resolution: int, run_dir: Path, deadline=None,
     notice: str | None = None,
 ) -> Iterator[tuple[str, float, dict]]:
-    """Run the pipeline stage by stage, writing each artefact into ``run_dir`` as soon as it exists.
+    """Run the pipeline on ``photo`` (a :class:`humansplat.io.images.Photo`) stage by stage, writing each
+    artefact into ``run_dir`` as soon as it exists.
 
     Yields ``(stage, fraction, files)`` with ``files`` the new outputs: ``person``, ``body``, ``views``
     (PNG paths), ``body_json`` (the body's summary dict), and at the end ``ply``, ``glb``, ``video``,
@@ -114,7 +115,8 @@ def run_stages(
         if update.result is not None:
             yield "writing", 1.0, files
             files = _write_result(update.result, run_dir)
-            files["summary"] = summary_markdown(update.result, time.perf_counter() - start, notice)
+            run_s, on_gpu = time.perf_counter() - start, zerogpu.ran_on_gpu(update.result.mode)
+            files["summary"] = summary_markdown(update.result, run_s, on_gpu, notice, photo.notes)
         shown.update(files)
         yield update.stage, float(update.fraction), files
 

@@ -46,6 +46,12 @@ def gpu_here() -> bool:
     return torch.cuda.is_available() or ZERO_GPU
 
 
+def ran_on_gpu(mode: str) -> bool:
+    """Whether a run in ``mode`` did its main work on a GPU: the networks (views, full modes) wherever a
+    GPU is here; prior mode on a dedicated GPU only (on ZeroGPU it renders on the CPU)."""
+    return gpu_here() and (mode != "prior" or not ZERO_GPU)
+
+
 def _gpu(duration: Any):
     """``spaces.GPU(duration=duration)`` on ZeroGPU Spaces (``duration``: seconds, or a callable taking
     the decorated function's arguments), the identity elsewhere."""

@@ -12,8 +12,10 @@ per photo) and the app (one folder per request) both call it, so the names are t
 ``body.json``       the fitted body, schema ``humansplat.body/1`` (:meth:`BodyFit.to_dict`)
 ``report.json``     schema ``humansplat.report/1``: source, mode, the photo's framing, weights that ran, Gaussian count,
                     per-stage seconds (``timings_s``, including the writers), ``quality``, ``fit_errors``,
-                    notes and the list of ``files``
+                    notes, the views' cameras (``view_cameras``) and the list of ``files``
 =================== ====================================================================================
+
+:meth:`Result.load` reads such a folder back into a :class:`Result`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from .cameras import Cameras
 from .gaussians import Gaussians
@@ -52,6 +55,34 @@ REPORT_SCHEMA = "humansplat.report/1"
 def views_strip(views: np.ndarray) -> np.ndarray:
     """(V, S, S, 3) uint8 views -> one (S, V*S, 3) strip, left to right (``views.png``)."""
     return np.concatenate(list(views), axis=1)
+
+
+def views_from_strip(strip: np.ndarray, count: int) -> np.ndarray:
+    """Inverse of :func:`views_strip`: one (S, V*S, 3) strip -> (V, S, S, 3) views, ``count`` = V."""
+    if count <= 0 or strip.ndim != 3 or strip.shape[1] != count * strip.shape[0]:
+        raise ValueError(f"a strip of {count} square views must be (S, {count}*S, 3), got shape {strip.shape}")
+    return np.stack(np.split(strip, count, axis=1))
+
+
+def _cameras_to_dict(cameras: Cameras) -> dict[str, Any]:
+    """``report.json``'s ``view_cameras``: ``width``, ``height`` (pixels), ``K`` (V, 3, 3),
+    ``world_to_camera`` (V, 4, 4) (:mod:`humansplat.cameras`' convention)."""
+    return {
+        "width": cameras.width,
+        "height": cameras.height,
+        "K": cameras.Ks.detach().cpu().tolist(),
+        "world_to_camera": cameras.viewmats.detach().cpu().tolist(),
+    }
+
+
+def _cameras_from_dict(data: dict[str, Any]) -> Cameras:
+    """Inverse of :func:`_cameras_to_dict`."""
+    return Cameras(
+        viewmats=torch.tensor(data["world_to_camera"], dtype=torch.float32).reshape(-1, 4, 4),
+        Ks=torch.tensor(data["K"], dtype=torch.float32).reshape(-1, 3, 3),
+        width=int(data["width"]),
+        height=int(data["height"]),
+    )
 
 
 def turntable_fps(frames: int) -> float:
@@ -160,7 +191,60 @@ class Result:
             "quality": dict(self.quality),
             "fit_errors": {k: float(v) for k, v in (self.body_fit.errors or {}).items()},
             "notes": list(self.notes),
+            "view_cameras": _cameras_to_dict(self.view_cameras),
             "files": [p.name for p in paths.values()],
         }
         paths["report"].write_text(json.dumps(report, indent=1), encoding="utf-8")
         return paths
+
+    @classmethod
+    def load(cls, folder: str | Path, *, turntable: bool = True) -> Result:
+        """The :class:`Result` that :meth:`save` wrote into ``folder`` (its inverse).
+
+        Read back: the Gaussians (``gaussians.ply``), the body (``body.json``; its ``crop`` is None: the
+        file holds the crop's description, not its pixels, so ``framing`` is None too), the views
+        (``views.png`` cut into the ``view_cameras`` of ``report.json``), the turntable (``turntable.mp4``
+        decoded, H.264 so not bit-exact; (0, S, S, 3) without the file or with ``turntable=False``), and
+        mode, weights, timings (``save_*`` writers included), quality and notes from ``report.json``.
+
+        Raises:
+            FileNotFoundError: ``gaussians.ply``, ``views.png``, ``body.json`` or ``report.json`` is missing
+                (names it; the other files are not read).
+            ValueError: ``report.json`` is not ``humansplat.report/1`` or has no ``view_cameras``.
+        """
+        from PIL import Image
+
+        from .io.ply import load_ply
+
+        folder = Path(folder)
+        paths = {key: folder / name for key, name in RESULT_FILES.items()}
+        missing = [paths[k].name for k in ("ply", "views", "body", "report") if not paths[k].is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{folder} is not a saved result: {', '.join(missing)} missing (Result.save writes them)"
+            )
+        report = json.loads(paths["report"].read_text(encoding="utf-8"))
+        if report.get("schema") != REPORT_SCHEMA or "view_cameras" not in report:
+            raise ValueError(
+                f"{paths['report']} is not a {REPORT_SCHEMA} report with view_cameras "
+                f"(schema {report.get('schema')!r}); save the result again with Result.save"
+            )
+        cameras = _cameras_from_dict(report["view_cameras"])
+        views = views_from_strip(np.asarray(Image.open(paths["views"]).convert("RGB")), len(cameras))
+        frames = np.zeros((0, *views.shape[1:]), np.uint8)
+        if turntable and paths["video"].is_file():
+            import imageio.v3 as iio
+
+            frames = np.stack(list(iio.imiter(paths["video"])))
+        return cls(
+            gaussians=load_ply(paths["ply"]),
+            body_fit=BodyFit.from_dict(json.loads(paths["body"].read_text(encoding="utf-8"))),
+            views=views,
+            view_cameras=cameras,
+            turntable=frames,
+            mode=report["mode"],
+            weights=dict(report.get("weights", {})),
+            timings={k: float(v) for k, v in report.get("timings_s", {}).items()},
+            quality={k: float(v) for k, v in report.get("quality", {}).items()},
+            notes=list(report.get("notes", [])),
+        )

@@ -23,7 +23,8 @@ FAST = {"frames": 8, "seed": 0, "resolution": 256}  # few turntable frames, smal
 
 
 def load_app() -> ModuleType:
-    """Import ``app.py`` from the repository root (it is not a package module)."""
+    """Import ``app.py`` from the repository root (it is not a package module; the app itself is
+    :mod:`humansplat.app`, whose modules the tests import directly)."""
     if "app" in sys.modules and getattr(sys.modules["app"], "__file__", None) == str(REPO / "app.py"):
         return sys.modules["app"]
     spec = importlib.util.spec_from_file_location("app", REPO / "app.py")
@@ -49,10 +50,12 @@ def running_app(temp_dir: Path) -> Iterator[tuple[str, Path]]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRADIO_TEMP_DIR", str(temp_dir))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        from humansplat.app.sessions import SessionFolders
+
         app = load_app()
         demo = app.serve(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
         try:
-            yield demo.local_url, app.SessionFolders().root
+            yield demo.local_url, SessionFolders().root
         finally:
             demo.close()
 

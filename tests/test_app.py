@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures_app import FAST, PERSON_PNG, REPO, load_app, running_app
+from _fixtures_app import FAST, PERSON_PNG, REPO, running_app
 from PIL import Image
 
+from humansplat.app import handlers, sessions, settings
+from humansplat.app.layout import build_demo
 from humansplat.result import RESULT_FILES
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -221,9 +223,8 @@ def test_bad_input_gets_clear_message(client, tmp_path, case):
 def test_file_over_size_limit_is_refused(server, client, tmp_path):
     import httpx
 
-    app = sys.modules["app"]
     big = tmp_path / "big.png"
-    big.write_bytes(_png(_gradient(64, 64)) + bytes(app.MAX_FILE_MB * 1024 * 1024 + 1))
+    big.write_bytes(_png(_gradient(64, 64)) + bytes(settings.MAX_FILE_MB * 1024 * 1024 + 1))
     with pytest.raises(Exception, match=r"(?i)maximum file size|too large|413"):  # gradio_client checks first
         _reconstruct(client, big)
     with big.open("rb") as fh:  # and the server refuses it from any other client
@@ -251,8 +252,7 @@ def test_bad_options_are_refused(client):
 
 
 def test_time_limit_stops_the_request_with_a_message(client, monkeypatch):
-    app = sys.modules["app"]
-    monkeypatch.setattr(app, "TIME_LIMIT_S", 0.001)  # past at once: stopped in the first stage
+    monkeypatch.setattr(settings, "TIME_LIMIT_S", 0.001)  # past at once: stopped in the first stage
     with pytest.raises(AppError, match=r"longer than 0 s and was stopped"):
         _reconstruct(client, PERSON_PNG)
 
@@ -359,15 +359,14 @@ def test_disk_cap_bounds_clients_that_never_close(tmp_path, monkeypatch):
     the cap (oldest deleted first, examples kept), and a client whose files went is told so."""
     import gradio as gr
 
-    app = load_app()
     cache = tmp_path / "gradio"
     cap = 20 * 2**20
-    sessions = app.SessionFolders(cache=cache, max_bytes=cap, ttl_s=3600)
-    monkeypatch.setattr(app, "_SESSIONS", sessions)
+    folders = sessions.SessionFolders(cache=cache, max_bytes=cap, ttl_s=3600)
+    monkeypatch.setattr(sessions, "SESSIONS", folders)
     example = cache / ("e" * 64) / "example.png"  # an example Gradio copied at start: never deleted
     example.parent.mkdir(parents=True)
     example.write_bytes(bytes(100_000))
-    sessions.keep.add(str(example))
+    folders.keep.add(str(example))
     notices: list[str] = []
 
     def fake_stages(photo, mode, frames, seed, resolution, run_dir, deadline=None, notice=None):  # 3 MB of files
@@ -376,19 +375,21 @@ def test_disk_cap_bounds_clients_that_never_close(tmp_path, monkeypatch):
             (run_dir / name).write_bytes(os.urandom(1_500_000))
         yield "done", 1.0, {"summary": "done", "ply": str(run_dir / "gaussians.ply")}
 
-    monkeypatch.setattr(app, "_run_stages", fake_stages)
+    monkeypatch.setattr(handlers, "run_stages", fake_stages)
     sizes = []
     for i in range(30):
         upload = cache / f"{i:064x}" / "photo.png"  # Gradio's cached copy of this request's upload
         upload.parent.mkdir(parents=True)
         upload.write_bytes(os.urandom(500_000))
         request = gr.Request(session_hash=f"client{i % 3}")
-        *_, last = app.reconstruct_photo(str(PERSON_PNG), "prior", 8, 0, 256, request, progress=lambda *a, **k: None)
+        *_, last = handlers.reconstruct_photo(
+            str(PERSON_PNG), "prior", 8, 0, 256, request, progress=lambda *a, **k: None
+        )
         assert last[RECONSTRUCT_KEYS.index("summary")] == "done"
         sizes.append(sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()))
     assert max(sizes) <= cap and sizes[-1] > cap - 4 * 2**20, sizes  # bounded, and filled up to the bound
     assert example.is_file()
-    runs = sorted(sessions.root.glob("client*/*"))
+    runs = sorted(folders.root.glob("client*/*"))
     assert 3 <= len(runs) < 10, runs  # the newest runs of every client remain
     assert all(any(p.parent.name == f"client{k}" for p in runs) for k in range(3))
     assert not (cache / f"{0:064x}").exists() and (cache / f"{29:064x}").exists()  # oldest copies went first
@@ -404,12 +405,11 @@ def test_options_that_change_nothing_are_disabled(monkeypatch, tmp_path):
     import humansplat.views_mode
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
-    app = load_app()
-    monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders())
-    assert app.RECONSTRUCT_OUTPUTS == RECONSTRUCT_KEYS
+    monkeypatch.setattr(sessions, "SESSIONS", sessions.SessionFolders())
+    assert handlers.RECONSTRUCT_OUTPUTS == RECONSTRUCT_KEYS
     monkeypatch.setattr(humansplat.api, "network_status", lambda: (False, "no trained weights here"))
     monkeypatch.setattr(humansplat.views_mode, "synthesizer_status", lambda: (False, "no SV3D weights here"))
-    demo = app.build_demo()
+    demo = build_demo()
     by_label = {getattr(b, "label", None): b for b in demo.blocks.values()}
     mode, seed = by_label["Mode"], by_label["Seed"]
     assert mode.interactive is False and "Only prior mode" in mode.info
@@ -417,6 +417,6 @@ def test_options_that_change_nothing_are_disabled(monkeypatch, tmp_path):
     assert seed.interactive is False and "changes nothing" in seed.info
     monkeypatch.setattr(humansplat.api, "network_status", lambda: (True, "weights found"))
     monkeypatch.setattr(humansplat.views_mode, "synthesizer_status", lambda: (True, "SV3D weights found"))
-    by_label = {getattr(b, "label", None): b for b in app.build_demo().blocks.values()}
+    by_label = {getattr(b, "label", None): b for b in build_demo().blocks.values()}
     assert by_label["Mode"].interactive is not False and by_label["Seed"].interactive is not False
     assert [v for _, v in by_label["Mode"].choices] == ["auto", "prior", "views", "full"]

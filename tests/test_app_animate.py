@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures_app import PERSON_PNG, load_app, running_app
+from _fixtures_app import PERSON_PNG, running_app
+
+from humansplat.app import animation, handlers, sessions, settings
+from humansplat.app.summary import animation_markdown
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file
@@ -91,8 +94,7 @@ def test_bad_motion_and_frames_are_refused(client):
 
 
 def test_time_limit_stops_the_animation_with_a_message(client, monkeypatch):
-    app = load_app()
-    monkeypatch.setattr(app, "TIME_LIMIT_S", 0.001)
+    monkeypatch.setattr(settings, "TIME_LIMIT_S", 0.001)
     with pytest.raises(AppError, match=r"animation took longer than 0 s and was stopped"):
         client.predict(handle_file(str(PERSON_PNG)), "walk", FRAMES, RESOLUTION, api_name="/animate")
 
@@ -106,41 +108,39 @@ def test_animate_button_needs_then_uses_the_last_reconstruction(tmp_path, monkey
     that reconstruction into a new run folder of the session and leaves nothing held."""
     import gradio as gr
 
-    app = load_app()
-    sessions = app.SessionFolders(cache=tmp_path / "gradio")
-    monkeypatch.setattr(app, "_SESSIONS", sessions)
+    folders = sessions.SessionFolders(cache=tmp_path / "gradio")
+    monkeypatch.setattr(sessions, "SESSIONS", folders)
     request = gr.Request(session_hash="page")
     with pytest.raises(gr.Error, match="Reconstruct a photo first"):
-        app.animate_last("walk", RESOLUTION, request, progress=_quiet)
+        animation.animate_last("walk", RESOLUTION, request, progress=_quiet)
     with pytest.raises(gr.Error, match=r"Unknown motion 'dance'"):
-        app.animate_last("dance", RESOLUTION, request, progress=_quiet)
+        animation.animate_last("dance", RESOLUTION, request, progress=_quiet)
 
-    *_, last = app.reconstruct_photo(str(PERSON_PNG), "prior", 8, 0, RESOLUTION, request, progress=_quiet)
-    assert last[app.RECONSTRUCT_OUTPUTS.index("summary")]
+    *_, last = handlers.reconstruct_photo(str(PERSON_PNG), "prior", 8, 0, RESOLUTION, request, progress=_quiet)
+    assert last[handlers.RECONSTRUCT_OUTPUTS.index("summary")]
     other = gr.Request(session_hash="another-page")  # another session has no reconstruction of its own
     with pytest.raises(gr.Error, match="Reconstruct a photo first"):
-        app.animate_last("walk", RESOLUTION, other, progress=_quiet)
+        animation.animate_last("walk", RESOLUTION, other, progress=_quiet)
 
-    outputs = dict(zip(app.ANIMATE_UI_OUTPUTS, app.animate_last("wave", RESOLUTION, request, progress=_quiet)))
+    outputs = dict(zip(animation.ANIMATE_UI_OUTPUTS, animation.animate_last("wave", RESOLUTION, request, progress=_quiet)))
     assert outputs["model3d"] == outputs["glb"]
     clip = _frames(outputs["video"])
     assert clip.shape[1:] == (RESOLUTION, RESOLUTION, 3) and len(clip) == 60  # one 2.5 s cycle at 24 fps
     _check_glb(outputs["glb"], "wave")
     made = ("gaussians.ply", "avatar_bound.ply")
-    runs = sorted(p.parent.name for p in sessions.root.glob("page/*/*") if p.name in made)
+    runs = sorted(p.parent.name for p in folders.root.glob("page/*/*") if p.name in made)
     assert len(runs) == 2 and len(set(runs)) == 2, runs  # the reconstruction and the animation: two run folders
-    assert not sessions._held(), sessions._held()  # every folder released: the disk cap may prune them
+    assert not folders._held(), folders._held()  # every folder released: the disk cap may prune them
 
 
 def test_reused_reconstruction_is_held_until_every_reader_finishes(tmp_path):
     """Two Animate requests may read the same reconstruction; the disk cap deletes it only after both."""
     import gradio as gr
 
-    app = load_app()
-    sessions = app.SessionFolders(cache=tmp_path / "gradio", max_bytes=0)  # a cap that deletes every free run
+    folders = sessions.SessionFolders(cache=tmp_path / "gradio", max_bytes=0)  # a cap that deletes every free run
     request = gr.Request(session_hash="page")
     needs = ("gaussians.ply", "body.json", "report.json")
-    older, newer, partial = (sessions.root / "page" / name for name in ("older", "newer", "partial"))
+    older, newer, partial = (folders.root / "page" / name for name in ("older", "newer", "partial"))
     for i, run in enumerate((older, newer)):
         run.mkdir(parents=True)
         for name in needs:
@@ -151,13 +151,13 @@ def test_reused_reconstruction_is_held_until_every_reader_finishes(tmp_path):
         os.utime(run, (1000 + i, 1000 + i))
     partial.mkdir()
     (partial / "body.json").write_bytes(b"{}")  # a body fit only: nothing to animate
-    first, second = sessions.reuse(request, needs), sessions.reuse(request, needs)
+    first, second = folders.reuse(request, needs), folders.reuse(request, needs)
     assert first == second == newer
-    sessions.finish(first)
+    folders.finish(first)
     assert newer.is_dir() and not older.exists()  # pruned: the older run; held: the one still read
-    sessions.finish(second)
-    assert not newer.exists() and not sessions._held()
-    assert sessions.reuse(request, needs) is None
+    folders.finish(second)
+    assert not newer.exists() and not folders._held()
+    assert folders.reuse(request, needs) is None
 
 
 def test_animation_summary_lists_what_the_binding_had_to_guess():
@@ -165,9 +165,8 @@ def test_animation_summary_lists_what_the_binding_had_to_guess():
     visible summary, one bullet each; without any, no bullet."""
     from types import SimpleNamespace
 
-    app = load_app()
     result = SimpleNamespace(mode="prior", weights={}, gaussians=[0] * 5, timings={"animate_bind": 0.5})
     note = "The left hand is not seen as skin (a pocket or a glove?): its Gaussians follow the hip behind it."
-    text = app._animation_markdown(result, "walk", 12, 256, 3.0, [note])
+    text = animation_markdown(result, "walk", 12, 256, 3.0, [note])
     assert f"- {note}" in text and "**Animated: walk**" in text and "bind 0.5s" in text
-    assert "\n- " not in app._animation_markdown(result, "walk", 12, 256, 3.0, [])
+    assert "\n- " not in animation_markdown(result, "walk", 12, 256, 3.0, [])

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures_app import PERSON_PNG, load_app, use_tiny_synthesizer
+from _fixtures_app import PERSON_PNG, use_tiny_synthesizer
 from PIL import Image
+
+from humansplat.app import handlers, server, sessions, zerogpu
+from humansplat.app.layout import build_demo
 
 RESOLUTION = 256  # the app's smallest
 
@@ -32,12 +35,11 @@ def test_page_offers_views_mode_and_says_what_auto_runs(tiny_weights, tmp_path, 
     import humansplat.api
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    app = load_app()
-    monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders())
+    monkeypatch.setattr(sessions, "SESSIONS", sessions.SessionFolders())
     monkeypatch.setattr(humansplat.api, "network_status", lambda: (False, "no trained reconstructor"))
     for gpu, auto in ((False, "prior"), (True, "views")):
-        monkeypatch.setattr(app, "_gpu_here", lambda gpu=gpu: gpu)
-        blocks = app.build_demo().blocks.values()
+        monkeypatch.setattr(zerogpu, "gpu_here", lambda gpu=gpu: gpu)
+        blocks = build_demo().blocks.values()
         by_label = {getattr(b, "label", None): b for b in blocks}
         mode, seed = by_label["Mode"], by_label["Seed"]
         assert [v for _, v in mode.choices] == ["auto", "prior", "views"]  # no full: no reconstructor
@@ -54,9 +56,7 @@ def test_reconstruct_handler_streams_the_generated_views_before_the_fit(tiny_wei
     from humansplat.multiview.tiny import TINY_IMAGE_SIZE
     from humansplat.views_mode import run as views_run
 
-    app = load_app()
-    sessions = app.SessionFolders(cache=tmp_path / "gradio")
-    monkeypatch.setattr(app, "_SESSIONS", sessions)
+    monkeypatch.setattr(sessions, "SESSIONS", sessions.SessionFolders(cache=tmp_path / "gradio"))
     seen: list[tuple] = []
     views_shown_when_fit_started: list[bool] = []
     real_fit = views_run.fit_to_synthesized
@@ -66,9 +66,9 @@ def test_reconstruct_handler_streams_the_generated_views_before_the_fit(tiny_wei
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(views_run, "fit_to_synthesized", spy_fit)
-    keys = app.RECONSTRUCT_OUTPUTS
+    keys = handlers.RECONSTRUCT_OUTPUTS
     request = gr.Request(session_hash="views")
-    for outputs in app.reconstruct_photo(str(PERSON_PNG), "views", 8, 0, RESOLUTION, request, progress=_quiet):
+    for outputs in handlers.reconstruct_photo(str(PERSON_PNG), "views", 8, 0, RESOLUTION, request, progress=_quiet):
         seen.append(outputs)
     assert views_shown_when_fit_started == [True]  # the page had the generated views before the fit ran
     first = next(dict(zip(keys, out)) for out in seen if out[keys.index("views")])
@@ -90,9 +90,8 @@ def test_a_gpu_space_prefetches_the_synthesizer_so_auto_runs_views(tmp_path, mon
     import humansplat.hub
     from humansplat.multiview.tiny import save_tiny_weights
 
-    app = load_app()
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders())
+    monkeypatch.setattr(sessions, "SESSIONS", sessions.SessionFolders())
     monkeypatch.setattr(humansplat.api, "network_status", lambda: (False, "no trained reconstructor"))
     monkeypatch.setattr(humansplat.hub, "hub_offline", lambda: False)  # the tests run with HF_HUB_OFFLINE=1
     monkeypatch.setenv("HUMANSPLAT_WEIGHTS", str(tmp_path / "cache"))  # empty: nothing is here yet
@@ -104,24 +103,24 @@ def test_a_gpu_space_prefetches_the_synthesizer_so_auto_runs_views(tmp_path, mon
         return tmp_path / "cache" / name
 
     monkeypatch.setattr(humansplat.hub, "fetch", fake_fetch)
-    monkeypatch.setattr(app, "_gpu_here", lambda: True)
+    monkeypatch.setattr(zerogpu, "gpu_here", lambda: True)
     monkeypatch.delenv("SPACE_ID", raising=False)
-    assert app.prefetch_synthesizer("auto") is None and calls == []  # not a Space: nothing fetched
-    assert app.prefetch_synthesizer("0") is None and calls == []
+    assert server.prefetch_synthesizer("auto") is None and calls == []  # not a Space: nothing fetched
+    assert server.prefetch_synthesizer("0") is None and calls == []
     monkeypatch.setenv("SPACE_ID", "someone/humansplat")
-    monkeypatch.setattr(app, "_gpu_here", lambda: False)
-    assert app.prefetch_synthesizer("auto") is None and calls == []  # a CPU Space: prior mode anyway
-    monkeypatch.setattr(app, "_gpu_here", lambda: True)
-    assert "failed" not in app.prefetch_synthesizer("auto")
+    monkeypatch.setattr(zerogpu, "gpu_here", lambda: False)
+    assert server.prefetch_synthesizer("auto") is None and calls == []  # a CPU Space: prior mode anyway
+    monkeypatch.setattr(zerogpu, "gpu_here", lambda: True)
+    assert "failed" not in server.prefetch_synthesizer("auto")
     assert calls == ["unet", "vae", "image_encoder"]
-    mode = {getattr(b, "label", None): b for b in app.build_demo().blocks.values()}["Mode"]
+    mode = {getattr(b, "label", None): b for b in build_demo().blocks.values()}["Mode"]
     assert "auto runs views mode" in mode.info and "views" in [v for _, v in mode.choices]
 
     def failing_fetch(name, *args, **kwargs):
         raise humansplat.hub.WeightsUnavailableError(f"{name} is gated: set HF_TOKEN")
 
     monkeypatch.setattr(humansplat.hub, "fetch", failing_fetch)
-    line = app.prefetch_synthesizer("1")
+    line = server.prefetch_synthesizer("1")
     assert "failed" in line and "image_encoder is gated: set HF_TOKEN" in line
     monkeypatch.setattr(humansplat.hub, "hub_offline", lambda: True)
-    assert "HF_HUB_OFFLINE" in app.prefetch_synthesizer("1")
+    assert "HF_HUB_OFFLINE" in server.prefetch_synthesizer("1")

@@ -7,15 +7,16 @@ in the GenHuman3D layout; the GPU is the CPU here (``NETWORK_DEVICE``)."""
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib
 import pickle
 import sys
 import types
 
 import gradio as gr
 import pytest
-from _fixtures_app import PERSON_PNG, REPO, use_tiny_synthesizer
+from _fixtures_app import PERSON_PNG, use_tiny_synthesizer
 
+from humansplat.app import handlers, sessions, zerogpu
 from humansplat.gpu_stage import NetworkRequest, gpu_seconds
 
 KEYS = ("ply", "glb", "video", "views", "summary", "person", "body", "model3d", "files", "body_json")
@@ -65,28 +66,29 @@ def _quiet(*args, **kwargs) -> None:
 
 
 @pytest.fixture()
-def zerogpu(tmp_path, monkeypatch):
-    """``make(quota_s, abort_after=None)`` -> (app module imported with a FakeSpaces, the fake), with
-    the tiny synthesizer of :func:`_fixtures_app.use_tiny_synthesizer`."""
+def on_zerogpu(tmp_path, monkeypatch):
+    """``make(quota_s, abort_after=None)`` -> a FakeSpaces, with :mod:`humansplat.app.zerogpu` imported
+    again under it and the tiny synthesizer of :func:`_fixtures_app.use_tiny_synthesizer`; afterwards
+    the module is imported again without it."""
     use_tiny_synthesizer(tmp_path / "weights", monkeypatch)
 
     def make(quota_s: float, abort_after: int | None = None):
         fake = FakeSpaces(quota_s, abort_after)
         monkeypatch.setitem(sys.modules, "spaces", fake)
-        spec = importlib.util.spec_from_file_location("app_on_zerogpu", REPO / "app.py")
-        app = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(app)
-        assert app.ZERO_GPU
-        monkeypatch.setattr(app, "NETWORK_DEVICE", "cpu")  # the simulated GPU
-        monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders(cache=tmp_path / "gradio"))
-        return app, fake
+        importlib.reload(zerogpu)
+        assert zerogpu.ZERO_GPU
+        monkeypatch.setattr(zerogpu, "NETWORK_DEVICE", "cpu")  # the simulated GPU
+        monkeypatch.setattr(sessions, "SESSIONS", sessions.SessionFolders(cache=tmp_path / "gradio"))
+        return fake
 
-    return make
+    yield make
+    sys.modules.pop("spaces", None)
+    importlib.reload(zerogpu)
 
 
-def _run(app, mode: str) -> dict:
+def _run(mode: str) -> dict:
     request = gr.Request(session_hash=f"zerogpu-{mode}")
-    *_, last = app.reconstruct_photo(str(PERSON_PNG), mode, 8, 0, 256, request, progress=_quiet)
+    *_, last = handlers.reconstruct_photo(str(PERSON_PNG), mode, 8, 0, 256, request, progress=_quiet)
     return dict(zip(KEYS, last))
 
 
@@ -102,41 +104,41 @@ def test_default_views_request_asks_at_most_60_s():
         gpu_seconds(NetworkRequest("prior", body_fit=None))  # type: ignore[arg-type]
 
 
-def test_a_prior_request_asks_for_no_gpu_time(zerogpu):
-    app, fake = zerogpu(quota_s=120)
-    out = _run(app, "prior")
+def test_a_prior_request_asks_for_no_gpu_time(on_zerogpu):
+    fake = on_zerogpu(quota_s=120)
+    out = _run("prior")
     assert fake.asked == [] and out["ply"] and "**Prior mode**" in out["summary"]
 
 
-def test_a_views_request_asks_the_duration_its_callable_computes(zerogpu):
-    app, fake = zerogpu(quota_s=120)
-    out = _run(app, "views")
+def test_a_views_request_asks_the_duration_its_callable_computes(on_zerogpu):
+    fake = on_zerogpu(quota_s=120)
+    out = _run("views")
     assert len(fake.asked) == 1 and fake.asked[0] == gpu_seconds(fake.requests[0]) <= 60
     assert fake.requests[0].mode == "views" and fake.quota_s == 120 - fake.asked[0]
     assert "**Views mode**" in out["summary"] and out["ply"] and out["video"]
 
 
-def test_a_quota_refusal_gives_the_prior_result_with_one_sentence(zerogpu):
-    app, fake = zerogpu(quota_s=5)
+def test_a_quota_refusal_gives_the_prior_result_with_one_sentence(on_zerogpu):
+    fake = on_zerogpu(quota_s=5)
     with pytest.warns(UserWarning, match="free GPU time for today is used up"):
-        out = _run(app, "views")
+        out = _run("views")
     assert len(fake.asked) == 1 and fake.asked[0] > 5
     assert "**Prior mode**" in out["summary"] and out["ply"] and out["video"] and out["glb"]
-    assert app.REFUSALS["ZeroGPU quota exceeded"] in out["summary"]
+    assert zerogpu.REFUSALS["ZeroGPU quota exceeded"] in out["summary"]
     assert "Traceback" not in out["summary"] and "ZeroGPU quota exceeded" not in out["summary"]
 
 
-def test_a_gpu_call_stopped_midway_gives_the_prior_result(zerogpu):
-    app, _ = zerogpu(quota_s=120, abort_after=1)  # the views come back, then the call is stopped
+def test_a_gpu_call_stopped_midway_gives_the_prior_result(on_zerogpu):
+    on_zerogpu(quota_s=120, abort_after=1)  # the views come back, then the call is stopped
     with pytest.warns(UserWarning, match="stopped before it finished"):
-        out = _run(app, "views")
-    assert "**Prior mode**" in out["summary"] and app.REFUSALS["ZeroGPU worker error"] in out["summary"]
+        out = _run("views")
+    assert "**Prior mode**" in out["summary"] and zerogpu.REFUSALS["ZeroGPU worker error"] in out["summary"]
 
 
-def test_models_are_placed_at_start_up_never_inside_the_gpu_call(zerogpu, monkeypatch):
+def test_models_are_placed_at_start_up_never_inside_the_gpu_call(on_zerogpu, monkeypatch):
     from humansplat.multiview import load
 
-    app, fake = zerogpu(quota_s=120)
+    fake = on_zerogpu(quota_s=120)
     loads: list[bool] = []
     real = load.load_sv3d_pipeline
 
@@ -145,16 +147,16 @@ def test_models_are_placed_at_start_up_never_inside_the_gpu_call(zerogpu, monkey
         return real(*args, **kwargs)
 
     monkeypatch.setattr(load, "load_sv3d_pipeline", spy)
-    assert app.place_models() == ["synthesizer"] and loads == [False]
-    _run(app, "views")
-    _run(app, "views")
+    assert zerogpu.place_models() == ["synthesizer"] and loads == [False]
+    _run("views")
+    _run("views")
     assert loads == [False] and len(fake.asked) == 2  # two GPU calls, no load inside either
 
 
-def test_a_bug_inside_the_gpu_call_is_reported_as_a_bug_not_a_refusal(zerogpu, monkeypatch):
+def test_a_bug_inside_the_gpu_call_is_reported_as_a_bug_not_a_refusal(on_zerogpu, monkeypatch):
     from humansplat import gpu_stage
 
-    app, fake = zerogpu(quota_s=120)
+    fake = on_zerogpu(quota_s=120)
 
     def broken(request):
         raise KeyError("oops")
@@ -162,5 +164,5 @@ def test_a_bug_inside_the_gpu_call_is_reported_as_a_bug_not_a_refusal(zerogpu, m
 
     monkeypatch.setattr(gpu_stage, "run_networks", broken)
     with pytest.raises(gr.Error, match=r"This is a bug"):
-        _run(app, "views")
+        _run("views")
     assert len(fake.asked) == 1

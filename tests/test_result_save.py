@@ -170,3 +170,37 @@ def test_result_save_without_turntable_and_fps(fit, tmp_path):
     assert "video" not in paths and not (tmp_path / RESULT_FILES["video"]).exists()
     assert RESULT_FILES["video"] not in json.loads(paths["report"].read_text())["files"]
     assert [turntable_fps(n) for n in (8, 24, 36, 72, 200)] == [8.0, 8.0, 12.0, 24.0, 24.0]
+
+
+# ------------------------------------------------------------------------------------------ Result.load
+def test_result_load_is_the_inverse_of_save(fit, tmp_path):
+    result = _result(fit, frames=6)
+    result.save(tmp_path / "out", mesh_resolution=16)
+    back = Result.load(tmp_path / "out")
+    assert torch.allclose(back.gaussians.means, result.gaussians.means, atol=1e-6)
+    assert torch.allclose(back.gaussians.opacities, result.gaussians.opacities, atol=1e-5)
+    assert len(back.gaussians) == len(result.gaussians)
+    _assert_same_body(fit, back.body_fit)
+    assert back.body_fit.crop is None and back.framing is None  # body.json holds the crop's description only
+    assert np.array_equal(back.views, result.views)  # PNG: lossless
+    assert torch.allclose(back.view_cameras.viewmats, result.view_cameras.viewmats, atol=1e-6)
+    assert torch.allclose(back.view_cameras.Ks, result.view_cameras.Ks, atol=1e-6)
+    assert (back.view_cameras.width, back.view_cameras.height) == (S, S)
+    assert back.turntable.shape == result.turntable.shape and back.turntable.dtype == np.uint8  # H.264: lossy
+    assert (back.mode, back.weights, back.quality, back.notes) == (result.mode, {}, result.quality, result.notes)
+    assert back.timings["fit"] == 1.0 and back.timings["reconstruct"] == 0.5 and "save_glb" in back.timings
+    assert Result.load(tmp_path / "out", turntable=False).turntable.shape == (0, S, S, 3)
+
+
+def test_result_load_names_what_is_missing(fit, tmp_path):
+    _result(fit, frames=0).save(tmp_path, mesh_resolution=16)
+    assert len(Result.load(tmp_path).turntable) == 0  # no video was written: no frames
+    (tmp_path / RESULT_FILES["body"]).unlink()
+    with pytest.raises(FileNotFoundError, match="body.json missing"):
+        Result.load(tmp_path)
+    report = json.loads((tmp_path / RESULT_FILES["report"]).read_text())
+    _result(fit, frames=0).body_fit.write_json(tmp_path / RESULT_FILES["body"])
+    del report["view_cameras"]
+    (tmp_path / RESULT_FILES["report"]).write_text(json.dumps(report))
+    with pytest.raises(ValueError, match="view_cameras"):
+        Result.load(tmp_path)

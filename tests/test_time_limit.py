@@ -107,20 +107,19 @@ def test_the_pipeline_stops_inside_the_turntable(stubbed, person, monkeypatch):
 
 def test_the_app_answers_a_request_past_its_limit_with_a_message(stubbed, person, monkeypatch, tmp_path):
     gr = pytest.importorskip("gradio")
-    from _fixtures_app import load_app
     from PIL import Image
 
     import humansplat.prior.fit as fit_mod
+    from humansplat.app import handlers, sessions, settings
 
-    app = load_app()
     real_fit = fit_mod.fit_body
     monkeypatch.setattr(fit_mod, "fit_body", lambda crop, **kw: real_fit(crop, **kw, **SLOW_FIT))
-    monkeypatch.setattr(app, "TIME_LIMIT_S", 1.0)
-    monkeypatch.setattr(app, "_SESSIONS", app.SessionFolders(tmp_path / "sessions"))
+    monkeypatch.setattr(settings, "TIME_LIMIT_S", 1.0)
+    monkeypatch.setattr(sessions, "SESSIONS", sessions.SessionFolders(tmp_path / "sessions"))
     path = tmp_path / "person.png"
     Image.fromarray(person.crop.rgb).save(path)
     start = time.monotonic()
-    outputs = app.reconstruct_photo(str(path), "prior", 8, 0, 256, request=None, progress=lambda *a, **k: None)
+    outputs = handlers.reconstruct_photo(str(path), "prior", 8, 0, 256, request=None, progress=lambda *a, **k: None)
     with pytest.raises(gr.Error) as exc:
         for _ in outputs:
             pass

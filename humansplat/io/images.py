@@ -81,6 +81,9 @@ MIN_SIDE = 64  # short side below this (after downscaling) -> refused (pixels)
 DEFAULT_FOV_DEG = 45.0  # field of view across the longer side when EXIF has no focal length (degrees)
 FILM_DIAGONAL_MM = 43.267  # diagonal of a 36 x 24 mm frame, the reference of 35 mm equivalent focal lengths
 ALPHA_MIN_TRANSPARENT = 0.01  # an alpha with fewer transparent (< 128) pixels than this fraction is ignored
+OPAQUE_ALPHA_NOTE = "The alpha channel is fully opaque; it was ignored."
+"""The note of an entirely opaque alpha: an ordinary photo (many programs write one), kept for the
+report (``report.json``) but not worth showing to people (the app leaves it out)."""
 _F35_RANGE_MM = (8.0, 2000.0)  # plausible 35 mm equivalent focal lengths; others are ignored
 
 _EXIF_IFD = 0x8769  # Exif sub-IFD
@@ -432,7 +435,7 @@ def _finish(
     if alpha is not None:
         transparent = float(np.count_nonzero(alpha < 128)) / alpha.size
         if bool((alpha == 255).all()):
-            notes.append("The alpha channel is fully opaque; it was ignored.")
+            notes.append(OPAQUE_ALPHA_NOTE)
             alpha = None
         elif transparent < ALPHA_MIN_TRANSPARENT:
             notes.append(

@@ -1,0 +1,75 @@
+"""Starting the app: on a GPU Space the synthesizer's weights are fetched and the networks placed
+first; then the page is queued and launched with the app's limits (``python app.py`` runs :func:`serve`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import gradio as gr
+
+from . import layout, settings, zerogpu
+
+log = logging.getLogger("humansplat.app")
+
+
+def prefetch_synthesizer(setting: str | None = None) -> str | None:
+    """Fetch the synthesizer's weights (``humansplat.hub.SYNTHESIZER_WEIGHTS``) into the Hugging Face cache before
+    the page is built, so that ``auto`` runs views mode on a GPU Space (the mode rule only uses weights
+    that are already here; it never downloads in the middle of a request).
+
+    Args:
+        setting: ``HUMANSPLAT_PREFETCH`` (default): ``"auto"`` fetches only on a Hugging Face Space
+            (``SPACE_ID`` set) with a GPU (ZeroGPU or CUDA) and downloads allowed; ``"1"``/``"true"``
+            always (unless ``HF_HUB_OFFLINE``); ``"0"``/``"false"`` never.
+
+    Returns:
+        One line saying what was fetched or why not (None when nothing was tried). Never raises: a
+        failed download (no token for the gated image encoder, no network) leaves prior mode, and the
+        page's banner says why views mode is not offered.
+    """
+    from humansplat.hub import SYNTHESIZER_WEIGHTS, fetch, hub_offline
+
+    value = (setting if setting is not None else os.environ.get("HUMANSPLAT_PREFETCH", "auto")).strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return None
+    if value == "auto" and not (os.environ.get("SPACE_ID") and zerogpu.gpu_here()):
+        return None
+    if hub_offline():
+        return "synthesizer weights not prefetched: HF_HUB_OFFLINE is set"
+    fetched, failed = [], []
+    for name in SYNTHESIZER_WEIGHTS:
+        try:
+            fetch(name)
+            fetched.append(name)
+        except Exception as exc:  # noqa: BLE001 - any failure leaves prior mode; the message says why
+            failed.append(f"{name}: {' '.join(str(exc).split())}")
+    line = f"synthesizer weights prefetched: {', '.join(fetched) or 'none'}" + (
+        f"; failed: {'; '.join(failed)}" if failed else ""
+    )
+    (log.warning if failed else log.info)(line)
+    return line
+
+
+def serve(demo: gr.Blocks | None = None, **launch_kwargs: Any) -> gr.Blocks:
+    """Queue and launch ``demo`` (default: :func:`humansplat.app.layout.build_demo`, after
+    :func:`prefetch_synthesizer` and :func:`humansplat.app.zerogpu.place_models` on a GPU Space) with the
+    app's limits; ``launch_kwargs`` override Gradio's ``launch`` arguments (host and port default to
+    GRADIO_SERVER_NAME / _PORT)."""
+    if demo is None:
+        prefetch_synthesizer()
+        zerogpu.place_models()
+    demo = demo or layout.build_demo()
+    demo.queue(default_concurrency_limit=settings.CONCURRENCY, max_size=settings.QUEUE_SIZE)
+    options: dict[str, Any] = {
+        "max_file_size": f"{settings.MAX_FILE_MB}mb",
+        "allowed_paths": [],  # outputs live in Gradio's cache folder; nothing else is served
+        "show_error": True,
+        "ssr_mode": False,
+        "css": layout.CSS,
+    }
+    options.update(launch_kwargs)
+    demo.launch(**options)
+    return demo
+

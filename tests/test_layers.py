@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("eval", "animate"),  # consumers: evaluation; animation
     ("train", "selfcheck"),  # consumers: training (uses eval's metrics); the synthesizer's self-check
     ("__main__",),  # entry points: python -m humansplat.<package>
-    ("cli",),  # the humansplat command
+    ("cli", "app"),  # the humansplat command; the Gradio app (app.py is its shell)
     ("",),  # the package root, humansplat/__init__.py
 )
 """Bottom to top. A unit is a top-level module or package of ``humansplat`` (``"__main__"``: every entry point)."""

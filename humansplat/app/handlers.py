@@ -64,7 +64,7 @@ def _centred(result):
     """
     from dataclasses import replace
 
-    from humansplat.api import orbit_framing
+    from humansplat.avatar_views import orbit_framing
 
     centre, _, _ = orbit_framing(result.gaussians, result.body_fit)
     return replace(result.gaussians, means=result.gaussians.means - centre.to(result.gaussians.means))

@@ -180,7 +180,7 @@ def build_demo() -> gr.Blocks:
     """
     from humansplat.animate import motion_names
     from humansplat.api import network_status
-    from humansplat.views_mode import synthesizer_status
+    from humansplat.weights import synthesizer_status
 
     cache = Path(gr.utils.get_upload_folder())  # read now: GRADIO_TEMP_DIR may have changed since import
     auto_runs, modes, banner = mode_plan(network_status(), synthesizer_status(), zerogpu.gpu_here())

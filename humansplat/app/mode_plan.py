@@ -1,16 +1,14 @@
 """Which modes this machine offers and what ``auto`` runs here: the rule of
-:func:`humansplat.views_mode.choose_mode` applied to the weights found and the GPU, worded for the page."""
+:func:`humansplat.modes.choose_mode` applied to the weights found and the GPU, worded for the page."""
 
 from __future__ import annotations
 
-from . import settings
+from humansplat.modes import MODES, choose_mode
 
 
 def mode_plan(network: tuple[bool, str], synthesizer: tuple[bool, str], gpu: bool) -> tuple[str, list[str], str]:
     """(what ``auto`` runs here, the modes offered, the banner Markdown) from ``api.network_status()``,
-    ``views_mode.synthesizer_status()`` and whether a CUDA GPU is here (the rule of ``choose_mode``)."""
-    from humansplat.views_mode import choose_mode
-
+    ``weights.synthesizer_status()`` and whether a CUDA GPU is here (the rule of ``choose_mode``)."""
     (net_ok, net_msg), (synth_ok, synth_msg) = network, synthesizer
     auto, reasons = choose_mode({"synthesizer": synth_ok, "reconstructor": net_ok}, "cuda" if gpu else "cpu")
     offered = ["auto", "prior"] + (["views"] if synth_ok else []) + (["full"] if synth_ok and net_ok else [])
@@ -26,4 +24,4 @@ def mode_plan(network: tuple[bool, str], synthesizer: tuple[bool, str], gpu: boo
         f"<details><summary>Why</summary><ul>{why}<li>full mode: {net_msg}</li><li>views mode: {synth_msg}</li>"
         "</ul></details>"
     )
-    return auto, [m for m in settings.MODES if m in offered], banner
+    return auto, [m for m in MODES if m in offered], banner

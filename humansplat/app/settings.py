@@ -21,7 +21,6 @@ from pathlib import Path
 
 from . import zerogpu
 
-MODES = ("auto", "prior", "views", "full")
 RESOLUTIONS = (256, 384, 512)
 DEFAULT_RESOLUTION = 512
 DEFAULT_FRAMES = 24

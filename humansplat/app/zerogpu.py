@@ -146,7 +146,7 @@ def place_models() -> list[str]:
     failure is logged and leaves them to load on first use). Returns the names of what was placed."""
     from humansplat.api import network_status
     from humansplat.gpu_stage import preload
-    from humansplat.views_mode import synthesizer_status
+    from humansplat.weights import synthesizer_status
 
     if not (ZERO_GPU or (os.environ.get("SPACE_ID") and gpu_here())):
         return []

@@ -402,13 +402,13 @@ RECONSTRUCT_KEYS = ("ply", "glb", "video", "views", "summary", "person", "body",
 def test_options_that_change_nothing_are_disabled(monkeypatch, tmp_path):
     """Without synthesizer weights, mode and seed change nothing: shown disabled, with the reason."""
     import humansplat.api
-    import humansplat.views_mode
+    import humansplat.weights
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
     monkeypatch.setattr(sessions, "SESSIONS", sessions.SessionFolders())
     assert handlers.RECONSTRUCT_OUTPUTS == RECONSTRUCT_KEYS
     monkeypatch.setattr(humansplat.api, "network_status", lambda: (False, "no trained weights here"))
-    monkeypatch.setattr(humansplat.views_mode, "synthesizer_status", lambda: (False, "no SV3D weights here"))
+    monkeypatch.setattr(humansplat.weights, "synthesizer_status", lambda: (False, "no SV3D weights here"))
     demo = build_demo()
     by_label = {getattr(b, "label", None): b for b in demo.blocks.values()}
     mode, seed = by_label["Mode"], by_label["Seed"]
@@ -416,7 +416,7 @@ def test_options_that_change_nothing_are_disabled(monkeypatch, tmp_path):
     assert [v for _, v in mode.choices] == ["auto", "prior"]
     assert seed.interactive is False and "changes nothing" in seed.info
     monkeypatch.setattr(humansplat.api, "network_status", lambda: (True, "weights found"))
-    monkeypatch.setattr(humansplat.views_mode, "synthesizer_status", lambda: (True, "SV3D weights found"))
+    monkeypatch.setattr(humansplat.weights, "synthesizer_status", lambda: (True, "SV3D weights found"))
     by_label = {getattr(b, "label", None): b for b in build_demo().blocks.values()}
     assert by_label["Mode"].interactive is not False and by_label["Seed"].interactive is not False
     assert [v for _, v in by_label["Mode"].choices] == ["auto", "prior", "views", "full"]

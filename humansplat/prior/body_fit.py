@@ -26,7 +26,9 @@ CLI, ``python -m humansplat.prior``, the app's downloads and its ``/fit_body`` e
                     side in photo pixels), ``photo_size`` (w, h), ``cut_off``, ``people_found``, ``notes``,
                     ``mask_source``, ``framing`` (``"full body"``, ``"half body"``, ``"head and
                     shoulders"``, ``"face only"``, or null), ``facing`` (the facing cues, ``facing`` +1
-                    faces the camera / -1 turned away, ``margin``, ``basis``; or null),
+                    faces the camera / -1 turned away, ``margin``, ``basis``; or null), ``lens``
+                    (``fov_deg`` across the photo's longer side, ``source``: ``"exif"``, ``"default"``
+                    or ``"face"``, ``face_distance_m``; or null),
                     ``landmarks_px`` (``body`` (33, 2) crop pixels, ``body_confidence`` (33,)); or null
 ``errors``          fit quality: ``landmark_error_pct`` (% of person height), ``silhouette_iou``, ...
 ``timings``         seconds per fit stage
@@ -216,5 +218,10 @@ def _crop_to_dict(crop: PersonCrop) -> dict[str, Any]:
         "mask_source": crop.mask_source,
         "framing": crop.framing,
         "facing": None if crop.facing is None else crop.facing.as_dict(),
+        "lens": None if crop.lens is None else {
+            "fov_deg": round(float(crop.lens.fov_deg), 3),
+            "source": crop.lens.source,
+            "face_distance_m": None if crop.lens.face_distance_m is None else round(float(crop.lens.face_distance_m), 4),
+        },
         "landmarks_px": {"body": _tolist(lm.body, 3), "body_confidence": _tolist(lm.body_confidence, 4)},
     }

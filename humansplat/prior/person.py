@@ -32,7 +32,8 @@
    resampled (Lanczos, :func:`crop_square`) to ``size`` x ``size`` and composited on white outside
    the mask (with an alpha channel the photo is composited first, at full resolution, so colours
    under transparent pixels never bleed into the edge).
-6. **Camera.** ``photo.camera()`` (field of view from the photo, see :mod:`humansplat.io.images`),
+6. **Camera.** ``photo.camera()`` (field of view from the photo's EXIF, see :mod:`humansplat.io.images`;
+   without EXIF widened for a close-up face, :mod:`humansplat.prior.close_range`),
    then ``Cameras.crop(x0, y0, side, side)`` and ``Cameras.resize(size, size)``; landmarks go through
    ``Landmarks.transformed(size / side, x0, y0)``, the same map. A 3D point therefore projects to the
    same image content in the photo and in the crop.
@@ -52,6 +53,7 @@ import numpy as np
 from ..cameras import Cameras
 from .landmarks import Landmarks
 from .matting import local_background, refine_mask
+from .close_range import CameraChoice, close_range_fov
 from .photo_framing import Framing, photo_framing
 from .sides import SideVotes, consistent_sides, side_votes
 
@@ -113,6 +115,8 @@ class PersonCrop:
             None (a crop made without the pose detector).
         framing: how much of the person the photo shows (:mod:`humansplat.prior.photo_framing`), or
             None (a crop made without the pose detector).
+        lens: the field of view the crop's camera was made with and why (:mod:`humansplat.prior.close_range`:
+            EXIF, the default, or widened for a close-up face), or None (a crop made without the detector).
     """
 
     rgb: np.ndarray
@@ -128,6 +132,7 @@ class PersonCrop:
     background: np.ndarray | None = None
     facing: SideVotes | None = None
     framing: Framing | None = None
+    lens: CameraChoice | None = None
 
     @property
     def size(self) -> int:
@@ -259,7 +264,10 @@ def detect_person(
         mask_crop = refine_mask(raw_crop, mask_crop)
         rgb_crop = composite_white(raw_crop, mask_crop)
         background = local_background(raw_crop, mask_crop)
-    camera = photo.camera().crop(x0, y0, side, side).resize(size, size)
+    lens = close_range_fov(photo.fov_deg, photo.fov_source, width, height, face)
+    if lens.note:
+        notes.append(lens.note)
+    camera = replace(photo, fov_deg=lens.fov_deg).camera().crop(x0, y0, side, side).resize(size, size)
     landmarks = Landmarks(
         body=body, body_confidence=confidence, face=face, left_hand=left, right_hand=right, body_world=world
     ).transformed(size / side, x0, y0)
@@ -277,6 +285,7 @@ def detect_person(
         background=background,
         facing=facing,
         framing=photo_framing(confidence),
+        lens=lens,
     )
 
 

@@ -1,6 +1,8 @@
 """Views mode: SV3D's orbit views of the person, then the bounded Gaussian fit on them.
 
-:func:`run_views_mode` is what the pipeline calls for ``mode="views"``:
+Views mode is two steps, :func:`synthesize_views` then :func:`fit_to_synthesized` (the pipeline runs
+them inside :func:`humansplat.gpu_stage.run_networks`; :func:`run_views_mode` composes them for callers
+of this module):
 
 1. the person re-framed for the synthesizer (:func:`~humansplat.multiview.framing.prepare_synthesizer_input`);
 2. F orbit views from the human fine-tuned SV3D (:class:`~humansplat.multiview.pipeline_sv3d.SV3DPipeline`),
@@ -26,6 +28,7 @@ import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
+from ..errors import Deadline
 from ..modes import choose_mode
 from ..multiview.fine_tune import (
     FINE_TUNE_AZIMUTHS,
@@ -149,7 +152,7 @@ def synthesize_views(
     synthesizer: Any,
     options: ViewsModeOptions | None = None,
     progress: Progress | None = None,
-    deadline: Any = None,
+    deadline: Deadline | None = None,
 ) -> SynthesizedViews:
     """Step 1 of views mode: re-frame the photo, sample and decode SV3D's F orbit views, their cameras.
 
@@ -209,7 +212,7 @@ def fit_to_synthesized(
     synthesized: SynthesizedViews,
     options: ViewsModeOptions | None = None,
     progress: Progress | None = None,
-    deadline: Any = None,
+    deadline: Deadline | None = None,
 ) -> ViewsModeResult:
     """Step 2 of views mode: the bounded fit of ``prior_gaussians`` to the photo and the generated
     frames 1..F-1 (frame 0 is left out: the photo is better); ``progress(fraction of the fit, message)``.
@@ -248,7 +251,7 @@ def run_views_mode(
     synthesizer: Any,
     options: ViewsModeOptions | None = None,
     progress: Progress | None = None,
-    deadline: Any = None,
+    deadline: Deadline | None = None,
 ) -> ViewsModeResult:
     """Generate orbit views with ``synthesizer`` and fit ``prior_gaussians`` to them and the photo
     (:func:`synthesize_views` then :func:`fit_to_synthesized`).
@@ -260,8 +263,8 @@ def run_views_mode(
             ``load_sv3d_pipeline()``, or tiny random components in tests).
         options: :class:`ViewsModeOptions`.
         progress: ``progress(fraction, message)``: sampling takes [0, 0.5], the fit (0.5, 1].
-        deadline: a :class:`humansplat.errors.Deadline` (sampling and the fit stop with its ``TimeLimitError``;
-            the fit stops early and keeps what it has) or a ``time.monotonic()`` value (the fit only).
+        deadline: a :class:`humansplat.errors.Deadline`, or None: sampling and the fit stop with its
+            ``TimeLimitError``.
 
     Returns:
         :class:`ViewsModeResult`.

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from ..cameras import Cameras
-from ..gaussians import Gaussians
 from ..errors import Deadline
+from ..gaussians import Gaussians
 from ..modes import choose_mode
 from ..multiview.fine_tune import (
     FINE_TUNE_AZIMUTHS,

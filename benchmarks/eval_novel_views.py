@@ -7,6 +7,8 @@ contact sheet per subject to ``--out`` (default: a new temporary folder). Never 
 third-party scans.
 
     python benchmarks/eval_novel_views.py [--size 256] [--subjects a,b] [--scans DIR] [--azimuths 0,30,-30] [--out DIR]
+    python benchmarks/eval_novel_views.py --rasterize-mode antialiased   # predictions rendered as anti-aliased
+                                                      # viewers do (opacity compensated for the low-pass)
     python benchmarks/eval_novel_views.py --perfect   # sanity check: the truth itself must score > 30 dB
     python benchmarks/eval_novel_views.py --fit w_lean=0.002 --fit w_arm_plane=0 --prior hand_skin_distance=0
                                                       # prior mode with other FitOptions / PriorOptions
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="a humansplat.prior.fit.FitOptions field for the body fit (prior mode; repeatable)")
     p.add_argument("--prior", action="append", default=[], metavar="KEY=VALUE",
                    help="a humansplat.prior_mode.build.PriorOptions field (prior mode; repeatable)")
+    p.add_argument("--rasterize-mode", choices=("classic", "antialiased"), default="classic",
+                   help="how the predictions are rendered (humansplat.render.render's rasterize_mode)")
     p.add_argument("--body-only", action="store_true",
                    help="score the fitted body mesh alone (as grey Gaussians) instead of the reconstruction")
     args = p.parse_args(argv)
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         mode = "fitted body alone" if args.body_only else "prior"
         mode += "".join(f", {kv}" for kv in args.fit + args.prior)
     report = evaluate(subjects, mode=mode, input_azimuths=azimuths, size=args.size, reconstruct_fn=oracle,
-                      out_dir=out / "sheets", progress=progress)
+                      out_dir=out / "sheets", progress=progress, rasterize_mode=args.rasterize_mode)
     total_s = time.perf_counter() - t
     report.save_json(out / "report.json")
 
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}; subjects built in {build_s:.1f} s; evaluation {total_s:.0f} s")
     print(report.summary())
     print()
-    print(f"### All subjects ({len(subjects)} x {len(azimuths)} photos, {args.size} px, mode {mode})")
+    print(f"### All subjects ({len(subjects)} x {len(azimuths)} photos, {args.size} px, mode {mode}, "
+          f"{args.rasterize_mode} rendering)")
     print()
     print(report.markdown())
     for s in subjects:

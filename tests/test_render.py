@@ -80,6 +80,44 @@ def test_single_gaussian_matches_the_analytic_2d_gaussian():
     assert a[0, 0].item() == 0.0 and out.depth[0, 0, 0, 0].item() == 0.0
 
 
+def test_antialiased_mode_scales_opacity_by_the_low_pass_compensation():
+    f, z, opacity = 50.0, 2.0, 0.8
+    sx, sy = 1.5, 0.4  # pixels, before the 0.3 px^2 low-pass
+    g = _gaussians([0.0, 0.0, z], [sx * z / f, sy * z / f, 0.01], [opacity], [[1.0, 1.0, 1.0]])
+    cams = _camera(33, 33, f)
+    comp = math.sqrt(sx**2 * sy**2 / ((sx**2 + LOW_PASS) * (sy**2 + LOW_PASS)))
+    classic = project_gaussians(g, cams)
+    aa = project_gaussians(g, cams, rasterize_mode="antialiased")
+    assert torch.equal(classic.conics, aa.conics)  # the same footprint shape, only the opacity changes
+    assert classic.opacities[0, 0].item() == pytest.approx(opacity, rel=1e-12)
+    assert aa.opacities[0, 0].item() == pytest.approx(opacity * comp, rel=1e-9)
+    for fn in (render_torch, _render_dense):
+        out = fn(g, cams, BLACK, 0.01, 1e10, 0, rasterize_mode="antialiased")
+        assert out.alpha[0, 16, 16, 0].item() == pytest.approx(opacity * comp, rel=1e-9)
+    with pytest.raises(ValueError, match="unknown rasterize_mode 'mip'"):
+        render(g, cams, rasterize_mode="mip")
+
+
+def test_antialiased_mode_keeps_the_integrated_opacity_of_a_sub_pixel_gaussian():
+    # A Gaussian of 0.25 px sigma: its alpha summed over pixels is o * 2 pi sigma^2 of the covariance it is
+    # drawn with (times the share above the 1/255 cut, 1 - 1/(255 o)): with the low-pass in classic mode,
+    # without it (the opacity compensated) in antialiased mode.
+    f, z, opacity, s = 100.0, 2.0, 0.5, 0.25
+    g = _gaussians([0.0, 0.0, z], [s * z / f, s * z / f, 0.001], [opacity], [[1.0, 1.0, 1.0]])
+    cams = _camera(33, 33, f)
+
+    def integral(o: float, var: float) -> float:
+        return o * 2 * math.pi * var * (1 - 1 / (255 * o))
+
+    classic = render(g, cams, backend="torch").alpha.sum().item()
+    aa = render(g, cams, backend="torch", rasterize_mode="antialiased").alpha.sum().item()
+    o_aa = opacity * s**2 / (s**2 + LOW_PASS)
+    # (the few pixels inside the cut make the sums a few per cent off the integrals)
+    assert classic == pytest.approx(integral(opacity, s**2 + LOW_PASS), rel=0.05)
+    assert aa == pytest.approx(integral(o_aa, s**2 + LOW_PASS), rel=0.05)
+    assert classic / aa > 5.0  # (s^2 + 0.3) / s^2 = 5.8: classic draws it 5.8 times as strong
+
+
 def test_projected_covariance_of_a_rotated_off_axis_gaussian():
     f, W, H = 80.0, 64, 48
     mean = torch.tensor([0.3, -0.2, 2.5], dtype=torch.float64)
@@ -147,14 +185,15 @@ def test_alpha_is_clamped_at_0999_and_near_plane_culls():
 
 
 @pytest.mark.parametrize(
-    "tile_size, options",
+    "tile_size, options, mode",
     [
-        (8, None),
-        (16, None),
-        (4, RasterOptions(first_chunk=4, max_chunk=16, block_elements=2048)),  # many rounds and blocks
+        (8, None, "classic"),
+        (16, None, "classic"),
+        (4, RasterOptions(first_chunk=4, max_chunk=16, block_elements=2048), "classic"),  # many rounds and blocks
+        (8, None, "antialiased"),
     ],
 )
-def test_tiled_backend_equals_dense_reference_values_and_gradients(tile_size, options):
+def test_tiled_backend_equals_dense_reference_values_and_gradients(tile_size, options, mode):
     gen = torch.Generator().manual_seed(3)
     g = random_scene(150, gen, torch.float64, sh_degree=1)
     cams = Cameras.orbit((0.0, 0.0, 3.0), 3.0, [0.0, 35.0], [0.0, 15.0], fov_y_deg=50.0, width=37, height=29)
@@ -166,7 +205,7 @@ def test_tiled_backend_equals_dense_reference_values_and_gradients(tile_size, op
     weights = torch.randn(3, 29, 37, 5, generator=gen, dtype=torch.float64)
 
     def run(fn, **kw):
-        out = fn(g, cams, bg, 0.01, 1e10, 1, **kw)
+        out = fn(g, cams, bg, 0.01, 1e10, 1, rasterize_mode=mode, **kw)
         image = torch.cat([out.rgb, out.alpha, out.depth], dim=-1)
         return image, torch.autograd.grad((image * weights).sum(), params)
 
@@ -330,7 +369,8 @@ def test_render_rejects_unknown_backend_and_gsplat_without_cuda():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_gsplat_agrees_with_torch_backend():
+@pytest.mark.parametrize("mode", ["classic", "antialiased"])
+def test_gsplat_agrees_with_torch_backend(mode):
     pytest.importorskip("gsplat")
     import importlib.util
     from pathlib import Path
@@ -340,8 +380,8 @@ def test_gsplat_agrees_with_torch_backend():
     spec.loader.exec_module(bench)
     g = bench.human_surface_gaussians(10_000, torch.Generator().manual_seed(0))
     cams = Cameras.orbit((0.0, 0.0, 2.5), 2.5, [0.0, 70.0], [0.0, 10.0], fov_y_deg=45.0, width=256, height=256)
-    ours = render(g, cams, background=1.0, backend="torch")
-    theirs = render(g.to("cuda"), cams, background=1.0, backend="gsplat")
+    ours = render(g, cams, background=1.0, backend="torch", rasterize_mode=mode)
+    theirs = render(g.to("cuda"), cams, background=1.0, backend="gsplat", rasterize_mode=mode)
     for name in ("rgb", "alpha"):
         diff = (getattr(ours, name) - getattr(theirs, name).cpu()).abs()
         assert diff.mean() <= 1e-3, (name, diff.mean())

@@ -53,6 +53,7 @@ from ..prior.body_fit import BodyFit
 from ..prior.parts import PART_NAMES
 from ..render.mesh import MeshRaster, rasterize_mesh
 from ..render.projection import SH_C1, rotmat_to_quat
+from .coverage import cover_surface
 from .fill import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
 
 __all__ = ["PriorOptions", "PriorSurfaces", "body_depths", "gaussians_from_prior", "misplaced_hands", "prior_surfaces", "skirt_profile"]
@@ -67,8 +68,11 @@ class PriorOptions:
             None = the crop's size capped at 512.
         geometry_resolution: grid side on which depths are filled (the harmonic solves).
         back_resolution: grid side of the unseen (back) layer and of the side walls.
-        sigma_px: in-plane standard deviation of a visible-layer Gaussian, in pixels of its grid
-            (small: the renderer's 0.3 px^2 low-pass already blurs; larger values blur the photo).
+        sigma_px: in-plane standard deviation of a visible-layer Gaussian, in pixels of its grid:
+            a share of the spacing of its neighbours (1 pixel) large enough that the surface is solid
+            without the renderer's 0.3 px^2 low-pass (anti-aliased renderers, zooming in); larger
+            values blur the photo. Every Gaussian is also at least
+            :data:`~humansplat.prior_mode.coverage.MIN_SIGMA_PX` photo pixels wide (:func:`cover_surface`).
         back_sigma_px: the same for the back layer and the walls (pixels of the back grid).
         edge_sigma_px: the same for Gaussians on the silhouette (and walls across it), smaller so
             that the rendered silhouette keeps the mask's edge.
@@ -123,9 +127,9 @@ class PriorOptions:
     resolution: int | None = None
     geometry_resolution: int = 256
     back_resolution: int = 256
-    sigma_px: float = 0.3
-    back_sigma_px: float = 0.5
-    edge_sigma_px: float = 0.3
+    sigma_px: float = 0.6
+    back_sigma_px: float = 0.6
+    edge_sigma_px: float = 0.5
     edge_inset_px: float = 0.2
     silhouette_band_px: float = 3.0
     flatness: float = 0.2
@@ -963,7 +967,7 @@ def gaussians_from_prior(
     zq = np.maximum(zq, front_bk[pix[:, 0], pix[:, 1]])
     walls.append(_wall_gaussians(cam_b, pix, dirs, zq, zp, bc, bc, opt))
     parts = [visible, back_layer] + ([far_layer] if len(far_layer) else []) + [w for w in walls if len(w)]
-    gaussians = Gaussians.cat(parts)
+    gaussians = cover_surface(Gaussians.cat(parts), body_fit.camera)
     if opt.colour_iterations > 0:
         gaussians = refine_colours(
             gaussians, len(visible), cam_f, mask_f_grid, rgb_f, opt.colour_iterations,

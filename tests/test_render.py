@@ -398,3 +398,35 @@ def test_rotmat_to_quat_inverts_quat_to_rotmat():
     back = rotmat_to_quat(quat_to_rotmat(q))
     sign = torch.sign((back * q).sum(-1, keepdim=True))  # q and -q are the same rotation
     assert torch.allclose(back * sign, q, atol=1e-9)
+
+
+def _sheet(sigma_px: float, f: float = 100.0, z: float = 2.0, n: int = 24) -> Gaussians:
+    """A camera-facing n x n grid of flat Gaussians one pixel apart, in-plane sigma ``sigma_px`` pixels."""
+    step = z / f
+    ij = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij"), -1).reshape(-1, 2).double()
+    means = torch.cat([(ij - n / 2 + 0.5) * step, torch.full((n * n, 1), z, dtype=torch.float64)], dim=1)
+    s = sigma_px * step
+    return _gaussians(means, [s, s, 0.2 * s], torch.full((n * n,), 0.98), torch.full((n * n, 3), 0.5))
+
+
+def test_cover_surface_makes_a_sub_pixel_sheet_solid_in_antialiased_mode():
+    from humansplat.prior_mode.coverage import MIN_SIGMA_PX, cover_surface
+
+    f = 100.0
+    cams = _camera(32, 32, f)
+    thin = _sheet(0.3, f)
+    covered = cover_surface(thin, cams)
+    px = covered.scales * f / 2.0  # pixels at depth 2 m
+    assert torch.allclose(px[:, :2], torch.full_like(px[:, :2], MIN_SIGMA_PX))  # in-plane axes raised
+    assert torch.allclose(px[:, 2], torch.full_like(px[:, 2], 0.06))  # the normal axis stays thin
+    assert torch.equal(covered.means, thin.means) and torch.equal(covered.sh0, thin.sh0)
+    # one sheet's opacity inside, anti-aliased (classic: >= 0.995 for all three): 0.3 px splats are
+    # see-through (0.44), the 0.5 px floor gives 0.83, the prior's 0.6 px visible layer 0.93 (the
+    # layers behind it close the rest)
+    inner = (slice(8, 24), slice(8, 24))
+    for g, lo, hi in ((thin, 0.40, 0.50), (covered, 0.80, 0.86), (_sheet(0.6, f), 0.90, 0.95)):
+        for mode, lo_mode, hi_mode in (("classic", 0.995, 1.0), ("antialiased", lo, hi)):
+            a = render(g, cams, backend="torch", rasterize_mode=mode).alpha[0, ..., 0][inner]
+            assert lo_mode <= a.min().item() and a.max().item() <= hi_mode, (mode, a.min().item(), a.max().item())
+    with pytest.raises(ValueError, match="min_sigma_px must be > 0"):
+        cover_surface(thin, cams, 0.0)

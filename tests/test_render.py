@@ -421,8 +421,7 @@ def test_cover_surface_makes_a_sub_pixel_sheet_solid_in_antialiased_mode():
     assert torch.allclose(px[:, 2], torch.full_like(px[:, 2], 0.06))  # the normal axis stays thin
     assert torch.equal(covered.means, thin.means) and torch.equal(covered.sh0, thin.sh0)
     # one sheet's opacity inside, anti-aliased (classic: >= 0.995 for all three): 0.3 px splats are
-    # see-through (0.44), the 0.5 px floor gives 0.83, the prior's 0.6 px visible layer 0.93 (the
-    # layers behind it close the rest)
+    # see-through (0.44), the 0.5 px floor gives 0.83 (the prior's layers behind close the rest), 0.6 px 0.93
     inner = (slice(8, 24), slice(8, 24))
     for g, lo, hi in ((thin, 0.40, 0.50), (covered, 0.80, 0.86), (_sheet(0.6, f), 0.90, 0.95)):
         for mode, lo_mode, hi_mode in (("classic", 0.995, 1.0), ("antialiased", lo, hi)):

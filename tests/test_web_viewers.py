@@ -6,15 +6,16 @@ camera and zoomed in 2x. Each view is rendered on white and on black, which give
 and its opacity (alpha = 1 - (white - black)). Compared with our own renderer's view (classic mode):
 
 * silhouette IoU (alpha > 0.5) >= 0.9: upright, facing the right way, in the right place. Our files
-  measure 0.94 (a one-pixel rim: viewers cut splats at 2.83 sigma, we at alpha 1/255) and 0.99 zoomed
-  in; mirrored upside down they measure 0.22-0.29.
+  measure 0.99 at the photo's camera and 0.95-0.98 zoomed in (a rim: viewers cut splats at 2.83 sigma,
+  we at alpha 1/255); mirrored upside down they measure 0.21-0.28.
 * PSNR over the person's bounding box >= 21 dB: colours, shading and layering agree. Our files measure
-  22.4 (PlayCanvas) and 24.6 dB (Spark), 30-32 dB zoomed in; colours stored as raw RGB in ``f_dc``
-  measure 13.7 dB, and sub-pixel splats (0.3 px) in Spark's anti-aliased default 18.0 dB (see-through).
+  23.6 (PlayCanvas) and 24.3 dB (Spark), 30-32 dB zoomed in; colours stored as raw RGB in ``f_dc``
+  measure 13.3-13.8 dB, and the sub-pixel splats of 0.3 grid pixels in Spark's anti-aliased default
+  18.0 dB (see-through).
 * mean viewer opacity inside the body (our alpha > 0.5, eroded by 2 px) >= 0.98: solid in renderers
   that compensate opacity for their low-pass (Spark) and between splats when zoomed in (PlayCanvas).
-  Our files measure 0.997-0.999; 0.3 px splats measure 0.91 in Spark and 0.95 zoomed in in PlayCanvas
-  (a grid of gaps), splats shrunk to a tenth 0.0-0.05.
+  Our files measure 0.994-0.9997; 0.3-pixel splats measure 0.91 in Spark and 0.95 zoomed in in
+  PlayCanvas (a grid of gaps), splats shrunk to a tenth 0.0-0.05.
 
 Needs /usr/bin/chromium, Playwright, and the npm packages ``three``, ``@sparkjsdev/spark`` and
 ``playcanvas`` in ./node_modules (README step 2); skips with the reason otherwise.

@@ -68,11 +68,10 @@ class PriorOptions:
             None = the crop's size capped at 512.
         geometry_resolution: grid side on which depths are filled (the harmonic solves).
         back_resolution: grid side of the unseen (back) layer and of the side walls.
-        sigma_px: in-plane standard deviation of a visible-layer Gaussian, in pixels of its grid:
-            a share of the spacing of its neighbours (1 pixel) large enough that the surface is solid
-            without the renderer's 0.3 px^2 low-pass (anti-aliased renderers, zooming in); larger
-            values blur the photo. Every Gaussian is also at least
-            :data:`~humansplat.prior_mode.coverage.MIN_SIGMA_PX` photo pixels wide (:func:`cover_surface`).
+        sigma_px: in-plane standard deviation of a visible-layer Gaussian, in pixels of its grid
+            (small: larger values blur the photo). Every Gaussian is then raised to at least
+            :data:`~humansplat.prior_mode.coverage.MIN_SIGMA_PX` visible-grid pixels in-plane
+            (:func:`cover_surface`), its share of the surface in any renderer.
         back_sigma_px: the same for the back layer and the walls (pixels of the back grid).
         edge_sigma_px: the same for Gaussians on the silhouette (and walls across it), smaller so
             that the rendered silhouette keeps the mask's edge.
@@ -127,10 +126,10 @@ class PriorOptions:
     resolution: int | None = None
     geometry_resolution: int = 256
     back_resolution: int = 256
-    sigma_px: float = 0.6
-    back_sigma_px: float = 0.6
-    edge_sigma_px: float = 0.5
-    edge_inset_px: float = 0.2
+    sigma_px: float = 0.3
+    back_sigma_px: float = 0.5
+    edge_sigma_px: float = 0.3
+    edge_inset_px: float = 0.45
     silhouette_band_px: float = 3.0
     flatness: float = 0.2
     max_stretch: float = 3.0
@@ -967,7 +966,7 @@ def gaussians_from_prior(
     zq = np.maximum(zq, front_bk[pix[:, 0], pix[:, 1]])
     walls.append(_wall_gaussians(cam_b, pix, dirs, zq, zp, bc, bc, opt))
     parts = [visible, back_layer] + ([far_layer] if len(far_layer) else []) + [w for w in walls if len(w)]
-    gaussians = cover_surface(Gaussians.cat(parts), body_fit.camera)
+    gaussians = cover_surface(Gaussians.cat(parts), cam_f)
     if opt.colour_iterations > 0:
         gaussians = refine_colours(
             gaussians, len(visible), cam_f, mask_f_grid, rgb_f, opt.colour_iterations,

@@ -5,8 +5,9 @@ projected extent is under 2 px (``minPixelSize``: standard deviation under about
 anti-aliased renderers (Spark's default, gsplat's ``rasterize_mode="antialiased"``) scale a splat's
 opacity by ``sqrt(det(S) / det(S + 0.3 I))``, about 0.23 for a 0.3 px splat. :func:`cover_surface`
 raises the two largest axes of every Gaussian to at least :data:`MIN_SIGMA_PX` pixel footprints of
-the photo's camera (depth / focal length), so that seen from the photo's distance each splat
-survives both; the smallest axis (the surface normal) is left thin.
+the visible layer's grid (depth / focal length; one Gaussian per grid pixel), so that each splat
+covers its share of the surface: rendered at the grid's resolution or closer, it survives both and
+leaves no gaps between neighbours. The smallest axis (the surface normal) is left thin.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..gaussians import Gaussians
 __all__ = ["MIN_SIGMA_PX", "cover_surface"]
 
 MIN_SIGMA_PX = 0.5
-"""Smallest in-plane standard deviation, in pixels of the photo's camera."""
+"""Smallest in-plane standard deviation, in pixels of the visible layer's grid (its neighbours' spacing)."""
 
 
 def cover_surface(gaussians: Gaussians, camera: Cameras, min_sigma_px: float = MIN_SIGMA_PX) -> Gaussians:
@@ -29,7 +30,8 @@ def cover_surface(gaussians: Gaussians, camera: Cameras, min_sigma_px: float = M
 
     Args:
         gaussians: N Gaussians in ``camera``'s world frame.
-        camera: one camera (the photo's); a Gaussian's pixel footprint is its depth there / fx, metres.
+        camera: one camera (the visible layer's grid); a Gaussian's pixel footprint is its depth there / fx,
+            metres.
         min_sigma_px: the smallest standard deviation of the two largest axes, in pixels (> 0).
 
     Returns:

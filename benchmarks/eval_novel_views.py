@@ -8,6 +8,8 @@ third-party scans.
 
     python benchmarks/eval_novel_views.py [--size 256] [--subjects a,b] [--scans DIR] [--azimuths 0,30,-30] [--out DIR]
     python benchmarks/eval_novel_views.py --framing full_body,portrait   # both framings (portrait: a selfie at 0.75 m)
+    python benchmarks/eval_novel_views.py --rasterize-mode antialiased   # predictions rendered as anti-aliased
+                                                      # viewers do (opacity compensated for the low-pass)
     python benchmarks/eval_novel_views.py --perfect   # sanity check: the truth itself must score > 30 dB
     python benchmarks/eval_novel_views.py --fit w_lean=0.002 --fit w_arm_plane=0 --prior colour_iterations=0
                                                       # prior mode with other FitOptions / PriorOptions
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="a humansplat.prior.fit.FitOptions field for the body fit (prior mode; repeatable)")
     p.add_argument("--prior", action="append", default=[], metavar="KEY=VALUE",
                    help="a humansplat.prior_mode.build.PriorOptions field (prior mode; repeatable)")
+    p.add_argument("--rasterize-mode", choices=("classic", "antialiased"), default="classic",
+                   help="how the predictions are rendered (humansplat.render.render's rasterize_mode)")
     p.add_argument("--body-only", action="store_true",
                    help="score the fitted body mesh alone (as grey Gaussians) instead of the reconstruction")
     args = p.parse_args(argv)
@@ -79,14 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         folder = out / framing if len(framings) > 1 else out
         report = evaluate(subjects, mode=mode, input_azimuths=azimuths, size=args.size, reconstruct_fn=oracle,
-                          framing=framing, out_dir=folder / "sheets", progress=progress)
+                          framing=framing, out_dir=folder / "sheets", progress=progress,
+                          rasterize_mode=args.rasterize_mode)
         total_s = time.perf_counter() - t
         report.save_json(folder / "report.json")
         failed |= bool(report.failures)
         print(report.summary())
         print()
         print(f"### All subjects, {framing.replace('_', ' ')} ({len(subjects)} x {len(azimuths)} photos, {args.size} px, "
-              f"mode {mode}; {total_s:.0f} s)")
+              f"mode {mode}, {args.rasterize_mode} rendering; {total_s:.0f} s)")
         print()
         print(report.markdown())
         for s in subjects:

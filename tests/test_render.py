@@ -81,6 +81,44 @@ def test_single_gaussian_matches_the_analytic_2d_gaussian():
     assert a[0, 0].item() == 0.0 and out.depth[0, 0, 0, 0].item() == 0.0
 
 
+def test_antialiased_mode_scales_opacity_by_the_low_pass_compensation():
+    f, z, opacity = 50.0, 2.0, 0.8
+    sx, sy = 1.5, 0.4  # pixels, before the 0.3 px^2 low-pass
+    g = _gaussians([0.0, 0.0, z], [sx * z / f, sy * z / f, 0.01], [opacity], [[1.0, 1.0, 1.0]])
+    cams = _camera(33, 33, f)
+    comp = math.sqrt(sx**2 * sy**2 / ((sx**2 + LOW_PASS) * (sy**2 + LOW_PASS)))
+    classic = project_gaussians(g, cams)
+    aa = project_gaussians(g, cams, rasterize_mode="antialiased")
+    assert torch.equal(classic.conics, aa.conics)  # the same footprint shape, only the opacity changes
+    assert classic.opacities[0, 0].item() == pytest.approx(opacity, rel=1e-12)
+    assert aa.opacities[0, 0].item() == pytest.approx(opacity * comp, rel=1e-9)
+    for fn in (render_torch, _render_dense):
+        out = fn(g, cams, BLACK, 0.01, 1e10, 0, rasterize_mode="antialiased")
+        assert out.alpha[0, 16, 16, 0].item() == pytest.approx(opacity * comp, rel=1e-9)
+    with pytest.raises(ValueError, match="unknown rasterize_mode 'mip'"):
+        render(g, cams, rasterize_mode="mip")
+
+
+def test_antialiased_mode_keeps_the_integrated_opacity_of_a_sub_pixel_gaussian():
+    # A Gaussian of 0.25 px sigma: its alpha summed over pixels is o * 2 pi sigma^2 of the covariance it is
+    # drawn with (times the share above the 1/255 cut, 1 - 1/(255 o)): with the low-pass in classic mode,
+    # without it (the opacity compensated) in antialiased mode.
+    f, z, opacity, s = 100.0, 2.0, 0.5, 0.25
+    g = _gaussians([0.0, 0.0, z], [s * z / f, s * z / f, 0.001], [opacity], [[1.0, 1.0, 1.0]])
+    cams = _camera(33, 33, f)
+
+    def integral(o: float, var: float) -> float:
+        return o * 2 * math.pi * var * (1 - 1 / (255 * o))
+
+    classic = render(g, cams, backend="torch").alpha.sum().item()
+    aa = render(g, cams, backend="torch", rasterize_mode="antialiased").alpha.sum().item()
+    o_aa = opacity * s**2 / (s**2 + LOW_PASS)
+    # (the few pixels inside the cut make the sums a few per cent off the integrals)
+    assert classic == pytest.approx(integral(opacity, s**2 + LOW_PASS), rel=0.05)
+    assert aa == pytest.approx(integral(o_aa, s**2 + LOW_PASS), rel=0.05)
+    assert classic / aa > 5.0  # (s^2 + 0.3) / s^2 = 5.8: classic draws it 5.8 times as strong
+
+
 def test_projected_covariance_of_a_rotated_off_axis_gaussian():
     f, W, H = 80.0, 64, 48
     mean = torch.tensor([0.3, -0.2, 2.5], dtype=torch.float64)
@@ -148,14 +186,15 @@ def test_alpha_is_clamped_at_0999_and_near_plane_culls():
 
 
 @pytest.mark.parametrize(
-    "tile_size, options",
+    "tile_size, options, mode",
     [
-        (8, None),
-        (16, None),
-        (4, RasterOptions(first_chunk=4, max_chunk=16, block_elements=2048)),  # many rounds and blocks
+        (8, None, "classic"),
+        (16, None, "classic"),
+        (4, RasterOptions(first_chunk=4, max_chunk=16, block_elements=2048), "classic"),  # many rounds and blocks
+        (8, None, "antialiased"),
     ],
 )
-def test_tiled_backend_equals_dense_reference_values_and_gradients(tile_size, options):
+def test_tiled_backend_equals_dense_reference_values_and_gradients(tile_size, options, mode):
     gen = torch.Generator().manual_seed(3)
     g = random_scene(150, gen, torch.float64, sh_degree=1)
     cams = Cameras.orbit((0.0, 0.0, 3.0), 3.0, [0.0, 35.0], [0.0, 15.0], fov_y_deg=50.0, width=37, height=29)
@@ -167,7 +206,7 @@ def test_tiled_backend_equals_dense_reference_values_and_gradients(tile_size, op
     weights = torch.randn(3, 29, 37, 5, generator=gen, dtype=torch.float64)
 
     def run(fn, **kw):
-        out = fn(g, cams, bg, 0.01, 1e10, 1, **kw)
+        out = fn(g, cams, bg, 0.01, 1e10, 1, rasterize_mode=mode, **kw)
         image = torch.cat([out.rgb, out.alpha, out.depth], dim=-1)
         return image, torch.autograd.grad((image * weights).sum(), params)
 
@@ -331,7 +370,8 @@ def test_render_rejects_unknown_backend_and_gsplat_without_cuda():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_gsplat_agrees_with_torch_backend():
+@pytest.mark.parametrize("mode", ["classic", "antialiased"])
+def test_gsplat_agrees_with_torch_backend(mode):
     pytest.importorskip("gsplat")
     import importlib.util
     from pathlib import Path
@@ -341,8 +381,8 @@ def test_gsplat_agrees_with_torch_backend():
     spec.loader.exec_module(bench)
     g = bench.human_surface_gaussians(10_000, torch.Generator().manual_seed(0))
     cams = Cameras.orbit((0.0, 0.0, 2.5), 2.5, [0.0, 70.0], [0.0, 10.0], fov_y_deg=45.0, width=256, height=256)
-    ours = render(g, cams, background=1.0, backend="torch")
-    theirs = render(g.to("cuda"), cams, background=1.0, backend="gsplat")
+    ours = render(g, cams, background=1.0, backend="torch", rasterize_mode=mode)
+    theirs = render(g.to("cuda"), cams, background=1.0, backend="gsplat", rasterize_mode=mode)
     for name in ("rgb", "alpha"):
         diff = (getattr(ours, name) - getattr(theirs, name).cpu()).abs()
         assert diff.mean() <= 1e-3, (name, diff.mean())
@@ -359,3 +399,34 @@ def test_rotmat_to_quat_inverts_quat_to_rotmat():
     back = rotmat_to_quat(quat_to_rotmat(q))
     sign = torch.sign((back * q).sum(-1, keepdim=True))  # q and -q are the same rotation
     assert torch.allclose(back * sign, q, atol=1e-9)
+
+
+def _sheet(sigma_px: float, f: float = 100.0, z: float = 2.0, n: int = 24) -> Gaussians:
+    """A camera-facing n x n grid of flat Gaussians one pixel apart, in-plane sigma ``sigma_px`` pixels."""
+    step = z / f
+    ij = torch.stack(torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij"), -1).reshape(-1, 2).double()
+    means = torch.cat([(ij - n / 2 + 0.5) * step, torch.full((n * n, 1), z, dtype=torch.float64)], dim=1)
+    s = sigma_px * step
+    return _gaussians(means, [s, s, 0.2 * s], torch.full((n * n,), 0.98), torch.full((n * n, 3), 0.5))
+
+
+def test_cover_surface_makes_a_sub_pixel_sheet_solid_in_antialiased_mode():
+    from humansplat.prior_mode.coverage import MIN_SIGMA_PX, cover_surface
+
+    f = 100.0
+    cams = _camera(32, 32, f)
+    thin = _sheet(0.3, f)
+    covered = cover_surface(thin, cams)
+    px = covered.scales * f / 2.0  # pixels at depth 2 m
+    assert torch.allclose(px[:, :2], torch.full_like(px[:, :2], MIN_SIGMA_PX))  # in-plane axes raised
+    assert torch.allclose(px[:, 2], torch.full_like(px[:, 2], 0.06))  # the normal axis stays thin
+    assert torch.equal(covered.means, thin.means) and torch.equal(covered.sh0, thin.sh0)
+    # one sheet's opacity inside, anti-aliased (classic: >= 0.995 for all three): 0.3 px splats are
+    # see-through (0.44), the 0.5 px floor gives 0.83 (the prior's layers behind close the rest), 0.6 px 0.93
+    inner = (slice(8, 24), slice(8, 24))
+    for g, lo, hi in ((thin, 0.40, 0.50), (covered, 0.80, 0.86), (_sheet(0.6, f), 0.90, 0.95)):
+        for mode, lo_mode, hi_mode in (("classic", 0.995, 1.0), ("antialiased", lo, hi)):
+            a = render(g, cams, backend="torch", rasterize_mode=mode).alpha[0, ..., 0][inner]
+            assert lo_mode <= a.min().item() and a.max().item() <= hi_mode, (mode, a.min().item(), a.max().item())
+    with pytest.raises(ValueError, match="min_sigma_px must be > 0"):
+        cover_surface(thin, cams, 0.0)

@@ -306,7 +306,9 @@ def _render_truth(mesh: TexturedMesh, cameras: Cameras, k: int) -> tuple[np.ndar
     return out.rgb.numpy(), out.alpha.numpy()
 
 
-def _render_prediction(gaussians: Gaussians, cameras: Cameras, k: int, chunk: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def _render_prediction(
+    gaussians: Gaussians, cameras: Cameras, k: int, chunk: int = 3, rasterize_mode: str = "classic"
+) -> tuple[np.ndarray, np.ndarray]:
     from ..render import render
 
     big = cameras.resize(cameras.width * k, cameras.height * k)
@@ -316,7 +318,7 @@ def _render_prediction(gaussians: Gaussians, cameras: Cameras, k: int, chunk: in
     rgbs, alphas = [], []
     for start in range(0, len(big), chunk):
         with torch.no_grad():
-            out = render(gaussians, big[start : start + chunk], background=1.0)
+            out = render(gaussians, big[start : start + chunk], background=1.0, rasterize_mode=rasterize_mode)
         rgbs.append(_downsample(out.rgb.clamp(0, 1).float().cpu(), k))
         alphas.append(_downsample(out.alpha[..., 0].float().cpu(), k))
     return torch.cat(rgbs).numpy(), torch.cat(alphas).numpy()
@@ -391,6 +393,7 @@ def evaluate(
     use_lpips: bool = True,
     keep_images: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
+    rasterize_mode: str = "classic",
 ) -> EvalReport:
     """Score reconstructions of ``subjects`` from novel views (module docstring).
 
@@ -409,6 +412,8 @@ def evaluate(
         use_lpips: also score LPIPS when it is available locally (else one note says why not).
         keep_images: keep every scored image in ``RunRecord.images`` (memory: 2 x 9 views per photo).
         progress: ``progress(done, total, message)`` after each reconstruction.
+        rasterize_mode: how predictions are rendered, ``"classic"`` or ``"antialiased"``
+            (:data:`humansplat.render.RasterizeMode`); the truth is a mesh either way.
 
     Returns:
         :class:`~humansplat.eval.report.EvalReport`. A reconstruction that raises is recorded as a
@@ -461,7 +466,7 @@ def evaluate(
             else:
                 pred, record.scale = align_height(pred, view.true_height)
             cams = Cameras.cat([view.camera, view.orbit(ORBIT_AZIMUTHS, size)])
-            pr_rgb, pr_alpha = _render_prediction(pred, cams, render_scale)
+            pr_rgb, pr_alpha = _render_prediction(pred, cams, render_scale, rasterize_mode=rasterize_mode)
             gt_rgb = np.concatenate([view.photo[None].astype(np.float32) / 255.0, gt_orbit[0]])
             gt_alpha = np.concatenate([view.alpha[None], gt_orbit[1]])
             labels = ["input"] + [f"{b:g}" for b in ORBIT_AZIMUTHS]

@@ -40,6 +40,7 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians
 from ..imaging import nearest_fill
 from ..prior.body_fit import BodyFit
+from .coverage import cover_surface
 from .garments import back_colours
 from .grids import resize_depth, resize_image, resize_nearest
 from .options import PriorOptions
@@ -150,7 +151,7 @@ def gaussians_from_prior(
     )
     back_layer, far_layer, walls = _unseen_layers(body_fit, surf, photo, person, int(opt.back_resolution))
     parts = [visible, back_layer] + ([far_layer] if len(far_layer) else []) + [w for w in walls if len(w)]
-    gaussians = Gaussians.cat(parts)
+    gaussians = cover_surface(Gaussians.cat(parts), cam_f)
     if opt.colour_iterations > 0:
         gaussians = refine_colours(
             gaussians, len(visible), front.camera, front.mask, rgb, opt.colour_iterations,

@@ -33,14 +33,17 @@ __all__ = [
 
 SIGMA_PX = 0.3
 """In-plane standard deviation of a visible-layer Gaussian (pixels of its grid): small, since the renderer's
-0.3 px^2 low-pass already blurs; larger values blur the photo."""
+0.3 px^2 low-pass already blurs; larger values blur the photo. Every Gaussian is afterwards raised to at least
+:data:`~humansplat.prior_mode.coverage.MIN_SIGMA_PX` in-plane (:func:`~humansplat.prior_mode.coverage.cover_surface`),
+its share of the surface in any renderer."""
 BACK_SIGMA_PX = 0.5
 """The same for the back layers and the walls (pixels of the back grid): nothing there to keep sharp."""
 EDGE_SIGMA_PX = 0.3
 """The same for Gaussians on the silhouette (and walls across it), so that the rendered silhouette keeps the
 mask's edge."""
-EDGE_INSET_PX = 0.2
-"""Silhouette Gaussians sit this many grid pixels inside the silhouette, so it does not grow."""
+EDGE_INSET_PX = 0.45
+"""Silhouette Gaussians sit this many grid pixels inside the silhouette, so it does not grow (they are at
+least :data:`~humansplat.prior_mode.coverage.MIN_SIGMA_PX` wide)."""
 SILHOUETTE_BAND_PX = 3.0
 """Gaussians this close to the silhouette (grid pixels) face the camera instead of lying on the grazing
 surface, where they would show the photo's background blend to side views as light seams."""

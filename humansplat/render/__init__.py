@@ -12,6 +12,11 @@ respect to every Gaussian attribute. Backends:
   1/255, stop when the transmittance would fall to 1e-4, pixel centres at +0.5. Gradients come
   from a custom backward (no per-pixel graph is kept). Float32 or float64, as the Gaussians.
 * ``"auto"`` (default): gsplat when the tensors are on CUDA and gsplat imports, else torch.
+
+``rasterize_mode`` (both backends, gsplat's option of the same name): ``"classic"`` (default) keeps each
+Gaussian's opacity after the 0.3 px low-pass; ``"antialiased"`` multiplies it by
+``sqrt(det(S) / det(S + 0.3 I))`` (S the projected 2D covariance), as anti-aliased viewers do, so
+sub-pixel Gaussians fade instead of growing to the low-pass's size.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 from .output import RenderOutput
+from .projection import RasterizeMode
 
-__all__ = ["Backend", "RenderOutput", "gsplat_available", "render"]
+__all__ = ["Backend", "RasterizeMode", "RenderOutput", "gsplat_available", "render"]
 
 Backend = Literal["auto", "torch", "gsplat"]
 
@@ -48,6 +54,7 @@ def render(
     near: float = 0.01,
     far: float = 1e10,
     sh_degree: int | None = None,
+    rasterize_mode: RasterizeMode = "classic",
 ) -> RenderOutput:
     """Render ``gaussians`` into every camera of ``cameras``.
 
@@ -58,10 +65,14 @@ def render(
         backend: ``"auto"``, ``"torch"`` or ``"gsplat"`` (see the module docstring).
         near, far: Gaussians whose mean has camera depth outside (near, far) metres are culled.
         sh_degree: SH degree to evaluate (default: all bands the Gaussians carry).
+        rasterize_mode: ``"classic"`` (default) or ``"antialiased"`` (opacity compensated for the
+            0.3 px^2 low-pass; see the module docstring).
 
     Returns:
         :class:`RenderOutput` with (C, H, W, ·) tensors on the Gaussians' device.
     """
+    if rasterize_mode not in ("classic", "antialiased"):
+        raise ValueError(f"unknown rasterize_mode {rasterize_mode!r}; use 'classic' or 'antialiased'")
     device = gaussians.device
     cameras = cameras.to(device)
     if background is None:
@@ -74,9 +85,9 @@ def render(
     if backend == "gsplat":
         from .gsplat_backend import render_gsplat
 
-        return render_gsplat(gaussians, cameras, bg, near, far, degree)
+        return render_gsplat(gaussians, cameras, bg, near, far, degree, rasterize_mode)
     if backend == "torch":
         from .torch_backend import render_torch
 
-        return render_torch(gaussians, cameras, bg, near, far, degree)
+        return render_torch(gaussians, cameras, bg, near, far, degree, rasterize_mode=rasterize_mode)
     raise ValueError(f"unknown render backend {backend!r}; use 'auto', 'torch' or 'gsplat'")

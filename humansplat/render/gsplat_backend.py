@@ -12,6 +12,7 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 from .output import RenderOutput
+from .projection import RasterizeMode
 
 __all__ = ["render_gsplat"]
 
@@ -23,6 +24,7 @@ def render_gsplat(
     near: float,
     far: float,
     sh_degree: int,
+    rasterize_mode: RasterizeMode = "classic",
 ) -> RenderOutput:
     """Rasterise with gsplat; shapes as :class:`humansplat.render.RenderOutput`.
 
@@ -32,6 +34,7 @@ def render_gsplat(
         background: (3,) RGB behind the Gaussians.
         near, far: depth culling planes in metres.
         sh_degree: SH degree to evaluate (<= the Gaussians' degree).
+        rasterize_mode: ``"classic"`` or ``"antialiased"`` (:data:`~humansplat.render.projection.RasterizeMode`).
 
     Raises:
         ImportError: gsplat is not installed (with what to do).
@@ -69,7 +72,7 @@ def render_gsplat(
         packed=False,
         backgrounds=background.to(device=device, dtype=torch.float32).reshape(1, 3).expand(C, 3).contiguous(),
         render_mode="RGB+ED",
-        rasterize_mode="classic",
+        rasterize_mode=rasterize_mode,
     )
     # colors: (C, H, W, 4) = RGB over the background + expected depth (sum w z / alpha).
     rgb = colors[..., :3]

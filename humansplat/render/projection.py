@@ -6,6 +6,7 @@ Shapes: C cameras, N Gaussians. Pixel convention: :mod:`humansplat.cameras`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -14,7 +15,16 @@ from ..gaussians import Gaussians
 from ..geometry import quat_to_rotmat, rotmat_to_quat  # re-exported: the renderer's quaternion convention
 from .rasterize import ALPHA_MIN  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
 
-__all__ = ["SH_C1", "Projected", "rotmat_to_quat", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat"]
+__all__ = [
+    "SH_C1", "Projected", "RasterizeMode", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat",
+    "rotmat_to_quat",
+]
+
+RasterizeMode = Literal["classic", "antialiased"]
+"""How the 0.3 px^2 low-pass treats opacity: ``"classic"`` keeps it (the original 3DGS, gsplat's default);
+``"antialiased"`` multiplies it by ``sqrt(det(S) / det(S + 0.3 I))`` (S the 2D covariance before the
+low-pass), so that a Gaussian's integrated opacity does not grow when it is smaller than a pixel
+(gsplat's ``rasterize_mode="antialiased"``, Mip-Splatting's 2D filter)."""
 
 LOW_PASS = 0.3  # px^2 added to the 2D covariance (gsplat's eps2d)
 EXTEND_MAX = 3.33  # footprint half extent cap, in standard deviations (gsplat)
@@ -31,7 +41,8 @@ class Projected:
         radii: (C, N, 2) int32 half extents (x, y) in pixels of the footprint's bounding box (the
             ellipse where ``opacity * exp(-power) >= 1/255``, at most 3.33 sigma); 0 means culled.
         colors: (C, N, 3) view-dependent colour (SH evaluated), >= 0.
-        opacities: (N,) opacities in (0, 1).
+        opacities: (C, N) opacities in (0, 1) as each camera composites them (the Gaussians' own in
+            ``"classic"`` mode, times the low-pass compensation in ``"antialiased"`` mode).
     """
 
     means2d: torch.Tensor
@@ -91,7 +102,12 @@ def eval_sh(sh: torch.Tensor, dirs: torch.Tensor, degree: int) -> torch.Tensor:
 
 
 def project_gaussians(
-    gaussians: Gaussians, cameras: Cameras, near: float = 0.01, far: float = 1e10, sh_degree: int = 0
+    gaussians: Gaussians,
+    cameras: Cameras,
+    near: float = 0.01,
+    far: float = 1e10,
+    sh_degree: int = 0,
+    rasterize_mode: RasterizeMode = "classic",
 ) -> Projected:
     """Project N Gaussians into C cameras with gsplat's EWA approximation (gsplat >= 1.5).
 
@@ -101,8 +117,12 @@ def project_gaussians(
     ``e = min(3.33, sqrt(2 ln(255 opacity)))``, which holds every pixel where the Gaussian's alpha
     reaches 1/255 (so tiling never truncates a Gaussian). Gaussians with a mean depth outside
     [near, far], opacity below 1/255, a singular 2D covariance or a footprint fully off the image
-    get radii 0. Differentiable w.r.t. every Gaussian attribute (radii are not).
+    get radii 0. In ``"antialiased"`` mode (:data:`RasterizeMode`) the opacity is multiplied by
+    ``sqrt(det(cov2d) / det(cov2d + 0.3 I))`` before the footprint and the culling use it (as gsplat).
+    Differentiable w.r.t. every Gaussian attribute (radii are not).
     """
+    if rasterize_mode not in ("classic", "antialiased"):
+        raise ValueError(f"unknown rasterize_mode {rasterize_mode!r}; use 'classic' or 'antialiased'")
     W, H = cameras.width, cameras.height
     dtype = gaussians.means.dtype
     viewmats = cameras.viewmats.to(dtype)
@@ -139,9 +159,13 @@ def project_gaussians(
     det_s = torch.where(valid, det, torch.ones_like(det))
     conics = torch.stack([c / det_s, -b / det_s, a / det_s], dim=-1)
     means2d = torch.stack([fx * x / zs + cx, fy * y / zs + cy], dim=-1)
-    opacities = gaussians.opacities
+    opacities = gaussians.opacities.expand_as(z)  # (C, N)
+    if rasterize_mode == "antialiased":
+        det_orig = cov2d[..., 0, 0] * cov2d[..., 1, 1] - b * b
+        # floored at 1e-6 (then culled below 1/255): the tiled backward divides by the opacity
+        opacities = opacities * torch.sqrt((det_orig / det_s).clamp_min(1e-12))
     with torch.no_grad():
-        opac = opacities.expand_as(z)
+        opac = opacities
         valid = valid & (opac >= ALPHA_MIN)
         extend = torch.sqrt(2.0 * torch.log(torch.clamp_min(opac / ALPHA_MIN, 1.0))).clamp_max(EXTEND_MAX)
         rx = torch.ceil(extend * torch.sqrt(torch.where(valid, a, torch.ones_like(a))))

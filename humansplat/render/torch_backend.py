@@ -18,7 +18,7 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians
 from .binning import bin_gaussians
 from .output import RenderOutput
-from .projection import ALPHA_MIN, project_gaussians
+from .projection import ALPHA_MIN, RasterizeMode, project_gaussians
 from .rasterize import ALPHA_MAX, T_MIN, RasterOptions, rasterize_tiles, tiles_to_images
 
 __all__ = ["composite", "render_torch"]
@@ -41,20 +41,21 @@ def render_torch(
     sh_degree: int,
     tile_size: int = 8,
     options: RasterOptions | None = None,
+    rasterize_mode: RasterizeMode = "classic",
 ) -> RenderOutput:
     """Rasterise with the tiled pure-PyTorch backend; shapes as :class:`humansplat.render.RenderOutput`.
 
     Differentiable w.r.t. every Gaussian attribute (autograd through the projection, a custom
     backward for the compositing). Works in the Gaussians' dtype (float32 or float64).
     ``tile_size`` and ``options`` (:class:`~humansplat.render.rasterize.RasterOptions`) only
-    change the speed.
+    change the speed; ``rasterize_mode`` is :data:`~humansplat.render.projection.RasterizeMode`.
     """
-    proj = project_gaussians(gaussians, cameras, near, far, sh_degree)
+    proj = project_gaussians(gaussians, cameras, near, far, sh_degree, rasterize_mode)
     C, N = proj.depths.shape
     H, W = cameras.height, cameras.width
     bins = bin_gaussians(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
     values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1).reshape(C * N, 4)
-    opacities = proj.opacities.expand(C, N).reshape(C * N)
+    opacities = proj.opacities.reshape(C * N)
     acc = rasterize_tiles(
         proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), opacities, values, bins, options
     )
@@ -93,12 +94,13 @@ def _render_dense(
     far: float,
     sh_degree: int,
     pixel_chunk: int = 4096,
+    rasterize_mode: RasterizeMode = "classic",
 ) -> RenderOutput:
     """Reference twin of :func:`render_torch`: every pixel x every visible Gaussian, autograd.
 
     Slow (O(pixels x Gaussians)); for tests on small scenes only.
     """
-    proj = project_gaussians(gaussians, cameras, near, far, sh_degree)
+    proj = project_gaussians(gaussians, cameras, near, far, sh_degree, rasterize_mode)
     H, W = cameras.height, cameras.width
     dtype = proj.means2d.dtype
     pix = cameras.pixel_grid().to(dtype).reshape(-1, 2)  # (H*W, 2)
@@ -109,7 +111,7 @@ def _render_dense(
         idx = vis[order]
         mu = proj.means2d[ci, idx]  # (K, 2)
         con = proj.conics[ci, idx]  # (K, 3)
-        opa = proj.opacities[idx]  # (K,)
+        opa = proj.opacities[ci, idx]  # (K,)
         vals = torch.cat([proj.colors[ci, idx], proj.depths[ci, idx, None]], dim=-1)  # (K, 4)
         out_v, out_a = [], []
         for start in range(0, pix.shape[0], pixel_chunk):

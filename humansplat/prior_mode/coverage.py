@@ -1,0 +1,53 @@
+"""Splats large enough for any renderer: a lower bound on each Gaussian's in-plane size.
+
+Web viewers drop or fade Gaussians that are small on screen: PlayCanvas culls every splat whose
+projected extent is under 2 px (``minPixelSize``: standard deviation under about 0.45 px), and
+anti-aliased renderers (Spark's default, gsplat's ``rasterize_mode="antialiased"``) scale a splat's
+opacity by ``sqrt(det(S) / det(S + 0.3 I))``, about 0.23 for a 0.3 px splat. :func:`cover_surface`
+raises the two largest axes of every Gaussian to at least :data:`MIN_SIGMA_PX` pixel footprints of
+the visible layer's grid (depth / focal length; one Gaussian per grid pixel), so that each splat
+covers its share of the surface: rendered at the grid's resolution or closer, it survives both and
+leaves no gaps between neighbours. The smallest axis (the surface normal) is left thin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from ..cameras import Cameras
+from ..gaussians import Gaussians
+
+__all__ = ["MIN_SIGMA_PX", "cover_surface"]
+
+MIN_SIGMA_PX = 0.5
+"""Smallest in-plane standard deviation, in pixels of the visible layer's grid (its neighbours' spacing)."""
+
+
+def cover_surface(gaussians: Gaussians, camera: Cameras, min_sigma_px: float = MIN_SIGMA_PX) -> Gaussians:
+    """``gaussians`` with the two largest axes of each at least ``min_sigma_px`` pixel footprints.
+
+    Args:
+        gaussians: N Gaussians in ``camera``'s world frame.
+        camera: one camera (the visible layer's grid); a Gaussian's pixel footprint is its depth there / fx,
+            metres.
+        min_sigma_px: the smallest standard deviation of the two largest axes, in pixels (> 0).
+
+    Returns:
+        New Gaussians; only ``log_scales`` differ (Gaussians behind the camera are unchanged).
+    """
+    if not min_sigma_px > 0:
+        raise ValueError(f"min_sigma_px must be > 0 pixels, got {min_sigma_px!r}")
+    if len(gaussians) == 0:
+        return gaussians
+    viewmat = camera.viewmats[0].to(gaussians.means)
+    depth = gaussians.means @ viewmat[2, :3] + viewmat[2, 3]  # (N,) camera z, metres
+    focal = float(camera.Ks[0, 0, 0])
+    floor = torch.log((depth.clamp_min(1e-6) / focal) * min_sigma_px)  # (N,) log metres
+    log_scales = gaussians.log_scales.clone()
+    smallest = log_scales.argmin(dim=-1, keepdim=True)  # the normal axis keeps its size
+    raised = torch.maximum(log_scales, floor[:, None].expand_as(log_scales))
+    keep = torch.zeros_like(log_scales, dtype=torch.bool).scatter_(1, smallest, True) | (depth <= 0)[:, None]
+    log_scales = torch.where(keep, log_scales, raised)
+    return replace(gaussians, log_scales=log_scales)

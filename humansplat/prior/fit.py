@@ -54,7 +54,7 @@ from .body_models import (
 )
 from .person import PersonCrop
 
-__all__ = ["FitOptions", "fit_body", "landmark_weights", "silhouette_iou", "surface_points", "valid_region"]
+__all__ = ["FitOptions", "face_places_head", "fit_body", "is_close_up", "landmark_weights", "silhouette_iou", "surface_points", "valid_region"]
 
 # MediaPipe Pose indices.
 _NOSE, _L_SH, _R_SH, _L_HIP, _R_HIP = 0, 11, 12, 23, 24
@@ -118,12 +118,14 @@ class FitOptions:
     confidence_min: float = 0.2
 
 
-def landmark_weights(confidence: np.ndarray, confidence_min: float = 0.2) -> np.ndarray:
+def landmark_weights(confidence: np.ndarray, confidence_min: float = 0.2, close_up: bool = False) -> np.ndarray:
     """(33,) weights of the landmark term: the confidence, 0 below ``confidence_min``; face points
-    count 0.3 and MediaPipe Pose's hand points 0.5 (body joints 1)."""
+    count 0.3 (1 in a ``close_up``, where the face is most of what the photo shows and places the
+    head) and MediaPipe Pose's hand points 0.5 (body joints 1)."""
     c = np.asarray(confidence, dtype=np.float32).copy()
     c[c < confidence_min] = 0.0
-    c[list(_FACE)] *= 0.3
+    if not close_up:
+        c[list(_FACE)] *= 0.3
     c[list(_HAND)] *= 0.5
     return c
 
@@ -159,6 +161,20 @@ def valid_region(crop: PersonCrop) -> np.ndarray:
     if "left" in crop.cut_off:
         out[:, : cols.min()] = False
     return out
+
+
+def is_close_up(crop: PersonCrop) -> bool:
+    """Whether ``crop`` is a close-up: its photo shows the person from the waist up or less
+    (``crop.framing`` half body, head and shoulders, face only; False for a crop without one)."""
+    return crop.framing is not None and crop.framing != "full body"
+
+
+def face_places_head(crop: PersonCrop) -> bool:
+    """Whether the face's landmarks place the head in the fit: a close-up (:func:`is_close_up`) in
+    which Face Mesh found the face (``crop.landmarks.face``: the face is clear, and so are Pose's
+    points on it; on a face without features they are guesses and the silhouette places the head
+    better)."""
+    return is_close_up(crop) and crop.landmarks.face is not None
 
 
 def surface_points(model: BodyModel, spacing: float = 0.035) -> torch.Tensor:
@@ -580,7 +596,7 @@ class _FitProblem:
         lm = crop.landmarks
         conf = np.asarray(lm.body_confidence, dtype=np.float32).copy()
         conf[~np.all((lm.body >= 0) & (lm.body <= S), axis=1)] = 0.0
-        w_np = landmark_weights(conf, opts.confidence_min)
+        w_np = landmark_weights(conf, opts.confidence_min, close_up=face_places_head(crop))
         n_seen = int((w_np > 0).sum())
         if n_seen < 4:
             raise InputError(
@@ -720,6 +736,10 @@ def _silhouette_phase(problem: _FitProblem, crop: PersonCrop, var: _Variables) -
         return
     points = surface_points(problem.model, opts.surface_spacing)
     sil = _Silhouette(crop, valid_region(crop), opts.silhouette_resolution, problem.h_px)
+    # in a close-up the mask's outline is mostly hair and clothes around a head and shoulders that
+    # the face's landmarks place: filling it blew the fitted head up by a fifth on a portrait (the
+    # face's points too far apart, the skull's top at the hair's); the body only stays inside it
+    w_coverage = 0.0 if face_places_head(crop) else opts.w_coverage
 
     def objective(v: _Variables, rest: object | None) -> torch.Tensor:
         lm3, verts = problem.posed(v, points, rest)
@@ -727,7 +747,7 @@ def _silhouette_phase(problem: _FitProblem, crop: PersonCrop, var: _Variables) -
         return (
             opts.w_landmarks * problem.landmark_loss(lm3)
             + opts.w_outside * outside
-            + opts.w_coverage * coverage
+            + w_coverage * coverage
             + problem.prior(v)
             + problem.lean_prior(lm3)
         )

@@ -1,0 +1,113 @@
+"""A closed, round head for close-ups (portraits, selfies): the fitted skull with the photo's hair over it.
+
+In a close-up the head is most of the photo, and the generic fill of :mod:`.surfaces` (a mid-surface
+and a rounded cross-section over the mask) turns the hair around the face into a card and leaves the
+back of the head a wedge. Here the head is an ellipsoid: centred on the fitted body's head (parts
+head and face, its bounding box in the camera frame), its semi-axes those of the fitted head grown
+by the hair the photo shows around it (the mask's half width over the head's rows beyond the
+skull's, the mask's top above the skull's top), the same growth added behind (hair is about as thick
+behind as beside the head) and capped at :data:`MAX_HAIR_M`. Each pixel's ray through it gives a
+front and a back depth: the back of the head follows the ellipsoid (round from the side, its hair
+over the skull), hair pixels beside and above the face lie on its front, and the face keeps the
+fitted body's relief (nose, chin, ears).
+
+Shapes: S geometry-grid side (pixels); maps are (S, S); depths are camera z in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..cameras import Cameras
+from ..parts import PART_NAMES
+from ..prior.body_fit import BodyFit
+
+__all__ = ["MAX_HAIR_M", "MIN_HEAD_VERTICES", "HeadShell", "head_shell", "round_head"]
+
+MAX_HAIR_M = 0.08
+"""Cap (metres) of the hair volume added to each semi-axis of the fitted skull: big hair, not a hood."""
+MIN_HEAD_VERTICES = 50
+"""A body with fewer head vertices than this in front of the camera gets no head shell."""
+
+_HEAD_PARTS = (PART_NAMES.index("head"), PART_NAMES.index("face"))
+
+
+@dataclass
+class HeadShell:
+    """The head's ellipsoid seen on a grid.
+
+    Attributes:
+        hit: (S, S) bool pixels whose ray crosses the ellipsoid.
+        front: (S, S) float64 camera depth where the ray enters it (0 where not ``hit``).
+        back: (S, S) float64 camera depth where the ray leaves it (0 where not ``hit``).
+        bottom_row: the grid row of the fitted head's lowest point (the chin): the shell stops there.
+    """
+
+    hit: np.ndarray
+    front: np.ndarray
+    back: np.ndarray
+    bottom_row: int
+
+
+def _hair_growth(mask: np.ndarray, rows: slice, half_width_px: float, top_px: float, skull_top: float) -> tuple[float, float]:
+    """(sideways, upwards) pixels of hair beyond the skull: the mask's widest half width over ``rows``
+    beyond ``half_width_px``, and how far the mask's top is above ``skull_top`` (row)."""
+    band = mask[rows]
+    widths = band.sum(axis=1)
+    side = max(0.0, 0.5 * float(widths.max()) - half_width_px) if len(widths) else 0.0
+    filled = np.nonzero(mask.any(axis=1))[0]
+    up = max(0.0, skull_top - float(filled.min())) if len(filled) else 0.0
+    return side, min(up, top_px)
+
+
+def head_shell(body_fit: BodyFit, camera: Cameras, mask: np.ndarray) -> HeadShell | None:
+    """The head's ellipsoid (module docstring) on the grid of ``camera`` with person ``mask`` (S, S)
+    bool; None when the fitted head is not in front of the camera."""
+    verts = camera.world_to_camera(body_fit.vertices.detach().float().cpu())[0]
+    head = verts[torch.isin(body_fit.parts.cpu().long(), torch.tensor(_HEAD_PARTS))]
+    head = head[head[:, 2] > 1e-3]
+    if len(head) < MIN_HEAD_VERTICES:
+        return None
+    lo, hi = head.min(0).values.double(), head.max(0).values.double()
+    centre, semi = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    focal = float(camera.Ks[0, 0, 0])
+    per_px = float(centre[2]) / focal  # metres per pixel at the head's depth
+    cy = float(camera.Ks[0, 1, 2])
+    S = mask.shape[0]
+    top_row = cy + focal * float(lo[1]) / float(centre[2])
+    bottom_row = int(np.clip(np.ceil(cy + focal * float(hi[1]) / float(centre[2])), 0, S))
+    rows = slice(int(np.clip(top_row, 0, S)), bottom_row)
+    cap_px = MAX_HAIR_M / per_px
+    side_px, up_px = _hair_growth(mask, rows, float(semi[0]) / per_px, cap_px, top_row)
+    side_m = min(side_px, cap_px) * per_px
+    up_m = up_px * per_px
+    semi = semi + torch.tensor([side_m, 0.5 * up_m, side_m], dtype=torch.float64)
+    centre = centre - torch.tensor([0.0, 0.5 * up_m, 0.0], dtype=torch.float64)
+    # ray (through the camera centre, the camera frame's origin) x ellipsoid: |(t d - c) / semi| = 1
+    uv = camera.pixel_grid().double()  # (S, S, 2) pixel centres
+    d = torch.cat([(uv - camera.Ks[0, :2, 2].double()) / camera.Ks[0, [0, 1], [0, 1]].double(), torch.ones(S, S, 1, dtype=torch.float64)], -1)
+    a = ((d / semi) ** 2).sum(-1)
+    b = -2.0 * ((d * centre) / semi**2).sum(-1)
+    c = ((centre / semi) ** 2).sum() - 1.0
+    disc = b * b - 4 * a * c
+    hit = disc > 0
+    root = torch.sqrt(disc.clamp_min(0.0))
+    front = torch.where(hit, (-b - root) / (2 * a), torch.zeros_like(a))
+    back = torch.where(hit, (-b + root) / (2 * a), torch.zeros_like(a))
+    return HeadShell(hit=hit.numpy() & mask, front=front.numpy(), back=back.numpy(), bottom_row=bottom_row)
+
+
+def round_head(
+    shell: HeadShell, mask: np.ndarray, on_body: np.ndarray, front: np.ndarray, back: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(front, back) (S, S) with the head of ``shell`` over the rows above the chin: the back of the
+    head at least as deep as the shell's back; ``mask`` pixels the fitted body does not cover there
+    (``on_body`` False: hair beside and above the face) on the shell's front. The face keeps its depth."""
+    zone = shell.hit & mask
+    zone[shell.bottom_row :] = False
+    front = np.where(zone & ~on_body, np.minimum(np.maximum(front, shell.front), shell.back), front)
+    back = np.where(zone, np.maximum(back, shell.back), back)
+    return front, np.maximum(back, front)

@@ -1,0 +1,133 @@
+"""Prior mode on close-ups: a portrait gives a closed, round head and a bust with a closed cut.
+
+One built-in textured subject (``jacket``: dark hair, a jacket over a shirt) is photographed at the
+evaluation's portrait framing (:func:`humansplat.eval.harness.make_input_view`, 128 px, the camera
+0.75 m away); the photo goes through detection, the body fit and prior mode with small grids
+(:data:`_OPTIONS`), and the result is scored against the subject's own renders after the harness's
+depth alignment.
+
+Measured with this file's pipeline (raw PSNR, dB), before the close-up head and with it: side (90
+and 270 deg, mean) 14.64 -> 14.64, back (180 deg) 14.65 -> 14.52; head depth over the top 12 cm
+0.193 m -> 0.192 m (truth 0.193 m). No PSNR margin is asked for: the round head does not gain on
+this subject (see the tests' names for what is checked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("mediapipe")
+
+from humansplat.eval.harness import align_depth, make_input_view
+from humansplat.eval.subjects import builtin_subjects
+from humansplat.io.images import load_photo
+from humansplat.prior.fit import fit_body
+from humansplat.prior.person import detect_person
+from humansplat.prior_mode.build import PriorOptions, gaussians_from_prior
+from humansplat.render import render
+
+_SIZE = 128
+_OPTIONS = PriorOptions(resolution=_SIZE, geometry_resolution=128, back_resolution=128, colour_iterations=1)
+_HEAD_BAND_M = 0.12
+"""The head's depth is compared over this many metres below the top of the head (skull and hair)."""
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    """(input view, body fit, depth-aligned Gaussians) of the jacket subject's portrait photo."""
+    view = make_input_view(builtin_subjects(["jacket"])[0], 0.0, _SIZE, render_scale=1, framing="portrait")
+    crop = detect_person(load_photo(view.photo))
+    assert crop.framing == "head and shoulders"
+    fit = fit_body(crop)
+    gaussians, _ = align_depth(gaussians_from_prior(fit, _OPTIONS), view.depth, view.camera)
+    return view, fit, gaussians
+
+
+def _views(view, gaussians, azimuths):
+    """Truth and prediction (rgb (V, S, S, 3), alpha (V, S, S)) at subject azimuths ``azimuths``."""
+    from humansplat.render.mesh import render_mesh
+
+    cams = view.orbit(azimuths, _SIZE)
+    truth = render_mesh(view.mesh, cams, supersample=2, background=1.0)
+    pred = render(gaussians, cams, background=torch.ones(3))
+    return (
+        (truth.rgb.numpy(), truth.alpha.numpy()),
+        (pred.rgb.clamp(0, 1).numpy(), pred.alpha[..., 0].numpy()),
+    )
+
+
+def test_portrait_head_depth_from_the_side_is_near_the_truth(portrait):
+    view, _, gaussians = portrait
+    verts = view.mesh.vertices.numpy()
+    top = float(verts[:, 1].min())  # up = -y
+    band = verts[:, 1] < top + _HEAD_BAND_M
+    true_depth = float(np.ptp(verts[band, 2]))
+    means = gaussians.means.detach().numpy()
+    near = means[means[:, 1] < top + _HEAD_BAND_M]
+    lo, hi = np.quantile(near[:, 2], [0.005, 0.995])
+    assert abs((hi - lo) - true_depth) < 0.03, f"head depth {hi - lo:.3f} m, truth {true_depth:.3f} m"
+
+
+def test_portrait_back_of_the_head_has_the_hairs_colour(portrait):
+    view, _, gaussians = portrait
+    truth, pred = _views(view, gaussians, [180.0])
+    alpha = truth[1][0] > 0.5
+    rows = np.nonzero(alpha.any(axis=1))[0]
+    head = alpha & (pred[1][0] > 0.5)
+    head[rows[0] + int(0.15 * _SIZE) :] = False  # the upper part of the back of the head
+    assert head.sum() > 50
+    hair = np.median(truth[0][0][head], axis=0)
+    seen = np.median(pred[0][0][head], axis=0)
+    assert np.linalg.norm(seen - hair) < 0.12, f"back of the head {seen.round(2)}, hair {hair.round(2)}"
+
+
+def test_face_only_crop_gives_a_closed_head(portrait):
+    """The portrait's crop cut just below the chin (no shoulders: the framing "face only"): seen from
+    behind, the head's silhouette is covered (no hole, no ring of the face's outline)."""
+    from scipy.ndimage import binary_erosion
+
+    _, fit, _ = portrait
+    crop = fit.crop
+    chin = int(np.ceil(crop.landmarks.body[[9, 10], 1].max() + 0.12 * crop.size))
+    mask = crop.mask.copy()
+    mask[chin:] = 0.0
+    confidence = crop.landmarks.body_confidence.copy()
+    confidence[11:] = 0.0
+    face_only = replace(
+        crop, mask=mask, framing="face only", cut_off=("bottom",),
+        landmarks=replace(crop.landmarks, body_confidence=confidence),
+        photo_size=(0, 0), box=(0, 0, 0),
+    )
+    head_fit = fit_body(face_only)
+    gaussians = gaussians_from_prior(head_fit, _OPTIONS)
+    # the back view: the input camera turned half round the head's vertical axis through its centre
+    centre = gaussians.means.detach().mean(0)
+    from humansplat.cameras import Cameras
+
+    cams = Cameras.orbit(centre, float(centre.norm()), [0.0, 180.0], 0.0, 45.0, _SIZE, _SIZE, up=torch.tensor([0.0, -1.0, 0.0]))
+    out = render(gaussians, cams, background=torch.ones(3))
+    alpha = out.alpha[..., 0].numpy()
+    for k, name in ((1, "back"),):
+        inside = binary_erosion(alpha[k] > 0.05, iterations=2)
+        assert inside.sum() > 200
+        assert alpha[k][inside].min() > 0.9, f"{name} view: holes in the head (alpha {alpha[k][inside].min():.2f})"
+
+
+def test_bust_cut_is_closed(portrait):
+    """Seen from below, the bust's cut at the photo's bottom edge is solid."""
+    from scipy.ndimage import binary_erosion
+
+    from humansplat.cameras import Cameras
+
+    _, _, gaussians = portrait
+    means = gaussians.means.detach()
+    centre = means.mean(0)
+    cams = Cameras.orbit(centre, 1.0, [0.0], -80.0, 45.0, _SIZE, _SIZE, up=torch.tensor([0.0, -1.0, 0.0]))
+    alpha = render(gaussians, cams, background=torch.ones(3)).alpha[0, ..., 0].numpy()
+    inside = binary_erosion(alpha > 0.05, iterations=2)
+    assert inside.sum() > 200
+    assert np.quantile(alpha[inside], 0.01) > 0.9, f"the cut has holes (alpha 1 % quantile {np.quantile(alpha[inside], 0.01):.2f})"

@@ -48,10 +48,11 @@ def _framing(orbit: BodyOrbit, gaussians: Gaussians, body_fit: BodyFit, margin: 
 def orbit_framing(gaussians: Gaussians, body_fit: BodyFit, margin: float = 1.08) -> tuple[torch.Tensor, float, float]:
     """Centre, radius and vertical field of view of orbit cameras that frame the avatar in every view.
 
-    The axis and the input camera's distance come from :func:`humansplat.orbit.body_orbit` (so
-    azimuth 0 is as far as the photo), the look-at point is moved along the axis to the middle of the
-    Gaussians (:meth:`BodyOrbit.centred_on`: a half body is centred); the field of view fits a sphere around the centre holding
-    99.5 % of the Gaussians' means (plus ``margin``), the radius grows when that sphere needs it.
+    The up axis and the input camera's distance come from :func:`humansplat.orbit.body_orbit`; the
+    look-at point is the middle of the Gaussians along and across that axis (:meth:`BodyOrbit.centred_on`:
+    a half body or a bust is centred and turns about its own centre); the field of view fits a sphere
+    around the centre holding 99.5 % of the Gaussians' means (plus ``margin``), the radius grows when
+    that sphere needs it.
 
     Returns:
         centre (3,) metres, radius (metres), fov_y (degrees).

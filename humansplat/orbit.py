@@ -44,15 +44,25 @@ class BodyOrbit:
     radius: float
 
     def centred_on(self, points: torch.Tensor) -> BodyOrbit:
-        """The same axis, its look-at point moved along it to the middle of ``points`` (N, 3) (robust
-        0.5/99.5 % extent along the axis): a half-body photo's avatar sits in the middle of its views,
-        not in the top half of the whole fitted body's frame. The orbit stays level and about the body."""
+        """The same up direction, the look-at point moved to the middle of ``points`` (N, 3): along the
+        axis and across it (robust 0.5/99.5 % extents along the up axis and two directions
+        perpendicular to it). A half-body or head-and-shoulders avatar then sits in the middle of every
+        view and turns about its own centre, not about the whole fitted body's (whose head may lie
+        forward of it). The orbit stays level; the radius stays the input camera's distance."""
         points = torch.as_tensor(points).detach().float().cpu()
         if len(points) < 10:
             return self
-        along = (points - self.centre) @ self.up
-        mid = 0.5 * float(torch.quantile(along, 0.005) + torch.quantile(along, 0.995))
-        return BodyOrbit(centre=self.centre + mid * self.up, up=self.up, radius=self.radius)
+        side = torch.linalg.cross(self.up, torch.tensor([0.0, 0.0, 1.0]))
+        if float(side.norm()) < 1e-6:
+            side = torch.tensor([1.0, 0.0, 0.0])
+        side = side / side.norm()
+        depth = torch.linalg.cross(side, self.up)
+        offset = torch.zeros(3)
+        for axis in (self.up, side, depth):
+            along = (points - self.centre) @ axis
+            sample = along[:: max(1, len(along) // 1_000_000)]
+            offset += 0.5 * float(torch.quantile(sample, 0.005) + torch.quantile(sample, 0.995)) * axis
+        return BodyOrbit(centre=self.centre + offset, up=self.up, radius=self.radius)
 
     def cameras(
         self,

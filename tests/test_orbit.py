@@ -60,6 +60,11 @@ def test_up_axis_follows_the_body(fits):
     # without parameters: hips -> shoulders
     no_params = dataclasses.replace(pitched, params=None)
     assert float(body_up_axis(no_params) @ up1) > math.cos(math.radians(15))
+    # a photo of a face alone does not tell the body's axis: the orbit turns about the photo's up
+    face_only = dataclasses.replace(pitched, crop=dataclasses.replace(pitched.crop, framing="face only"))
+    torch.testing.assert_close(body_up_axis(face_only), torch.tensor([0.0, -1.0, 0.0]))
+    bust = dataclasses.replace(pitched, crop=dataclasses.replace(pitched.crop, framing="head and shoulders"))
+    torch.testing.assert_close(body_up_axis(bust), up1)  # shoulders in the photo: the body's own axis
 
 
 def test_pitched_turntable_is_level_and_steady(fits):

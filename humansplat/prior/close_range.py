@@ -14,10 +14,11 @@ Photos with EXIF keep theirs; the notes say which was used.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..cameras import focal_to_fov, fov_to_focal
 
 __all__ = ["EYE_SPAN_M", "FACE_LENGTH_M", "MIN_FACE_DISTANCE_M", "CameraChoice", "close_range_fov"]
 
@@ -76,14 +77,14 @@ def close_range_fov(
         note = f"No focal length in the photo's EXIF: a {fov_deg:.0f} degree field of view was assumed."
         return CameraChoice(fov_deg, "default", None, note)
     px_per_m = _pixels_per_metre(np.asarray(face, dtype=np.float64))
-    distance = 0.5 * longer / math.tan(math.radians(fov_deg) / 2) / max(px_per_m, 1e-6)
+    distance = fov_to_focal(fov_deg, longer) / max(px_per_m, 1e-6)
     if distance >= MIN_FACE_DISTANCE_M:
         note = (
             f"No focal length in the photo's EXIF: a {fov_deg:.0f} degree field of view was assumed "
             f"(the face is then {distance:.2f} m from the camera)."
         )
         return CameraChoice(fov_deg, "default", distance, note)
-    narrow = 2.0 * math.degrees(math.atan(0.5 * longer / (MIN_FACE_DISTANCE_M * px_per_m)))
+    narrow = focal_to_fov(MIN_FACE_DISTANCE_M * px_per_m, longer)
     note = (
         f"No focal length in the photo's EXIF, and the face fills much of it: a {narrow:.0f} degree field of view "
         f"was assumed, which puts the face {MIN_FACE_DISTANCE_M:.2f} m from the camera ({fov_deg:.0f} degrees "

@@ -53,8 +53,9 @@ from .body_models import (
     get_body_model,
 )
 from .person import PersonCrop
+from .photo_framing import is_close_up
 
-__all__ = ["FitOptions", "face_places_head", "fit_body", "is_close_up", "landmark_weights", "silhouette_iou", "surface_points", "valid_region"]
+__all__ = ["FitOptions", "face_places_head", "fit_body", "landmark_weights", "silhouette_iou", "surface_points", "valid_region"]
 
 # MediaPipe Pose indices.
 _NOSE, _L_SH, _R_SH, _L_HIP, _R_HIP = 0, 11, 12, 23, 24
@@ -163,18 +164,13 @@ def valid_region(crop: PersonCrop) -> np.ndarray:
     return out
 
 
-def is_close_up(crop: PersonCrop) -> bool:
-    """Whether ``crop`` is a close-up: its photo shows the person from the waist up or less
-    (``crop.framing`` half body, head and shoulders, face only; False for a crop without one)."""
-    return crop.framing is not None and crop.framing != "full body"
-
-
 def face_places_head(crop: PersonCrop) -> bool:
-    """Whether the face's landmarks place the head in the fit: a close-up (:func:`is_close_up`) in
+    """Whether the face's landmarks place the head in the fit: a close-up
+    (:func:`~humansplat.prior.photo_framing.is_close_up`) in
     which Face Mesh found the face (``crop.landmarks.face``: the face is clear, and so are Pose's
     points on it; on a face without features they are guesses and the silhouette places the head
     better)."""
-    return is_close_up(crop) and crop.landmarks.face is not None
+    return is_close_up(crop.framing) and crop.landmarks.face is not None
 
 
 def surface_points(model: BodyModel, spacing: float = 0.035) -> torch.Tensor:

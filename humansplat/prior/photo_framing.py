@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["FRAMINGS", "Framing", "photo_framing"]
+__all__ = ["FRAMINGS", "Framing", "is_close_up", "photo_framing"]
 
 Framing = Literal["full body", "half body", "head and shoulders", "face only"]
 FRAMINGS: tuple[Framing, ...] = ("full body", "half body", "head and shoulders", "face only")
@@ -40,3 +40,9 @@ def photo_framing(confidence: np.ndarray) -> Framing:
     if seen[list(_SHOULDERS)].any():
         return "head and shoulders"
     return "face only"
+
+
+def is_close_up(framing: Framing | None) -> bool:
+    """Whether a photo of this framing shows the person from the waist up or less (half body, head and
+    shoulders, face only); False for a full body and for an unknown framing (None)."""
+    return framing is not None and framing != "full body"

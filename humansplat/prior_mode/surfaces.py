@@ -23,7 +23,7 @@ from ..cameras import Cameras
 from ..imaging import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
 from ..parts import PART_NAMES
 from ..prior.body_fit import BodyFit
-from ..prior.fit import is_close_up
+from ..prior.photo_framing import is_close_up
 from ..render.mesh import MeshRaster, rasterize_mesh
 from .grids import resize_image
 from .head import head_shell, round_head
@@ -264,7 +264,7 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     back_b = np.where(skirt > 0, np.maximum(back_b, mid + skirt), back_b)
     front = np.where(mask, np.where(body, front_b, mid - half), 0.0)
     back = np.where(mask, np.where(body, np.maximum(back_b, front_b + 2 * half), mid + half), 0.0)
-    shell = head_shell(body_fit, cam, mask) if is_close_up(body_fit.crop) else None
+    shell = head_shell(body_fit, cam, mask) if is_close_up(body_fit.crop.framing) else None
     if shell is not None:  # a portrait's head: round, its hair over the skull (:mod:`.head`)
         front, back = round_head(shell, mask, body, front, back)
     # extend outside the mask (nearest value) so that finite differences at the silhouette are one-sided

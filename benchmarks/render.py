@@ -25,6 +25,9 @@ import torch
 from humansplat.cameras import Cameras
 from humansplat.gaussians import Gaussians
 from humansplat.render import render
+from humansplat.render.compiled import compiled_available
+from humansplat.render.rasterize import RasterOptions
+from humansplat.render.torch_backend import render_torch
 
 # (centre xyz, radii xyz) in metres, world = camera frame (y down); the figure stands at z = 2.5.
 _PARTS = [
@@ -72,13 +75,17 @@ def _time(fn, repeats: int) -> tuple[float, float, float]:
     return best[0], statistics.median(r[0] for r in runs), best[1]
 
 
-def bench_forward(n: int, size: int, repeats: int, backend: str = "torch", device: str = "cpu"):
+def bench_forward(n: int, size: int, repeats: int, backend: str = "torch", device: str = "cpu", compiled: bool = True):
     gs = human_surface_gaussians(n).to(device)
     cams = _camera(size)
+    options = RasterOptions(compiled=compiled)
 
     def run():
         with torch.no_grad():
-            out = render(gs, cams, background=1.0, backend=backend)
+            if backend == "torch":
+                out = render_torch(gs, cams, torch.ones(3), 0.01, 1e10, 0, options=options)
+            else:
+                out = render(gs, cams, background=1.0, backend=backend)
         if device != "cpu":
             torch.cuda.synchronize()
         return out
@@ -113,16 +120,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {args.repeats} timed runs per row")
-    print(f"{'backend':<7} {'pass':<17} {'image':>7} {'gaussians':>9} {'best s':>7} {'median s':>8} {'cpu s':>6} {'fps':>7}")
+    print(f"{'backend':<14} {'pass':<17} {'image':>7} {'gaussians':>9} {'best s':>7} {'median s':>8} {'cpu s':>6} {'fps':>7}")
 
     def row(backend, what, size, n, times):
         best, median, cpu = times
-        print(f"{backend:<7} {what:<17} {size:>3}x{size:<3} {n:>9,} {best:>7.3f} {median:>8.3f} {cpu:>6.2f} "
+        print(f"{backend:<14} {what:<17} {size:>3}x{size:<3} {n:>9,} {best:>7.3f} {median:>8.3f} {cpu:>6.2f} "
               f"{1 / best:>7.1f}", flush=True)
 
     for n in args.sizes:
-        row("torch", "forward", 512, n, bench_forward(n, 512, args.repeats))
-    row("torch", "forward+backward", 256, args.backward_n, bench_backward(args.backward_n, 256, args.repeats))
+        if compiled_available():
+            row("cpu compiled", "forward", 512, n, bench_forward(n, 512, args.repeats))
+        row("cpu rounds", "forward", 512, n, bench_forward(n, 512, args.repeats, compiled=False))
+    row("cpu rounds", "forward+backward", 256, args.backward_n, bench_backward(args.backward_n, 256, args.repeats))
     if torch.cuda.is_available():
         try:
             row("gsplat", "forward", 512, 100_000, bench_forward(100_000, 512, max(args.repeats, 20), "gsplat", "cuda"))

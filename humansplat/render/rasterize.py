@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from .binning import TileBins
+from .compiled import compiled_available, composite_tiles_compiled
 
-__all__ = ["RasterOptions", "rasterize_tiles", "tiles_to_images"]
+__all__ = ["RasterOptions", "needs_grad", "rasterize_tiles", "tiles_to_images", "uses_compiled"]
 
 ALPHA_MAX = 0.999
 ALPHA_MIN = 1.0 / 255.0  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
@@ -50,11 +51,15 @@ class RasterOptions:
         max_chunk: the most Gaussians per tile in one round.
         block_elements: pixels x Gaussians evaluated per block (working-set size; about 4 MB
             per float32 buffer at the default).
+        compiled: without a gradient, on CPU tensors, composite with the compiled kernel of
+            :mod:`humansplat.render.compiled` when numba is installed (same image to float
+            rounding, several times faster); False always uses the PyTorch rounds.
     """
 
     first_chunk: int = 32
     max_chunk: int = 256
     block_elements: int = 1 << 20
+    compiled: bool = True
 
 
 def _monomials(tile_size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -276,6 +281,16 @@ class _RasterizeFunction(torch.autograd.Function):
         )
 
 
+def needs_grad(*tensors: torch.Tensor) -> bool:
+    """True when autograd will differentiate through ``tensors`` (grad mode on, one requires grad)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def uses_compiled(options: RasterOptions, device: torch.device, grad: bool) -> bool:
+    """Whether :func:`rasterize_tiles` composites with the compiled kernel (no gradient, CPU, numba)."""
+    return options.compiled and not grad and device.type == "cpu" and compiled_available()
+
+
 def rasterize_tiles(
     means2d: torch.Tensor,
     conics: torch.Tensor,
@@ -300,8 +315,11 @@ def rasterize_tiles(
         Differentiable w.r.t. the four tensors (custom backward) when any requires grad.
     """
     opts = options or RasterOptions()
-    if any(t.requires_grad for t in (means2d, conics, opacities, values)) and torch.is_grad_enabled():
+    grad = needs_grad(means2d, conics, opacities, values)
+    if grad:
         return _RasterizeFunction.apply(means2d, conics, opacities, values, bins, opts)
+    if uses_compiled(opts, means2d.device, grad):
+        return composite_tiles_compiled(means2d, conics, opacities, values, bins)
     with torch.no_grad():
         acc, _ = _forward(_Plan(bins, means2d, conics, opacities, values, opts), record=False)
     return acc

@@ -1,0 +1,164 @@
+"""Compiled CPU compositing (numba): the tiled rasteriser's forward pass, one thread per tile.
+
+The same image formation as :func:`humansplat.render.rasterize.rasterize_tiles` (gsplat's): per
+pixel centre, ``alpha = min(0.999, o * exp(-power))`` over the tile's depth-sorted list, alphas
+``<= 1/255`` skipped, compositing stopped before the transmittance would fall to ``<= 1e-4``. What
+makes it fast on a CPU is what the batched PyTorch version cannot do:
+
+* each Gaussian visits only the pixels of its tile inside the ellipse where its alpha can exceed
+  1/255 (``power < ln(255 o)``; row by row, each row's span from the quadratic), not the whole
+  tile;
+* each pixel stops on its own when it is opaque, a row of a tile when all its pixels have, and a
+  tile when all of its rows have.
+
+Forward only (no gradient): used when nothing needs one (views, turntables, quality checks); the
+PyTorch rasteriser keeps the differentiable path. Arithmetic is float64 inside; the result has the
+inputs' dtype. The kernel is compiled on first use (a few seconds) and cached on disk by numba.
+
+Shapes: G screen-space Gaussians, D value channels, T tiles, S = tile_size^2 pixels per tile.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .binning import TileBins
+
+__all__ = ["compiled_available", "composite_tiles_compiled"]
+
+try:  # numba is a CPU speed-up, not a requirement: without it the PyTorch rasteriser runs
+    import numba
+except ImportError:  # pragma: no cover - exercised where numba is not installed
+    numba = None
+
+_ALPHA_MAX = 0.999
+_ALPHA_MIN = 1.0 / 255.0
+_T_MIN = 1e-4
+
+
+def compiled_available() -> bool:
+    """True when numba is importable (the compiled path can run)."""
+    return numba is not None
+
+
+def _composite(flat_ids, offsets, means2d, conics, opacities, values, tile_size, tiles_x, tiles_y, out):  # pragma: no cover - compiled
+    """Fill ``out`` (T, D+1, S) float64: per tile pixel, sum of w_k values_k and, last, sum of w_k."""
+    n_tiles = offsets.shape[0] - 1
+    n_values = values.shape[1]
+    per_image = tiles_x * tiles_y
+    for t in numba.prange(n_tiles):
+        start = offsets[t]
+        end = offsets[t + 1]
+        if start == end:
+            continue
+        local = t % per_image
+        x0 = (local % tiles_x) * tile_size
+        y0 = (local // tiles_x) * tile_size
+        trans = np.ones(tile_size * tile_size)
+        done = np.zeros(tile_size * tile_size, dtype=np.bool_)
+        left = tile_size * tile_size
+        row_left = np.full(tile_size, tile_size)  # pixels of each row still compositing
+        acc = np.zeros((tile_size * tile_size, n_values + 1))
+        for k in range(start, end):
+            g = flat_ids[k]
+            o = opacities[g]
+            if not min(o, _ALPHA_MAX) > _ALPHA_MIN:  # its alpha never exceeds 1/255 (power >= 0)
+                continue
+            mx = means2d[g, 0]
+            my = means2d[g, 1]
+            a = conics[g, 0]
+            b = conics[g, 1]
+            c = conics[g, 2]
+            # rows (tile-local, half-open) where power < ln(255 o) is possible, then per row the
+            # span of the ellipse {power < ln(255 o)} (slightly widened: the alpha test decides)
+            j0, j1 = 0, tile_size
+            det = a * c - b * b
+            reach = math.log(o / _ALPHA_MIN)
+            exact = det > 0.0 and a > 0.0 and c > 0.0 and math.isfinite(det)
+            if exact:
+                ey = math.sqrt(2.0 * reach * a / det) * (1.0 + 1e-6) + 1e-6
+                j0 = max(j0, math.ceil(my - ey - 0.5) - y0)
+                j1 = min(j1, math.floor(my + ey - 0.5) + 1 - y0)
+            for j in range(j0, j1):
+                if row_left[j] == 0:
+                    continue
+                dy = y0 + j + 0.5 - my
+                i0, i1 = 0, tile_size
+                if exact:
+                    disc = 2.0 * a * reach - det * dy * dy
+                    half = math.sqrt(max(disc, 0.0)) * (1.0 + 1e-6) + 1e-6
+                    centre = mx - b * dy / a
+                    i0 = max(i0, math.ceil(centre - half / a - 0.5) - x0)
+                    i1 = min(i1, math.floor(centre + half / a - 0.5) + 1 - x0)
+                for i in range(i0, i1):
+                    s = j * tile_size + i
+                    if done[s]:
+                        continue
+                    dx = x0 + i + 0.5 - mx
+                    power = 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy
+                    if power > reach + 1e-9:  # alpha <= 1/255 without the exp
+                        continue
+                    alpha = min(o * math.exp(-power), _ALPHA_MAX)
+                    if not alpha > _ALPHA_MIN:
+                        continue
+                    t_next = trans[s] * (1.0 - alpha)
+                    if not t_next > _T_MIN:
+                        done[s] = True
+                        left -= 1
+                        row_left[j] -= 1
+                        continue
+                    w = alpha * trans[s]
+                    for d in range(n_values):
+                        acc[s, d] += w * values[g, d]
+                    acc[s, n_values] += w
+                    trans[s] = t_next
+            if left == 0:
+                break
+        for s in range(tile_size * tile_size):
+            for d in range(n_values + 1):
+                out[t, d, s] = acc[s, d]
+
+
+_KERNEL = numba.njit(parallel=True, cache=True, nogil=True, fastmath={"contract", "afn", "arcp"})(_composite) if numba is not None else None
+
+
+def composite_tiles_compiled(
+    means2d: torch.Tensor,
+    conics: torch.Tensor,
+    opacities: torch.Tensor,
+    values: torch.Tensor,
+    bins: TileBins,
+) -> torch.Tensor:
+    """Forward-only twin of :func:`~humansplat.render.rasterize.rasterize_tiles` (CPU tensors).
+
+    Args:
+        means2d: (G, 2) pixel coordinates (pixel centres at +0.5).
+        conics: (G, 3) inverse 2D covariances (a, b, c).
+        opacities: (G,) in (0, 1).
+        values: (G, D) values to composite.
+        bins: tile lists (:func:`~humansplat.render.binning.bin_gaussians`).
+
+    Returns:
+        (T, D + 1, S) in the inputs' dtype, as ``rasterize_tiles`` (no gradient).
+    """
+    if _KERNEL is None:
+        raise RuntimeError("the compiled rasteriser needs numba (pip install numba)")
+    dtype = means2d.dtype
+
+    def arr(x: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(x.detach().cpu().to(torch.float64).numpy())
+
+    n_values = values.shape[1]
+    S = bins.tile_size * bins.tile_size
+    out = np.zeros((bins.n_tiles, n_values + 1, S), dtype=np.float64)
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    _KERNEL(
+        np.ascontiguousarray(bins.flat_ids.cpu().numpy()),
+        np.ascontiguousarray(bins.offsets.cpu().numpy()),
+        arr(means2d), arr(conics), arr(opacities), arr(values),
+        bins.tile_size, bins.tiles_x, bins.tiles_y, out,
+    )
+    return torch.from_numpy(out).to(dtype)

@@ -12,8 +12,8 @@ makes it fast on a CPU is what the batched PyTorch version cannot do:
   tile when all of its rows have.
 
 Forward only (no gradient): used when nothing needs one (views, turntables, quality checks); the
-PyTorch rasteriser keeps the differentiable path. Arithmetic is float64 inside; the result has the
-inputs' dtype. The kernel is compiled on first use (a few seconds) and cached on disk by numba.
+PyTorch rasteriser keeps the differentiable path. Arithmetic is in the inputs' dtype (float32 or
+float64; the tests hold float64 to the dense reference at 1e-10). The kernel is compiled on first use (a few seconds) and cached on disk by numba.
 
 Shapes: G screen-space Gaussians, D value channels, T tiles, S = tile_size^2 pixels per tile.
 """
@@ -44,11 +44,19 @@ def compiled_available() -> bool:
     return numba is not None
 
 
-def _composite(flat_ids, offsets, means2d, conics, opacities, values, tile_size, tiles_x, tiles_y, out):  # pragma: no cover - compiled
-    """Fill ``out`` (T, D+1, S) float64: per tile pixel, sum of w_k values_k and, last, sum of w_k."""
+def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k, tile_size, tiles_x, tiles_y, out):  # pragma: no cover - compiled
+    """Fill ``out`` (T, D+1, S): per tile pixel, sum of w_k values_k and, last, sum of w_k.
+
+    Float arrays share one dtype (float32 or float64) and every constant comes from ``k`` (see
+    :func:`composite_tiles_compiled`) or ``centres`` (pixel centres ``i + 0.5``), so the arithmetic
+    stays in that dtype.
+    """
+    half, one, two, alpha_max, alpha_min, t_min, widen, slack = k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]
+    zero = k[1] - k[1]
     n_tiles = offsets.shape[0] - 1
     n_values = values.shape[1]
     per_image = tiles_x * tiles_y
+    S = tile_size * tile_size
     for t in numba.prange(n_tiles):
         start = offsets[t]
         end = offsets[t + 1]
@@ -57,15 +65,14 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, tile_size,
         local = t % per_image
         x0 = (local % tiles_x) * tile_size
         y0 = (local // tiles_x) * tile_size
-        trans = np.ones(tile_size * tile_size)
-        done = np.zeros(tile_size * tile_size, dtype=np.bool_)
-        left = tile_size * tile_size
+        trans = np.ones(S, out.dtype)  # 0 once a pixel has stopped
+        acc = np.zeros((S, n_values + 1), out.dtype)
         row_left = np.full(tile_size, tile_size)  # pixels of each row still compositing
-        acc = np.zeros((tile_size * tile_size, n_values + 1))
-        for k in range(start, end):
-            g = flat_ids[k]
+        left = S
+        for q in range(start, end):
+            g = flat_ids[q]
             o = opacities[g]
-            if not min(o, _ALPHA_MAX) > _ALPHA_MIN:  # its alpha never exceeds 1/255 (power >= 0)
+            if not min(o, alpha_max) > alpha_min:  # its alpha never exceeds 1/255 (power >= 0)
                 continue
             mx = means2d[g, 0]
             my = means2d[g, 1]
@@ -76,48 +83,48 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, tile_size,
             # span of the ellipse {power < ln(255 o)} (slightly widened: the alpha test decides)
             j0, j1 = 0, tile_size
             det = a * c - b * b
-            reach = math.log(o / _ALPHA_MIN)
-            exact = det > 0.0 and a > 0.0 and c > 0.0 and math.isfinite(det)
+            reach = math.log(o / alpha_min)
+            exact = det > zero and a > zero and c > zero and math.isfinite(det)
             if exact:
-                ey = math.sqrt(2.0 * reach * a / det) * (1.0 + 1e-6) + 1e-6
-                j0 = max(j0, math.ceil(my - ey - 0.5) - y0)
-                j1 = min(j1, math.floor(my + ey - 0.5) + 1 - y0)
+                ey = math.sqrt(two * reach * a / det) * widen + slack
+                j0 = max(j0, math.ceil(my - ey - half) - y0)
+                j1 = min(j1, math.floor(my + ey - half) + 1 - y0)
             for j in range(j0, j1):
                 if row_left[j] == 0:
                     continue
-                dy = y0 + j + 0.5 - my
+                dy = centres[y0 + j] - my
                 i0, i1 = 0, tile_size
                 if exact:
-                    disc = 2.0 * a * reach - det * dy * dy
-                    half = math.sqrt(max(disc, 0.0)) * (1.0 + 1e-6) + 1e-6
-                    centre = mx - b * dy / a
-                    i0 = max(i0, math.ceil(centre - half / a - 0.5) - x0)
-                    i1 = min(i1, math.floor(centre + half / a - 0.5) + 1 - x0)
+                    span = math.sqrt(max(two * a * reach - det * dy * dy, zero)) * widen + slack
+                    mid = mx - b * dy / a
+                    i0 = max(i0, math.ceil(mid - span / a - half) - x0)
+                    i1 = min(i1, math.floor(mid + span / a - half) + 1 - x0)
                 for i in range(i0, i1):
                     s = j * tile_size + i
-                    if done[s]:
+                    t_now = trans[s]
+                    if t_now == zero:
                         continue
-                    dx = x0 + i + 0.5 - mx
-                    power = 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy
-                    if power > reach + 1e-9:  # alpha <= 1/255 without the exp
+                    dx = centres[x0 + i] - mx
+                    power = half * (a * dx * dx + c * dy * dy) + b * dx * dy
+                    if power > reach + slack:  # alpha <= 1/255 without the exp
                         continue
-                    alpha = min(o * math.exp(-power), _ALPHA_MAX)
-                    if not alpha > _ALPHA_MIN:
+                    alpha = min(o * math.exp(-power), alpha_max)
+                    if not alpha > alpha_min:
                         continue
-                    t_next = trans[s] * (1.0 - alpha)
-                    if not t_next > _T_MIN:
-                        done[s] = True
+                    t_next = t_now * (one - alpha)
+                    if not t_next > t_min:
+                        trans[s] = zero
                         left -= 1
                         row_left[j] -= 1
                         continue
-                    w = alpha * trans[s]
+                    w = alpha * t_now
                     for d in range(n_values):
                         acc[s, d] += w * values[g, d]
                     acc[s, n_values] += w
                     trans[s] = t_next
             if left == 0:
                 break
-        for s in range(tile_size * tile_size):
+        for s in range(S):
             for d in range(n_values + 1):
                 out[t, d, s] = acc[s, d]
 
@@ -146,19 +153,23 @@ def composite_tiles_compiled(
     """
     if _KERNEL is None:
         raise RuntimeError("the compiled rasteriser needs numba (pip install numba)")
-    dtype = means2d.dtype
+    dtype = means2d.dtype if means2d.dtype in (torch.float32, torch.float64) else torch.float32
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
 
     def arr(x: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(x.detach().cpu().to(torch.float64).numpy())
+        return np.ascontiguousarray(x.detach().cpu().to(dtype).numpy())
 
     n_values = values.shape[1]
     S = bins.tile_size * bins.tile_size
-    out = np.zeros((bins.n_tiles, n_values + 1, S), dtype=np.float64)
+    out = np.zeros((bins.n_tiles, n_values + 1, S), dtype=np_dtype)
+    side = max(bins.tiles_x, bins.tiles_y) * bins.tile_size
+    centres = np.arange(side, dtype=np_dtype) + np_dtype(0.5)
+    k = np.array([0.5, 1.0, 2.0, _ALPHA_MAX, _ALPHA_MIN, _T_MIN, 1.0 + 1e-6, 1e-6], dtype=np_dtype)
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     _KERNEL(
         np.ascontiguousarray(bins.flat_ids.cpu().numpy()),
         np.ascontiguousarray(bins.offsets.cpu().numpy()),
-        arr(means2d), arr(conics), arr(opacities), arr(values),
+        arr(means2d), arr(conics), arr(opacities), arr(values), centres, k,
         bins.tile_size, bins.tiles_x, bins.tiles_y, out,
     )
-    return torch.from_numpy(out).to(dtype)
+    return torch.from_numpy(out)

@@ -146,14 +146,16 @@ def project_gaussians(
     lim_y_neg = cy / fy + 0.3 * tan_y
     tx = zs * torch.minimum(lim_x_pos, torch.maximum(-lim_x_neg, x / zs))
     ty = zs * torch.minimum(lim_y_pos, torch.maximum(-lim_y_neg, y / zs))
-    zero = torch.zeros_like(zs)
-    J = torch.stack(
-        [fx / zs, zero, -fx * tx / (zs * zs), zero, fy / zs, -fy * ty / (zs * zs)], dim=-1
-    ).reshape(*zs.shape, 2, 3)  # (C, N, 2, 3)
-    cov2d = J @ cov_c @ J.transpose(-1, -2)  # (C, N, 2, 2)
-    a = cov2d[..., 0, 0] + LOW_PASS
-    b = cov2d[..., 0, 1]
-    c = cov2d[..., 1, 1] + LOW_PASS
+    # J = [[j00, 0, j02], [0, j11, j12]]; cov2d = J cov_c J^T written out (no batched 2x3 matmuls)
+    j00, j02 = fx / zs, -fx * tx / (zs * zs)
+    j11, j12 = fy / zs, -fy * ty / (zs * zs)
+    s00, s01, s02 = cov_c[..., 0, 0], cov_c[..., 0, 1], cov_c[..., 0, 2]
+    s11, s12, s22 = cov_c[..., 1, 1], cov_c[..., 1, 2], cov_c[..., 2, 2]
+    cov_xx = j00 * j00 * s00 + 2.0 * j00 * j02 * s02 + j02 * j02 * s22
+    cov_yy = j11 * j11 * s11 + 2.0 * j11 * j12 * s12 + j12 * j12 * s22
+    a = cov_xx + LOW_PASS
+    b = j00 * j11 * s01 + j00 * j12 * s02 + j02 * j11 * s12 + j02 * j12 * s22
+    c = cov_yy + LOW_PASS
     det = a * c - b * b
     valid = valid & (det > 0)
     det_s = torch.where(valid, det, torch.ones_like(det))
@@ -161,7 +163,7 @@ def project_gaussians(
     means2d = torch.stack([fx * x / zs + cx, fy * y / zs + cy], dim=-1)
     opacities = gaussians.opacities.expand_as(z)  # (C, N)
     if rasterize_mode == "antialiased":
-        det_orig = cov2d[..., 0, 0] * cov2d[..., 1, 1] - b * b
+        det_orig = cov_xx * cov_yy - b * b
         # floored at 1e-6 (then culled below 1/255): the tiled backward divides by the opacity
         opacities = opacities * torch.sqrt((det_orig / det_s).clamp_min(1e-12))
     with torch.no_grad():

@@ -1,14 +1,15 @@
 """Benchmark of the Gradio app as users see it: latency per request with 1 and with N concurrent clients.
 
-Launches app.py in-process on a free 127.0.0.1 port (its own queue and limits), warms it up with one
-request (models load on first use; reported as "cold"), then for each client count submits that many
+Launches app.py in-process on a free 127.0.0.1 port (its own queue and limits), waits for its start-up
+warm-up (models loaded in the background), sends one request ("first"), then for each client count submits that many
 /reconstruct requests at once through gradio_client and reports, per request, the time to the first
 visible output (the person overlay, streamed after detection) and to the full result.
 
 Usage (from the repository root)::
 
-    python benchmarks/app.py                       # 1 and 8 clients, 8 frames at 256 px, prior mode
-    python benchmarks/app.py --clients 1 2 4 8 --frames 24 --resolution 512
+    python benchmarks/app.py                       # 1 and 8 clients, the app's defaults (24 frames, 512 px), prior mode
+    python benchmarks/app.py --clients 1 2 4 8 --frames 8 --resolution 256
+    python benchmarks/app.py --clients 1 --no-warm-up   # the first request loads the models
     python benchmarks/app.py --clients 1 --disk 30 --max-disk-mb 60   # disk held by clients that never close
 
 ``--disk N`` then sends N more requests from 3 clients that never close their sessions (3 at a time)
@@ -75,8 +76,9 @@ def _round(clients: list, args: argparse.Namespace) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--frames", type=int, default=None, help="turntable frames (default: the app's)")
+    parser.add_argument("--resolution", type=int, default=None, help="view and video side (default: the app's)")
+    parser.add_argument("--no-warm-up", action="store_true", help="HUMANSPLAT_APP_WARM_UP=0: the first request loads the models")
     parser.add_argument("--mode", default="prior")
     parser.add_argument("--disk", type=int, default=0, metavar="N", help="N more requests from 3 clients that never close")
     parser.add_argument("--max-disk-mb", type=float, default=None, help="HUMANSPLAT_APP_MAX_DISK_MB for this run")
@@ -84,19 +86,30 @@ def main() -> None:
     if args.max_disk_mb is not None:
         os.environ["HUMANSPLAT_APP_MAX_DISK_MB"] = str(args.max_disk_mb)
 
+    if args.no_warm_up:
+        os.environ["HUMANSPLAT_APP_WARM_UP"] = "0"
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="humansplat-bench-")
     sys.path.insert(0, str(REPO))
     from gradio_client import Client
 
     import app
+    from humansplat.app import settings
 
+    args.frames = args.frames or settings.DEFAULT_FRAMES
+    args.resolution = args.resolution or settings.DEFAULT_RESOLUTION
+    t_start = time.perf_counter()
     demo = app.serve(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    up_s = time.perf_counter() - t_start
+    warm = [t for t in threading.enumerate() if t.name == "humansplat-warm-up"]
+    for t in warm:
+        t.join()
+    warm_s = time.perf_counter() - t_start
     downloads = tempfile.mkdtemp(prefix="humansplat-bench-dl-")
     try:
         pool = [Client(demo.local_url, download_files=downloads, verbose=False) for _ in range(max(args.clients))]
-        cold = _round(pool[:1], args)[0]
-        rows = [("cold (1)", [cold["first"]], [cold["total"]], cold["total"])]
+        first = _round(pool[:1], args)[0]
+        rows = [("first (1)", [first["first"]], [first["total"]], first["total"])]
         for n in args.clients:
             t0 = time.perf_counter()
             res = _round(pool[:n], args)
@@ -113,9 +126,16 @@ def main() -> None:
     finally:
         demo.close()
 
+    import resource
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(
         f"\napp benchmark: {args.mode} mode, {args.frames} frames, {args.resolution} px, "
         f"concurrency {app.CONCURRENCY}, {os.cpu_count()} CPUs, torch threads {_torch_threads()}"
+    )
+    print(
+        f"page up after {up_s:.1f} s; " + (f"warm-up finished after {warm_s:.1f} s" if warm else "no warm-up")
+        + f"; peak memory of the process (app and clients) {peak_mb:.0f} MB"
     )
     print(
         f"{'clients':>9} | {'first output p50 / max (s)':>27} | {'full result p50 / max (s)':>26} | {'wall (s)':>8} | {'req/min':>7}"

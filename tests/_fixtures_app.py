@@ -50,7 +50,10 @@ def running_app(temp_dir: Path) -> Iterator[tuple[str, Path]]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRADIO_TEMP_DIR", str(temp_dir))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        from humansplat.app import settings
         from humansplat.app.sessions import SessionFolders
+
+        mp.setattr(settings, "WARM_UP", False)  # the tests' requests time themselves; test_app checks warm_up
 
         app = load_app()
         demo = app.serve(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)

@@ -420,3 +420,25 @@ def test_options_that_change_nothing_are_disabled(monkeypatch, tmp_path):
     by_label = {getattr(b, "label", None): b for b in build_demo().blocks.values()}
     assert by_label["Mode"].interactive is not False and by_label["Seed"].interactive is not False
     assert [v for _, v in by_label["Mode"].choices] == ["auto", "prior", "views", "full"]
+
+
+def test_warm_up_loads_the_models_in_the_background_and_never_raises(monkeypatch, caplog, tmp_path):
+    """``serve()`` starts one small reconstruction in a thread so the first visitor finds the models
+    loaded; a failing warm-up is logged, not raised, and ``HUMANSPLAT_APP_WARM_UP=0`` switches it off."""
+    import logging
+
+    from humansplat.app import server
+
+    monkeypatch.setattr(settings, "WARM_UP", True)
+    thread = server.start_warm_up()
+    assert thread is not None and thread.name == "humansplat-warm-up" and thread.daemon
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    with caplog.at_level(logging.INFO, logger="humansplat.app"):
+        assert server.warm_up() > 0.0
+        assert server.warm_up(tmp_path / "missing.png") >= 0.0
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("warm-up: models loaded") for m in messages)
+    assert any(m.startswith("warm-up failed") for m in messages)
+    monkeypatch.setattr(settings, "WARM_UP", False)
+    assert server.start_warm_up() is None

@@ -1,10 +1,13 @@
 """Starting the app: on a GPU Space the synthesizer's weights are fetched and the networks placed
-first; then the page is queued and launched with the app's limits (``python app.py`` runs :func:`serve`)."""
+first; then the page is queued and launched with the app's limits while one small reconstruction in
+the background loads the models (``python app.py`` runs :func:`serve`)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import Any
 
 import gradio as gr
@@ -52,14 +55,45 @@ def prefetch_synthesizer(setting: str | None = None) -> str | None:
     return line
 
 
+WARM_UP_PHOTO = settings.EXAMPLES_DIR / "synthetic_0_full.png"
+
+
+def warm_up(photo: str | os.PathLike = WARM_UP_PHOTO) -> float:
+    """Run prior mode once on ``photo`` (1 frame of 64 px) so that the first visitor does not pay for
+    what only the first run in a process does: MediaPipe's models, the body model (its first load in
+    a fresh install compiles Warp kernels, ~40 s), the renderer's compiled kernel. Returns the seconds
+    it took; never raises (a failure is logged and the first request pays instead)."""
+    from humansplat.api import reconstruct
+
+    start = time.perf_counter()
+    try:
+        reconstruct(str(photo), mode="prior", frames=1, resolution=64)
+    except Exception as exc:  # noqa: BLE001 - a warm-up must not stop the app
+        log.warning("warm-up failed (%s); the first request loads the models instead", exc)
+    seconds = time.perf_counter() - start
+    log.info("warm-up: models loaded and kernels compiled in %.1f s", seconds)
+    return seconds
+
+
+def start_warm_up() -> threading.Thread | None:
+    """:func:`warm_up` in a background thread (the page is up meanwhile), unless
+    ``HUMANSPLAT_APP_WARM_UP=0``; returns the thread (None when switched off)."""
+    if not settings.WARM_UP:
+        return None
+    thread = threading.Thread(target=warm_up, name="humansplat-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def serve(demo: gr.Blocks | None = None, **launch_kwargs: Any) -> gr.Blocks:
     """Queue and launch ``demo`` (default: :func:`humansplat.app.layout.build_demo`, after
     :func:`prefetch_synthesizer` and :func:`humansplat.app.zerogpu.place_models` on a GPU Space) with the
-    app's limits; ``launch_kwargs`` override Gradio's ``launch`` arguments (host and port default to
-    GRADIO_SERVER_NAME / _PORT)."""
+    app's limits, and starts :func:`start_warm_up`; ``launch_kwargs`` override Gradio's ``launch``
+    arguments (host and port default to GRADIO_SERVER_NAME / _PORT)."""
     if demo is None:
         prefetch_synthesizer()
         zerogpu.place_models()
+        start_warm_up()
     demo = demo or layout.build_demo()
     demo.queue(default_concurrency_limit=settings.CONCURRENCY, max_size=settings.QUEUE_SIZE)
     options: dict[str, Any] = {

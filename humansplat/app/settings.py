@@ -35,6 +35,7 @@ QUEUE_SIZE = int(os.environ.get("HUMANSPLAT_APP_QUEUE_SIZE", "32"))
 MAX_FILE_MB = int(os.environ.get("HUMANSPLAT_APP_MAX_FILE_MB", "20"))
 SESSION_TTL_S = float(os.environ.get("HUMANSPLAT_APP_SESSION_TTL", "7200"))
 MAX_DISK_MB = float(os.environ.get("HUMANSPLAT_APP_MAX_DISK_MB", "2048"))
+WARM_UP = os.environ.get("HUMANSPLAT_APP_WARM_UP", "1").strip().lower() not in ("0", "false", "no", "off")
 
 DEFAULT_MOTION = "walk"
 ANIMATION_FPS = 24

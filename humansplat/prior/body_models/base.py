@@ -19,6 +19,7 @@ parameters, L = 33 landmarks (MediaPipe Pose order, :data:`LANDMARK_NAMES`).
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields, replace
@@ -207,8 +208,15 @@ def default_pose_limits() -> tuple[torch.Tensor, torch.Tensor]:
     """(P, 3), (P, 3) lower and upper axis-angle limits (radians) for :data:`POSE_GROUPS`.
 
     For hinge groups the x row is the flexion angle about the hinge axis (see
-    :attr:`BodyModel.hinge_axes`), the other rows are small tolerances.
+    :attr:`BodyModel.hinge_axes`), the other rows are small tolerances. Fresh copies of a table built
+    once (the fit asks at every step).
     """
+    lo, hi = _pose_limit_table()
+    return lo.clone(), hi.clone()
+
+
+@functools.cache
+def _pose_limit_table() -> tuple[torch.Tensor, torch.Tensor]:
     lo = torch.zeros(len(POSE_GROUPS), 3)
     hi = torch.zeros(len(POSE_GROUPS), 3)
     for i, group in enumerate(POSE_GROUPS):

@@ -1,6 +1,7 @@
 """Benchmark of the Gradio app as users see it: latency per request with 1 and with N concurrent clients.
 
-Launches app.py in-process on a free 127.0.0.1 port (its own queue and limits), waits for its start-up
+Launches ``python app.py`` in its own process on a free 127.0.0.1 port (its own queue and limits, as
+users meet it; the clients here do not share its interpreter), waits for its start-up
 warm-up (models loaded in the background), sends one request ("first"), then for each client count submits that many
 /reconstruct requests at once through gradio_client and reports, per request, the time to the first
 visible output (the person overlay, streamed after detection) and to the full result.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -54,7 +56,7 @@ def _timed_request(client, photo: Path, args: argparse.Namespace, seed: int, out
     while not job.done():
         if first is None and any(o and isinstance(o[PERSON_INDEX], str) for o in job.outputs()):
             first = time.perf_counter() - t0
-        time.sleep(0.02)
+        time.sleep(0.05)
     job.result()
     total = time.perf_counter() - t0
     out["first"] = first if first is not None else total
@@ -83,32 +85,37 @@ def main() -> None:
     parser.add_argument("--disk", type=int, default=0, metavar="N", help="N more requests from 3 clients that never close")
     parser.add_argument("--max-disk-mb", type=float, default=None, help="HUMANSPLAT_APP_MAX_DISK_MB for this run")
     args = parser.parse_args()
-    if args.max_disk_mb is not None:
-        os.environ["HUMANSPLAT_APP_MAX_DISK_MB"] = str(args.max_disk_mb)
-
-    if args.no_warm_up:
-        os.environ["HUMANSPLAT_APP_WARM_UP"] = "0"
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="humansplat-bench-")
-    sys.path.insert(0, str(REPO))
     from gradio_client import Client
 
-    import app
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", GRADIO_TEMP_DIR=tempfile.mkdtemp(prefix="humansplat-bench-"))
+    port = _free_port()
+    env.update(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
+    if args.max_disk_mb is not None:
+        env["HUMANSPLAT_APP_MAX_DISK_MB"] = str(args.max_disk_mb)
+    if args.no_warm_up:
+        env["HUMANSPLAT_APP_WARM_UP"] = "0"
+    sys.path.insert(0, str(REPO))
     from humansplat.app import settings
 
     args.frames = args.frames or settings.DEFAULT_FRAMES
     args.resolution = args.resolution or settings.DEFAULT_RESOLUTION
+    # the app in its own process, as users meet it: the clients here do not share its cores' GIL
+    log_path = Path(env["GRADIO_TEMP_DIR"]) / "app.log"
     t_start = time.perf_counter()
-    demo = app.serve(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
-    up_s = time.perf_counter() - t_start
-    warm = [t for t in threading.enumerate() if t.name == "humansplat-warm-up"]
-    for t in warm:
-        t.join()
-    warm_s = time.perf_counter() - t_start
-    downloads = tempfile.mkdtemp(prefix="humansplat-bench-dl-")
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        pool = [Client(demo.local_url, download_files=downloads, verbose=False) for _ in range(max(args.clients))]
+        up_s = _wait_for(lambda: _port_open(port), server, log_path)
+        up_s -= t_start
+        warm_s = None
+        if not args.no_warm_up:
+            warm_s = _wait_for(lambda: "warm-up: models loaded" in log_path.read_text(), server, log_path) - t_start
+        url = f"http://127.0.0.1:{port}/"
+        downloads = tempfile.mkdtemp(prefix="humansplat-bench-dl-")
+        pool = [Client(url, download_files=downloads, verbose=False) for _ in range(max(args.clients))]
+        cpu0 = time.process_time()
         first = _round(pool[:1], args)[0]
+        print(f"client CPU seconds for the first request: {time.process_time() - cpu0:.2f}", file=sys.stderr)
         rows = [("first (1)", [first["first"]], [first["total"]], first["total"])]
         for n in args.clients:
             t0 = time.perf_counter()
@@ -119,23 +126,22 @@ def main() -> None:
             c.close()
         disk_mb = []
         if args.disk:
-            never_closed = [Client(demo.local_url, download_files=downloads, verbose=False) for _ in range(3)]
+            never_closed = [Client(url, download_files=downloads, verbose=False) for _ in range(3)]
             for _ in range(0, args.disk, 3):
                 _round(never_closed, args)
-                disk_mb.append(_folder_mb(Path(os.environ["GRADIO_TEMP_DIR"])))
+                disk_mb.append(_folder_mb(Path(env["GRADIO_TEMP_DIR"])))
+        peak_mb = _peak_mb(server.pid)
     finally:
-        demo.close()
+        server.terminate()
+        server.wait(timeout=30)
 
-    import resource
-
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(
         f"\napp benchmark: {args.mode} mode, {args.frames} frames, {args.resolution} px, "
-        f"concurrency {app.CONCURRENCY}, {os.cpu_count()} CPUs, torch threads {_torch_threads()}"
+        f"concurrency {settings.CONCURRENCY}, {os.cpu_count()} CPUs"
     )
     print(
-        f"page up after {up_s:.1f} s; " + (f"warm-up finished after {warm_s:.1f} s" if warm else "no warm-up")
-        + f"; peak memory of the process (app and clients) {peak_mb:.0f} MB"
+        f"page up after {up_s:.1f} s; " + (f"warm-up finished after {warm_s:.1f} s" if warm_s is not None else "no warm-up")
+        + f"; peak memory of the app process {peak_mb:.0f} MB"
     )
     print(
         f"{'clients':>9} | {'first output p50 / max (s)':>27} | {'full result p50 / max (s)':>26} | {'wall (s)':>8} | {'req/min':>7}"
@@ -151,7 +157,7 @@ def main() -> None:
 
     if disk_mb:
         print(
-            f"\ndisk: {3 * len(disk_mb)} requests from 3 clients that never closed, cap {app.MAX_DISK_MB:.0f} MB; "
+            f"\ndisk: {3 * len(disk_mb)} requests from 3 clients that never closed, cap {env.get('HUMANSPLAT_APP_MAX_DISK_MB', settings.MAX_DISK_MB)} MB; "
             f"temp folder after each round (MB): {', '.join(f'{m:.1f}' for m in disk_mb)}; max {max(disk_mb):.1f} MB"
         )
 
@@ -161,10 +167,29 @@ def _folder_mb(folder: Path) -> float:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
 
 
-def _torch_threads() -> int:
-    import torch
+def _port_open(port: int) -> bool:
+    import socket
 
-    return torch.get_num_threads()
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_for(ready, server: subprocess.Popen, log_path: Path, timeout: float = 600.0) -> float:
+    """Poll ``ready()`` until true; returns the perf_counter time. Fails with the app's log if it exits."""
+    end = time.perf_counter() + timeout
+    while not ready():
+        if server.poll() is not None or time.perf_counter() > end:
+            raise RuntimeError(f"the app did not come up:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return time.perf_counter()
+
+
+def _peak_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM, MB) of process ``pid`` (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 if __name__ == "__main__":

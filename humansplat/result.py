@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -169,16 +170,21 @@ class Result:
             write()
             timings[f"save_{key}"] = round(time.perf_counter() - t, 3)
 
-        timed("ply", lambda: save_ply(self.gaussians, paths["ply"]))
-        timed("splat", lambda: save_splat(self.gaussians, paths["splat"]))
-        timed("glb", lambda: save_glb(self.gaussians, paths["glb"], resolution=mesh_resolution))
-        if len(self.turntable):
-            rate = fps if fps is not None else turntable_fps(len(self.turntable))
-            timed("video", lambda: write_video(self.turntable, paths["video"], fps=rate))
-        else:
-            del paths["video"]
-        Image.fromarray(views_strip(self.views)).save(paths["views"])
-        self.body_fit.write_json(paths["body"])
+        # the video's encoder (ffmpeg, its own process) runs while the other files are written
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            video = None
+            if len(self.turntable):
+                rate = fps if fps is not None else turntable_fps(len(self.turntable))
+                video = pool.submit(timed, "video", lambda: write_video(self.turntable, paths["video"], fps=rate))
+            else:
+                del paths["video"]
+            timed("ply", lambda: save_ply(self.gaussians, paths["ply"]))
+            timed("splat", lambda: save_splat(self.gaussians, paths["splat"]))
+            timed("glb", lambda: save_glb(self.gaussians, paths["glb"], resolution=mesh_resolution))
+            Image.fromarray(views_strip(self.views)).save(paths["views"])
+            self.body_fit.write_json(paths["body"])
+            if video is not None:
+                video.result()  # re-raises an encoder failure
         report = {
             "schema": REPORT_SCHEMA,
             "source": source,

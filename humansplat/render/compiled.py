@@ -9,7 +9,9 @@ makes it fast on a CPU is what the batched PyTorch version cannot do:
   1/255 (``power < ln(255 o)``; row by row, each row's span from the quadratic), not the whole
   tile;
 * each pixel stops on its own when it is opaque, a row of a tile when all its pixels have, and a
-  tile when all of its rows have.
+  tile when all of its rows have;
+* the kernel releases the GIL and ``torch.get_num_threads()`` Python threads share the tiles, so
+  no numba threading layer is involved and concurrent renders (the app's parallel requests) are safe.
 
 Forward only (no gradient): used when nothing needs one (views, turntables, quality checks); the
 PyTorch rasteriser keeps the differentiable path. Arithmetic is in the inputs' dtype (float32 or
@@ -21,6 +23,7 @@ Shapes: G screen-space Gaussians, D value channels, T tiles, S = tile_size^2 pix
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -44,8 +47,10 @@ def compiled_available() -> bool:
     return numba is not None
 
 
-def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k, tile_size, tiles_x, tiles_y, out):  # pragma: no cover - compiled
-    """Fill ``out`` (T, D+1, S): per tile pixel, sum of w_k values_k and, last, sum of w_k.
+def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k, tile_size, tiles_x, tiles_y, out,
+               worker, workers):  # pragma: no cover - compiled
+    """Fill ``out`` (T, D+1, S): per tile pixel, sum of w_k values_k and, last, sum of w_k; this call
+    does the blocks of :data:`_BLOCK` tiles numbered ``worker`` modulo ``workers``.
 
     Float arrays share one dtype (float32 or float64) and every constant comes from ``k`` (see
     :func:`composite_tiles_compiled`) or ``centres`` (pixel centres ``i + 0.5``), so the arithmetic
@@ -57,7 +62,9 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
     n_values = values.shape[1]
     per_image = tiles_x * tiles_y
     S = tile_size * tile_size
-    for t in numba.prange(n_tiles):
+    for t in range(n_tiles):
+        if (t // _BLOCK) % workers != worker:
+            continue
         start = offsets[t]
         end = offsets[t + 1]
         if start == end:
@@ -129,7 +136,17 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
                 out[t, d, s] = acc[s, d]
 
 
-_KERNEL = numba.njit(parallel=True, cache=True, nogil=True, fastmath={"contract", "afn", "arcp"})(_composite) if numba is not None else None
+_BLOCK = 4
+"""Tiles are dealt to the worker threads in blocks of this many (neighbouring tiles cost alike)."""
+_KERNEL = numba.njit(cache=True, nogil=True, fastmath={"contract", "afn", "arcp"})(_composite) if numba is not None else None
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``workers`` threads (the kernel releases the GIL)."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="humansplat-raster")
+    return _POOLS[workers]
 
 
 def composite_tiles_compiled(
@@ -165,11 +182,16 @@ def composite_tiles_compiled(
     side = max(bins.tiles_x, bins.tiles_y) * bins.tile_size
     centres = np.arange(side, dtype=np_dtype) + np_dtype(0.5)
     k = np.array([0.5, 1.0, 2.0, _ALPHA_MAX, _ALPHA_MIN, _T_MIN, 1.0 + 1e-6, 1e-6], dtype=np_dtype)
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    _KERNEL(
+    args = (
         np.ascontiguousarray(bins.flat_ids.cpu().numpy()),
         np.ascontiguousarray(bins.offsets.cpu().numpy()),
         arr(means2d), arr(conics), arr(opacities), arr(values), centres, k,
         bins.tile_size, bins.tiles_x, bins.tiles_y, out,
     )
+    workers = max(1, torch.get_num_threads())
+    if workers == 1:
+        _KERNEL(*args, 0, 1)
+    else:  # the workers write disjoint tiles of ``out``
+        for done in [_pool(workers).submit(_KERNEL, *args, w, workers) for w in range(workers)]:
+            done.result()
     return torch.from_numpy(out)

@@ -164,11 +164,12 @@ def hands_near_head(
         piece = pieces == k
         if not (piece & found).any():
             hands.append(piece)
-    hands = [h for h in hands if h.sum() >= _MIN_PIXELS]
-    if not hands or not head.any():
-        return []
-    to_head = distance_transform_edt(~head)
-    return [h for h in hands if float(to_head[h].min()) * metres_per_px <= NEAR_HEAD_M]
+
+    def gap_m(hand: np.ndarray) -> float:  # to the head's pixels beside the hand, not the hand's own
+        others = head & ~hand
+        return float(distance_transform_edt(~others)[hand].min()) * metres_per_px if others.any() else np.inf
+
+    return [h for h in hands if h.sum() >= _MIN_PIXELS and gap_m(h) <= NEAR_HEAD_M]
 
 
 def hand_surfaces(

@@ -9,7 +9,8 @@ the legs get an elliptic cross-section (:func:`skirt_profile`), mask pixels that
 are dropped (:func:`~.holes.background_holes`) and fitted hands the photo does not show are not trusted
 (:func:`~.skin.misplaced_hands`). A close-up gets a round head (:mod:`.head`), and hands near the head
 get their own thin surfaces (:mod:`.hands`); neither the hands nor the fitted arms and shoulders
-count as the head's hair.
+count as the head's hair. A photo cut off at the bottom gives a body that ends in a level, closed cap
+just below where the photo ends (:mod:`.bust`).
 
 Shapes: S geometry-grid side (pixels); maps are (S, S); depths are camera z in metres.
 """
@@ -23,10 +24,12 @@ import torch
 
 from ..cameras import Cameras
 from ..imaging import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
+from ..orbit import body_up_axis
 from ..parts import PART_NAMES
 from ..prior.body_fit import BodyFit
 from ..prior.photo_framing import is_close_up
 from ..render.mesh import MeshRaster, rasterize_mesh
+from .bust import level_cut, photo_bottom_row
 from .grids import resize_image
 from .hands import hand_surfaces, hands_near_head
 from .head import head_shell, round_head
@@ -274,6 +277,9 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     layers = _Layers(front, back, far_b, front_part, _part_labels(back_r.face_id.numpy(), body_fit))
     layers = _head_and_hands(body_fit, cam, mask, body, front_r, far_part, layers, default_mid / focal)
     front, back, far, front_part = layers.front, layers.back, layers.far, layers.front_part
+    # a photo cut off at the bottom: the body ends in a level cap just below the photo (:mod:`.bust`)
+    bottom = photo_bottom_row(body_fit.crop, S, mask)
+    back, far = level_cut(cam, mask, front, back, far, bottom, body_up_axis(body_fit))
     # extend outside the mask (nearest value) so that finite differences at the silhouette are one-sided
     front = nearest_fill(front, mask)
     back = nearest_fill(back, mask)

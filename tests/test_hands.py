@@ -3,9 +3,9 @@
 The subject is our own: the anny body posed with both hands raised beside the face (palms towards
 the camera, at the ears), skin, hair and a shirt by part, photographed at the evaluation's portrait
 framing (:func:`humansplat.eval.harness.make_input_view`, 128 px). With the true body as the fit, the
-hands get the true depth, and nothing of the hands reaches more than their thickness behind them:
-before the hands had their own surfaces, the hand pixels inside the head's outline took the head's
-back (12.8 cm behind the hand's front on this subject), a slab of the hand's colour behind it.
+hands get the true depth, and nothing of the hands reaches more than their thickness behind them
+(hand pixels inside the head's outline that took the head's back would make a slab of the hand's
+colour reaching 12.8 cm behind the hand's front on this subject).
 The MediaPipe test runs the photo through detection and the body fit; the unit tests check the
 depth rules of :mod:`humansplat.prior_mode.hands` on maps made by hand.
 """
@@ -133,7 +133,7 @@ def test_hands_keep_their_true_depth(view, from_true_fit):
 
 def test_hands_are_thin_no_slab_behind(view, from_true_fit):
     """Where only the hand lies along the ray, no Gaussian is more than the hand's thickness behind
-    its front (the pixels took the head's back before: a slab reaching 12.8 cm behind the hand)."""
+    its front (the head's back there would be a slab reaching 12.8 cm behind the hand)."""
     gaussians, _ = from_true_fit
     _, alone, depth = _true_hands(view)
     assert alone.sum() > 300

@@ -154,8 +154,8 @@ def _edge_heights(fit, surf):
 
 def test_bust_cut_is_level_just_below_the_photo(portrait):
     """The bust ends in a level cap a little below where the photo ends: in the columns that reach the
-    photo's bottom edge, the back ends CUT_BELOW_M below the front's lowest point (it hung 6.5 cm
-    below it, median, when every layer stopped on the photo's bottom edge)."""
+    photo's bottom edge, the back ends CUT_BELOW_M below the front's lowest point (a cut along the
+    photo's bottom edge leaves it 6.5 cm below, median, on this portrait)."""
     from humansplat.prior_mode.bust import CUT_BELOW_M
     from humansplat.prior_mode.surfaces import prior_surfaces
 

@@ -2,11 +2,11 @@
 
 Prior mode builds the person over the photo's mask only, so a head-and-shoulders or half-body photo
 gives a bust or an upper body, never invented legs. Its front (visible) layer ends on the photo's
-bottom edge, and without this step so would every layer: the cut would lie on the plane through the
-camera and that edge, closed by the silhouette walls of :mod:`.walls`. For a camera above the chest
-(a selfie, a portrait) that plane slants down and back: on the evaluation's portrait of the jacket
-subject the back of the bust hung 6.5 cm (median over the columns, 11.5 cm at most) below its front,
-on real portraits 4-6 cm.
+bottom edge. Were every layer to end there, the cut would lie on the plane through the camera and
+that edge (closed by the silhouette walls of :mod:`.walls`), which for a camera above the chest (a
+selfie, a portrait) slants down and back: on the evaluation's portrait of the jacket subject the back
+of the bust would hang 6.5 cm (median over the columns, 11.5 cm at most) below its front, on real
+portraits 4-6 cm.
 
 :func:`level_cut` makes the cut level instead. In every image column whose mask reaches the photo's
 bottom edge (:func:`photo_bottom_row`), the cut is the plane perpendicular to the body's up axis

@@ -21,9 +21,11 @@ its own surfaces:
   the hand: the head's outline, its side, where a hand beside it touches it).
 * **Shape**: front and back :data:`THICKNESS_M` apart, closed at its edges by the walls of
   :mod:`.walls` (silhouette walls, and the depth-jump walls to the face beside it).
-* **Behind** (in :func:`~.surfaces.prior_surfaces`): the far surface behind a hand is what the ray
-  leaves last, the fitted body (the head's or the torso's back) or the head's shell: seen from
-  behind, the head stays closed; where nothing is behind, the hand's own back.
+* **Behind** (in :func:`~.surfaces.prior_surfaces`): where the close-up head's shell lies behind a
+  hand, the back layer there is the head's back: seen from behind, the head stays one closed surface,
+  and the walls at the hand's edges close the hand towards the face. Elsewhere the far surface behind
+  a hand is what the ray leaves last when that is another part (the torso's back), else the hand's
+  own back: no slab behind it.
 
 Shapes: S geometry-grid side (pixels); maps are (S, S); depths are camera z in metres.
 """
@@ -195,21 +197,21 @@ def hand_surfaces(
     """
     from scipy.ndimage import distance_transform_edt
 
-    S = head.shape
-    out = HandSurfaces(np.zeros(S, dtype=bool), np.zeros(S), np.zeros(S))
+    shape = head.shape
+    out = HandSurfaces(np.zeros(shape, dtype=bool), np.zeros(shape), np.zeros(shape))
     for hand in hands:
         over = hand & np.isfinite(face_front)
         fitted = hand & fitted_hand
         if fitted.sum() >= max(FITTED_SHARE * hand.sum(), 1):
             hand_front = np.where(fitted, body_front, float(np.median(body_front[fitted])))
         elif over.sum() >= OVER_HEAD_SHARE * hand.sum():
-            hand_front = np.full(S, float(np.median(face_front[over])) - GAP_M - THICKNESS_M)
+            hand_front = np.full(shape, float(np.median(face_front[over])) - GAP_M - THICKNESS_M)
         else:
             to_hand = distance_transform_edt(~hand)
             reach = float(to_hand[head].min()) + max(SIDE_BAND_M / metres_per_px, 1.0) if head.any() else 0.0
             ring = head & (to_hand <= reach) if head.any() else hand  # no head: the hand's own depth
             side = float(np.quantile(front[ring], BESIDE_QUANTILE))
-            hand_front = np.full(S, side - 0.5 * THICKNESS_M)
+            hand_front = np.full(shape, side - 0.5 * THICKNESS_M)
         out.pixels |= hand
         out.front = np.where(hand, hand_front, out.front)
     out.back = np.where(out.pixels, out.front + THICKNESS_M, 0.0)

@@ -131,3 +131,63 @@ def test_bust_cut_is_closed(portrait):
     inside = binary_erosion(alpha > 0.05, iterations=2)
     assert inside.sum() > 200
     assert np.quantile(alpha[inside], 0.01) > 0.9, f"the cut has holes (alpha 1 % quantile {np.quantile(alpha[inside], 0.01):.2f})"
+
+
+def _edge_heights(fit, surf):
+    """(front, back) heights (metres along the body's up axis) of the layers' lowest points in each
+    grid column whose mask reaches the photo's bottom edge."""
+    from humansplat.orbit import body_up_axis
+    from humansplat.prior_mode.bust import EDGE_REACH_PX, photo_bottom_row
+
+    S = surf.mask.shape[0]
+    bottom = photo_bottom_row(fit.crop, S, surf.mask)
+    lowest = np.where(surf.mask.any(0), S - 1 - np.argmax(surf.mask[::-1], axis=0), -1)
+    cols = np.nonzero((lowest >= 0) & (lowest + 1 >= bottom - EDGE_REACH_PX))[0]
+    rows = lowest[cols]
+    _, dirs = surf.camera.rays()
+    d = dirs[0].numpy()[rows, cols]
+    forward = surf.camera.viewmats[0, 2, :3].numpy()
+    up = body_up_axis(fit).numpy()
+    heights = [(d * (depth[rows, cols] / (d @ forward))[:, None]) @ up for depth in (surf.front_depth, surf.back_depth)]
+    return heights[0], heights[1]
+
+
+def test_bust_cut_is_level_just_below_the_photo(portrait):
+    """The bust ends in a level cap a little below where the photo ends: in the columns that reach the
+    photo's bottom edge, the back ends CUT_BELOW_M below the front's lowest point (a cut along the
+    photo's bottom edge leaves it 6.5 cm below, median, on this portrait)."""
+    from humansplat.prior_mode.bust import CUT_BELOW_M
+    from humansplat.prior_mode.surfaces import prior_surfaces
+
+    _, fit, _ = portrait
+    assert "bottom" in fit.crop.cut_off
+    front, back = _edge_heights(fit, prior_surfaces(fit, _OPTIONS))
+    assert len(front) > 50
+    hang = front - back
+    assert np.median(hang) < CUT_BELOW_M + 0.005 and hang.max() < CUT_BELOW_M + 0.02, (
+        f"the back hangs {np.median(hang):.3f} m (median), {hang.max():.3f} m (max) below the front"
+    )
+
+
+def test_level_cut_moves_only_the_unseen_layers_below_the_cap():
+    from humansplat.cameras import Cameras
+    from humansplat.prior_mode.bust import CUT_BELOW_M, level_cut
+
+    S = 32
+    cam = Cameras.from_fov(60.0, S, S)
+    mask = np.zeros((S, S), dtype=bool)
+    mask[8:, 6:26] = True  # a body reaching the bottom edge
+    mask[8:20, 2:5] = True  # an arm that ends above it
+    front = np.full((S, S), 1.0)
+    back = np.full((S, S), 1.3)
+    up = torch.tensor([0.0, -1.0, 0.0])
+    new_back, new_far = level_cut(cam, mask, front, back, back.copy(), float(S), up)
+    assert np.array_equal(new_back[:, 2:5], back[:, 2:5])  # the arm's columns do not reach the edge
+    focal = float(cam.Ks[0, 0, 0])
+    v = np.arange(S) + 0.5 - float(cam.Ks[0, 1, 2])
+    front_low = 1.0 * v[-1] / focal  # height (down) of the front's lowest point
+    low = (new_back * v[:, None] / focal)[:, 6:26]  # depth x slope = how far down each back point lies
+    assert low.max() <= front_low + CUT_BELOW_M + 1e-3  # (at least half a pixel footprint thick)
+    assert (new_back[-3:, 6:26] < 1.3).all() and np.allclose(new_back[:12, 6:26], 1.3)
+    assert np.array_equal(new_far, new_back)
+    assert level_cut(cam, mask, front, back, back, None, up)[0] is back

@@ -7,7 +7,10 @@ silhouette and at least :data:`INFLATION` x the distance to it (a rounded cross-
 smoothed. Clothes and hair add depth beyond the naked body (:func:`clothing_depth`), garments that join
 the legs get an elliptic cross-section (:func:`skirt_profile`), mask pixels that show the background
 are dropped (:func:`~.holes.background_holes`) and fitted hands the photo does not show are not trusted
-(:func:`~.skin.misplaced_hands`).
+(:func:`~.skin.misplaced_hands`). A close-up gets a round head (:mod:`.head`), and hands near the head
+get their own thin surfaces (:mod:`.hands`); neither the hands nor the fitted arms and shoulders
+count as the head's hair. A photo cut off at the bottom gives a body that ends in a level, closed cap
+just below where the photo ends (:mod:`.bust`).
 
 Shapes: S geometry-grid side (pixels); maps are (S, S); depths are camera z in metres.
 """
@@ -21,11 +24,14 @@ import torch
 
 from ..cameras import Cameras
 from ..imaging import blur_masked, boundary_pixels, harmonic_fill, nearest_fill
+from ..orbit import body_up_axis
 from ..parts import PART_NAMES
 from ..prior.body_fit import BodyFit
 from ..prior.photo_framing import is_close_up
 from ..render.mesh import MeshRaster, rasterize_mesh
+from .bust import level_cut, photo_bottom_row
 from .grids import resize_image
+from .hands import hand_surfaces, hands_near_head
 from .head import head_shell, round_head
 from .holes import background_holes
 from .options import PriorOptions
@@ -62,6 +68,9 @@ SKIRT_ROUNDNESS = 0.7
 each row: about as deep as they are wide."""
 
 _TORSO = PART_NAMES.index("torso")
+_HANDS = PART_NAMES.index("hands")
+_BELOW_HEAD = (PART_NAMES.index("arms"), PART_NAMES.index("torso"), _HANDS)
+_HEAD_PARTS = (PART_NAMES.index("head"), PART_NAMES.index("face"))
 
 
 @dataclass
@@ -264,13 +273,17 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
     back_b = np.where(skirt > 0, np.maximum(back_b, mid + skirt), back_b)
     front = np.where(mask, np.where(body, front_b, mid - half), 0.0)
     back = np.where(mask, np.where(body, np.maximum(back_b, front_b + 2 * half), mid + half), 0.0)
-    shell = head_shell(body_fit, cam, mask) if is_close_up(body_fit.crop.framing) else None
-    if shell is not None:  # a portrait's head: round, its hair over the skull (:mod:`.head`)
-        front, back = round_head(shell, mask, body, front, back)
+    far_part = _part_labels(far_r.face_id.numpy(), body_fit)
+    layers = _Layers(front, back, far_b, front_part, _part_labels(back_r.face_id.numpy(), body_fit))
+    layers = _head_and_hands(body_fit, cam, mask, body, front_r, far_part, layers, default_mid / focal)
+    front, back, far, front_part = layers.front, layers.back, layers.far, layers.front_part
+    # a photo cut off at the bottom: the body ends in a level cap just below the photo (:mod:`.bust`)
+    bottom = photo_bottom_row(body_fit.crop, S, mask)
+    back, far = level_cut(cam, mask, front, back, far, bottom, body_up_axis(body_fit))
     # extend outside the mask (nearest value) so that finite differences at the silhouette are one-sided
     front = nearest_fill(front, mask)
     back = nearest_fill(back, mask)
-    far = nearest_fill(np.where(body, np.maximum(far_b, back), back), mask)
+    far = nearest_fill(np.where(mask, far, 0.0), mask)
     return PriorSurfaces(
         camera=cam,
         mask=mask,
@@ -278,7 +291,71 @@ def prior_surfaces(body_fit: BodyFit, options: PriorOptions | None = None) -> Pr
         front_depth=front.astype(np.float32),
         back_depth=back.astype(np.float32),
         front_part=front_part,
-        back_part=_part_labels(back_r.face_id.numpy(), body_fit),
+        back_part=layers.back_part,
         far_depth=far.astype(np.float32),
-        far_part=_part_labels(far_r.face_id.numpy(), body_fit),
+        far_part=far_part,
+    )
+
+
+@dataclass
+class _Layers:
+    """Depths (S, S) camera metres and part labels (S, S) of the person's layers while they are built."""
+
+    front: np.ndarray
+    back: np.ndarray
+    far: np.ndarray
+    front_part: np.ndarray
+    back_part: np.ndarray
+
+
+def _head_and_hands(
+    body_fit: BodyFit,
+    cam: Cameras,
+    mask: np.ndarray,
+    trusted: np.ndarray,
+    body_front: MeshRaster,
+    far_part: np.ndarray,
+    layers: _Layers,
+    metres_per_px: float,
+) -> _Layers:
+    """``layers`` with a close-up's round head (:mod:`.head`), the far surface, and the hands near the
+    head on their own thin surfaces (:mod:`.hands`): neither is hair, nor part of the head's shell.
+    ``layers.far`` comes in as the fitted body's last exit (0 where it does not cover) and leaves as
+    the far surface; ``trusted`` (S, S) bool: where the fitted body's depth is used; ``body_front``
+    its front raster on the grid ``cam``; ``far_part`` the part it leaves last.
+
+    A hand's back is its own, except where the head's shell is behind it: there the back layer is the
+    head's back (labelled head), so the back of the head stays one closed surface, and the hand is
+    closed towards the head by the walls at its edges. Behind a hand elsewhere the far surface is what
+    the ray leaves last when that is another part (the torso's back), else the hand's back: no slab."""
+    front, back, front_part = layers.front, layers.back, layers.front_part
+    fitted_hand = trusted & (front_part == _HANDS)
+    head = mask & np.isin(front_part, _HEAD_PARTS) & ~fitted_hand
+    hands = hands_near_head(body_fit.crop.landmarks, body_fit.crop.size, mask, fitted_hand, head, metres_per_px)
+    on = np.any(hands, axis=0) if hands else np.zeros(mask.shape, dtype=bool)
+    # the head's own pixels: not the hands, nor the fitted arms and shoulders beside it (none is hair)
+    head_mask = mask & ~on & ~(trusted & np.isin(front_part, _BELOW_HEAD))
+    shell = head_shell(body_fit, cam, head_mask) if is_close_up(body_fit.crop.framing) else None
+    if shell is not None:  # a portrait's head: round, its hair over the skull
+        front, back = round_head(shell, head_mask, trusted, front, back)
+    far = np.where(trusted, np.maximum(layers.far, back), back)
+    if not hands:
+        return _Layers(front, back, far, front_part, layers.back_part)
+    cov = body_front.coverage.numpy()
+    raw_front = body_front.depth.numpy().astype(np.float64)
+    shell_front = shell.front if shell is not None else np.zeros(front.shape)
+    shell_back = shell.back if shell is not None else np.zeros(front.shape)
+    face = cov & trusted & np.isin(front_part, _HEAD_PARTS)
+    face_front = np.where(face, raw_front, np.where(shell_back > 0, shell_front, np.nan))
+    surf = hand_surfaces(hands, head & ~on, front, raw_front, fitted_hand, face_front, metres_per_px)
+    over = on & (shell_back > surf.back)  # the head's shell behind the hand
+    back = np.where(over, shell_back, np.where(on, surf.back, back))
+    behind = trusted & (far_part != _HANDS)  # the ray leaves another part last (the torso's back)
+    far = np.where(on & ~over & behind, np.maximum(far, back), np.where(on, back, far))
+    return _Layers(
+        np.where(on, surf.front, front),
+        back,
+        far,
+        np.where(on, _HANDS, front_part),
+        np.where(over, _HEAD_PARTS[0], np.where(on, _HANDS, layers.back_part)),
     )

@@ -8,8 +8,9 @@ by the hair the photo shows around it (the mask's half width over the head's row
 skull's, the mask's top above the skull's top), the same growth added behind (hair is about as thick
 behind as beside the head) and capped at :data:`MAX_HAIR_M`. Each pixel's ray through it gives a
 front and a back depth: the back of the head follows the ellipsoid (round from the side, its hair
-over the skull), hair pixels beside and above the face lie on its front, and the face keeps the
-fitted body's relief (nose, chin, ears).
+over the skull), hair pixels beside and above the face lie on its front, and the face takes the
+relief of Face Mesh's points (:mod:`.face_relief`: nose, lips, eye sockets), blended into the fitted
+body's head (chin, ears) at its edge; without them it keeps the fitted body's relief.
 
 Shapes: S geometry-grid side (pixels); maps are (S, S); depths are camera z in metres.
 """
@@ -24,6 +25,7 @@ import torch
 from ..cameras import Cameras
 from ..parts import PART_NAMES
 from ..prior.body_fit import BodyFit
+from .face_relief import apply_relief, face_relief
 
 __all__ = ["MAX_HAIR_M", "MIN_HEAD_VERTICES", "HeadShell", "head_shell", "round_head"]
 
@@ -44,12 +46,17 @@ class HeadShell:
         front: (S, S) float64 camera depth where the ray enters it (0 where not ``hit``).
         back: (S, S) float64 camera depth where the ray leaves it (0 where not ``hit``).
         bottom_row: the grid row of the fitted head's lowest point (the chin): the shell stops there.
+        face: (468, 3) float64 Face Mesh's points (u, v, z) in grid pixels, or None (no face found, or
+            points without their depth).
+        camera: the grid's camera, or None.
     """
 
     hit: np.ndarray
     front: np.ndarray
     back: np.ndarray
     bottom_row: int
+    face: np.ndarray | None = None
+    camera: Cameras | None = None
 
 
 def _hair_growth(mask: np.ndarray, rows: slice, half_width_px: float, top_px: float, skull_top: float) -> tuple[float, float]:
@@ -97,7 +104,14 @@ def head_shell(body_fit: BodyFit, camera: Cameras, mask: np.ndarray) -> HeadShel
     root = torch.sqrt(disc.clamp_min(0.0))
     front = torch.where(hit, (-b - root) / (2 * a), torch.zeros_like(a))
     back = torch.where(hit, (-b + root) / (2 * a), torch.zeros_like(a))
-    return HeadShell(hit=hit.numpy() & mask, front=front.numpy(), back=back.numpy(), bottom_row=bottom_row)
+    face = None
+    if body_fit.crop is not None and body_fit.crop.landmarks.face is not None:
+        points = np.asarray(body_fit.crop.landmarks.face, dtype=np.float64)
+        if points.shape[-1] == 3:
+            face = points * (S / float(body_fit.crop.size))  # crop pixels -> grid pixels (u, v and z)
+    return HeadShell(
+        hit=hit.numpy() & mask, front=front.numpy(), back=back.numpy(), bottom_row=bottom_row, face=face, camera=camera
+    )
 
 
 def round_head(
@@ -105,9 +119,14 @@ def round_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(front, back) (S, S) with the head of ``shell`` over the rows above the chin: the back of the
     head at least as deep as the shell's back; ``mask`` pixels the fitted body does not cover there
-    (``on_body`` False: hair beside and above the face) on the shell's front. The face keeps its depth."""
+    (``on_body`` False: hair beside and above the face) on the shell's front. The face takes the relief
+    of Face Mesh's points when the shell has them (:mod:`.face_relief`), else it keeps its depth."""
     zone = shell.hit & mask
     zone[shell.bottom_row :] = False
     front = np.where(zone & ~on_body, np.minimum(np.maximum(front, shell.front), shell.back), front)
     back = np.where(zone, np.maximum(back, shell.back), back)
+    if shell.face is not None and shell.camera is not None:
+        relief = face_relief(shell.face, shell.camera, front, mask)
+        if relief is not None:
+            front = np.where(mask, apply_relief(relief, front), front)
     return front, np.maximum(back, front)

@@ -5,12 +5,13 @@ and a rounded cross-section over the mask) turns the hair around the face into a
 back of the head a wedge. Here the head is an ellipsoid: centred on the fitted body's head (parts
 head and face, its bounding box in the camera frame), its semi-axes those of the fitted head grown
 by the hair the photo shows around it (the mask's half width over the head's rows beyond the
-skull's, the mask's top above the skull's top), the same growth added behind (hair is about as thick
-behind as beside the head) and capped at :data:`MAX_HAIR_M`. Each pixel's ray through it gives a
-front and a back depth: the back of the head follows the ellipsoid (round from the side, its hair
-over the skull), hair pixels beside and above the face lie on its front, and the face takes the
-relief of Face Mesh's points (:mod:`.face_relief`: nose, lips, eye sockets), blended into the fitted
-body's head (chin, ears) at its edge; without them it keeps the fitted body's relief.
+skull's, the mask's top above the skull's top; each capped at :data:`MAX_HAIR_M`), the sideways
+growth added behind too (hair is about as thick behind as beside the head), or more where that leaves
+the head shorter than :data:`MIN_LENGTH_RATIO` x its width. Each pixel's ray through it gives a front and a back
+depth: the back of the head follows the ellipsoid (round from the side, its hair over the skull),
+hair pixels beside and above the face lie on its front, and the face takes the relief of Face Mesh's
+points (:mod:`.face_relief`: nose, lips, eye sockets), blended into the fitted body's head (chin,
+ears) at its edge; without them it keeps the fitted body's relief.
 
 Shapes: S geometry-grid side (pixels); maps are (S, S); depths are camera z in metres.
 """
@@ -27,10 +28,15 @@ from ..parts import PART_NAMES
 from ..prior.body_fit import BodyFit
 from .face_relief import apply_relief, face_relief
 
-__all__ = ["MAX_HAIR_M", "MIN_HEAD_VERTICES", "HeadShell", "head_shell", "round_head"]
+__all__ = ["MAX_HAIR_M", "MIN_HEAD_VERTICES", "MIN_LENGTH_RATIO", "HeadShell", "head_shell", "round_head"]
 
 MAX_HAIR_M = 0.08
 """Cap (metres) of the hair volume added to each semi-axis of the fitted skull: big hair, not a hood."""
+MIN_LENGTH_RATIO = 1.15
+"""The head with its hair at least this many times as long (the nose to the back of the hair) as it is
+wide: seen from above a head is an egg, not a ball. An adult's skull is about 19.5 x 15.5 cm, the nose
+adds 2 cm in front; with h cm of hair over it (ears under it) (21.5 + h) / (15.5 + 2 h) is 1.2 for
+2 cm of hair and 1.1 for 4 cm."""
 MIN_HEAD_VERTICES = 50
 """A body with fewer head vertices than this in front of the camera gets no head shell."""
 
@@ -91,8 +97,11 @@ def head_shell(body_fit: BodyFit, camera: Cameras, mask: np.ndarray) -> HeadShel
     side_px, up_px = _hair_growth(mask, rows, float(semi[0]) / per_px, cap_px, top_row)
     side_m = min(side_px, cap_px) * per_px
     up_m = up_px * per_px
-    semi = semi + torch.tensor([side_m, 0.5 * up_m, side_m], dtype=torch.float64)
-    centre = centre - torch.tensor([0.0, 0.5 * up_m, 0.0], dtype=torch.float64)
+    # hair behind the head: as thick as beside it, or more where the head would be too short
+    width_m, length_m = 2.0 * (float(semi[0]) + side_m), float(hi[2] - lo[2])
+    behind_m = min(max(side_m, MIN_LENGTH_RATIO * width_m - length_m), MAX_HAIR_M)
+    semi = semi + torch.tensor([side_m, 0.5 * up_m, 0.5 * (side_m + behind_m)], dtype=torch.float64)
+    centre = centre + torch.tensor([0.0, -0.5 * up_m, 0.5 * (behind_m - side_m)], dtype=torch.float64)
     # ray (through the camera centre, the camera frame's origin) x ellipsoid: |(t d - c) / semi| = 1
     uv = camera.pixel_grid().double()  # (S, S, 2) pixel centres
     d = torch.cat([(uv - camera.Ks[0, :2, 2].double()) / camera.Ks[0, [0, 1], [0, 1]].double(), torch.ones(S, S, 1, dtype=torch.float64)], -1)

@@ -6,12 +6,12 @@ back of the head a wedge. Here the head is an ellipsoid: centred on the fitted b
 head and face, its bounding box in the camera frame), its semi-axes those of the fitted head grown
 by the hair the photo shows around it (the mask's half width over the head's rows beyond the
 skull's, the mask's top above the skull's top; each capped at :data:`MAX_HAIR_M`), the sideways
-growth added behind too (hair is about as thick behind as beside the head), or more where that leaves
-the head shorter than :data:`MIN_LENGTH_RATIO` x its width. Each pixel's ray through it gives a front and a back
-depth: the back of the head follows the ellipsoid (round from the side, its hair over the skull),
-hair pixels beside and above the face lie on its front, and the face takes the relief of Face Mesh's
-points (:mod:`.face_relief`: nose, lips, eye sockets), blended into the fitted body's head (chin,
-ears) at its edge; without them it keeps the fitted body's relief.
+growth added behind too (hair is about as thick behind as beside the head), or more where that
+leaves the head shorter than :data:`MIN_LENGTH_RATIO` x its width. Each pixel's ray through it
+gives a front and a back depth: the back of the head follows the ellipsoid (round from the side,
+its hair over the skull), hair pixels beside and above the face lie on its front, and the face
+takes the relief of Face Mesh's points (:mod:`.face_relief`: nose, lips, eye sockets), blended into
+the fitted body's head (chin, ears) at its edge; without them it keeps the fitted body's relief.
 
 Shapes: S geometry-grid side (pixels); maps are (S, S); depths are camera z in metres.
 """

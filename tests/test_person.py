@@ -277,8 +277,9 @@ def test_mediapipe_waist_up_portrait(astronaut_crop):
     for i in (11, 12):  # the shoulders lie on the person
         u, v = lm.body[i].astype(int)
         assert crop.mask[v, u] > 0.5
-    assert lm.face is not None and lm.face.shape == (468, 2)
-    assert np.linalg.norm(lm.face.mean(axis=0) - lm.body[0]) < 0.05 * crop.size
+    assert lm.face is not None and lm.face.shape == (468, 3)
+    assert np.linalg.norm(lm.face[:, :2].mean(axis=0) - lm.body[0]) < 0.05 * crop.size
+    assert lm.face[1, 2] < lm.face[[234, 454], 2].min()  # Face Mesh's depth: the nose tip nearer than the face's sides
     assert (crop.rgb[crop.mask < 0.01] >= 250).all()
     assert set(mpd.models_loaded()) >= {"pose", "face_mesh"}
 

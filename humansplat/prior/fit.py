@@ -17,8 +17,9 @@ hinges) and a few shape values. Objective, all terms normalised by the person's 
   for what one photo hardly sees in depth: an upright stance and upper arms near the torso's
   frontal plane (``_lean_prior``).
 
-Schedule: (1) ``_initialise``: depth from the torso's length in pixels vs. the model's, the image
-position from the hips (or shoulders), the roll from the torso axis and the yaw from MediaPipe's 3D
+Schedule: (1) ``_initialise``: depth from the torso's length in pixels vs. the model's (a face alone:
+from its eyes and mouth, ``_face_placement``), the image position from the hips (or shoulders, or the
+nose), the roll from the torso axis and the yaw from MediaPipe's 3D
 landmarks (or both signs of the shoulder-width ratio, fitted in parallel as a batch for a few steps);
 (2) ``_landmark_phase``: landmarks only, skinning no vertex at all (landmarks are skinned exactly
 from per-bone moments); (3) ``_silhouette_phase``: landmarks + silhouette; (4) ``_to_body_fit``.
@@ -244,6 +245,24 @@ def _person_height_px(crop: PersonCrop, uv: np.ndarray, w: np.ndarray) -> float:
     return max(h, 0.05 * crop.size)
 
 
+def _face_placement(lm: np.ndarray, seen: np.ndarray, ref: np.ndarray, f: float) -> tuple[float, np.ndarray] | None:
+    """(root depth in metres, root pixel) of an upright body facing the camera whose face alone is seen
+    (``lm`` (33, 2) pixels, ``ref`` (33, 3) the model's landmarks about its root, y down, focal ``f``):
+    the eyes' distance from the eye span, the ear span and the eyes-to-mouth length (the nearest
+    reading: a turned or tilted face shortens some of them), the root below the nose. None without the
+    nose, eyes and mouth."""
+    if not seen[[_NOSE, 2, 5, 9, 10]].all():
+        return None
+    eyes_px, mouth_px = 0.5 * (lm[2] + lm[5]), 0.5 * (lm[9] + lm[10])
+    eyes, mouth = 0.5 * (ref[2] + ref[5]), 0.5 * (ref[9] + ref[10])
+    pairs = [(ref[2] - ref[5], lm[2] - lm[5]), (eyes - mouth, eyes_px - mouth_px)]
+    if seen[7] and seen[8]:
+        pairs.append((ref[7] - ref[8], lm[7] - lm[8]))
+    depth = min(f * float(np.linalg.norm(a)) / max(float(np.linalg.norm(b)), 1.0) for a, b in pairs)
+    depth -= float(eyes[2])  # the root, behind the eyes
+    return depth, lm[_NOSE] + np.array([0.0, -float(ref[_NOSE, 1]) * f / depth])
+
+
 @dataclass
 class _Init:
     orient: torch.Tensor  # (B, 3, 3) model -> camera rotations (hypotheses)
@@ -272,11 +291,14 @@ def _initialise(model: BodyModel, crop: PersonCrop, cam: Cameras, w: np.ndarray,
     shoulder3 = float(np.linalg.norm(ref[_L_SH] - ref[_R_SH]))
     height3 = float(ref[:, 1].max() - ref[:, 1].min())
 
+    face = None if sh2 is not None or hip2 is not None else _face_placement(lm, seen, ref, f)
     # Depth.
     if sh2 is not None and hip2 is not None:
         depth = f * torso3 / max(float(np.linalg.norm(sh2 - hip2)), 1.0)
     elif sh2 is not None:
         depth = f * shoulder3 / max(float(abs(lm[_L_SH, 0] - lm[_R_SH, 0]) + 0.5 * abs(lm[_L_SH, 1] - lm[_R_SH, 1])), 1.0)
+    elif face is not None:
+        depth = face[0]
     else:
         depth = f * height3 / max(h_px, 1.0)
     depth = float(np.clip(depth, 0.3, 100.0))
@@ -293,6 +315,8 @@ def _initialise(model: BodyModel, crop: PersonCrop, cam: Cameras, w: np.ndarray,
         root_px = hip2 - (ref[_L_HIP, 1] + ref[_R_HIP, 1]) / 2 * f / depth * np.array([-math.sin(roll), math.cos(roll)])
     elif sh2 is not None:
         root_px = sh2 + torso3 * f / depth * np.array([-math.sin(roll), math.cos(roll)])
+    elif face is not None:
+        root_px = face[1]
     else:
         ys, xs = np.nonzero(crop.mask > 0.5)
         root_px = np.array([xs.mean(), ys.mean()]) if xs.size else c.copy()

@@ -7,7 +7,9 @@ model; "lite" and "heavy" would be downloaded), Face Mesh (468 points, no iris r
 (``model_complexity=0``, the bundled "lite" model).
 
 All functions take an (H, W, 3) uint8 RGB array and return pixel coordinates (u, v) in the convention
-of :mod:`humansplat.cameras` (MediaPipe's normalised x, y times W, H).
+of :mod:`humansplat.cameras` (MediaPipe's normalised x, y times W, H); Face Mesh's points also keep
+their depth ``z`` (MediaPipe's normalised z times W: the same scale as u, relative to the face's centre,
+negative towards the camera).
 """
 
 from __future__ import annotations
@@ -106,6 +108,11 @@ def _points(landmarks: Any, width: int, height: int) -> np.ndarray:
     return np.array([[p.x * width, p.y * height] for p in landmarks.landmark], dtype=np.float32)
 
 
+def _points_with_depth(landmarks: Any, width: int, height: int) -> np.ndarray:
+    """(n, 3) float32 (u, v, z) pixels: MediaPipe's relative depth z scaled like x (times ``width``)."""
+    return np.array([[p.x * width, p.y * height, p.z * width] for p in landmarks.landmark], dtype=np.float32)
+
+
 def _run(name: str, rgb: np.ndarray, read: Callable[[Any, int, int], T]) -> T:
     """Run model ``name`` on ``rgb`` and ``read(result, width, height)`` its outputs, under the lock
     (outputs may view the graph's buffers, so they are copied before the next call)."""
@@ -133,8 +140,13 @@ def detect_pose(rgb: np.ndarray) -> PoseDetection | None:
 
 
 def detect_face_mesh(rgb: np.ndarray) -> np.ndarray | None:
-    """MediaPipe Face Mesh on an image showing one face: (468, 2) float32 pixels, or None."""
-    faces = _run("face_mesh", rgb, lambda r, w, h: [_points(f, w, h) for f in r.multi_face_landmarks or []])
+    """MediaPipe Face Mesh on an image showing one face: (468, 3) float32 (u, v, z) pixels, or None.
+
+    ``z`` is Face Mesh's depth relative to the face's centre, negative towards the camera, in pixels of
+    the same scale as u (a weak-perspective reading: metres = pixels x distance / focal length)."""
+    faces = _run(
+        "face_mesh", rgb, lambda r, w, h: [_points_with_depth(f, w, h) for f in r.multi_face_landmarks or []]
+    )
     return faces[0] if faces else None
 
 

@@ -247,7 +247,7 @@ def detect_person(
         left = _hand_landmarks(comp, body, confidence, "left")
         right = _hand_landmarks(comp, body, confidence, "right")
 
-    points = np.concatenate([body[confidence > 0]] + [p for p in (face, left, right) if p is not None])
+    points = np.concatenate([body[confidence > 0]] + [p[:, :2] for p in (face, left, right) if p is not None])
     box = _person_box(binary, points, mask_scale)
     if box is None:  # pragma: no cover - a detection always has a mask or landmarks
         raise InputError(f"No person found in '{photo.source}'. Use a photo where one person is clearly visible.")
@@ -562,7 +562,8 @@ def _crop_for(
 
 
 def _face_landmarks(rgb: np.ndarray, body: np.ndarray, confidence: np.ndarray) -> np.ndarray | None:
-    """Face Mesh on a crop around the head (needs the nose and 2 more confident head points)."""
+    """Face Mesh on a crop around the head (needs the nose and 2 more confident head points): (468, 3)
+    (u, v, z) photo pixels (:func:`~.mediapipe_detector.detect_face_mesh`), or None."""
     from .mediapipe_detector import detect_face_mesh
 
     head = [i for i in _HEAD if confidence[i] > 0]
@@ -578,8 +579,8 @@ def _face_landmarks(rgb: np.ndarray, body: np.ndarray, confidence: np.ndarray) -
     face = detect_face_mesh(crop)
     if face is None:
         return None
-    face = (face / scale + np.array([x0, y0], np.float32)).astype(np.float32)
-    if float(np.linalg.norm(face.mean(axis=0) - body[0])) > 0.5 * side:  # another face
+    face = (face / scale + np.array([x0, y0, 0.0], np.float32)).astype(np.float32)  # (u, v, z) photo pixels
+    if float(np.linalg.norm(face[:, :2].mean(axis=0) - body[0])) > 0.5 * side:  # another face
         return None
     return face
 

@@ -5,11 +5,13 @@ and a rounded cross-section over the mask) turns the hair around the face into a
 back of the head a wedge. Here the head is an ellipsoid: centred on the fitted body's head (parts
 head and face, its bounding box in the camera frame), its semi-axes those of the fitted head grown
 by the hair the photo shows around it (the mask's half width over the head's rows beyond the
-skull's, the mask's top above the skull's top), the same growth added behind (hair is about as thick
-behind as beside the head) and capped at :data:`MAX_HAIR_M`. Each pixel's ray through it gives a
-front and a back depth: the back of the head follows the ellipsoid (round from the side, its hair
-over the skull), hair pixels beside and above the face lie on its front, and the face keeps the
-fitted body's relief (nose, chin, ears).
+skull's, the mask's top above the skull's top; each capped at :data:`MAX_HAIR_M`), the sideways
+growth added behind too (hair is about as thick behind as beside the head), or more where that
+leaves the head shorter than :data:`MIN_LENGTH_RATIO` x its width. Each pixel's ray through it
+gives a front and a back depth: the back of the head follows the ellipsoid (round from the side,
+its hair over the skull), hair pixels beside and above the face lie on its front, and the face
+takes the relief of Face Mesh's points (:mod:`.face_relief`: nose, lips, eye sockets), blended into
+the fitted body's head (chin, ears) at its edge; without them it keeps the fitted body's relief.
 
 Shapes: S geometry-grid side (pixels); maps are (S, S); depths are camera z in metres.
 """
@@ -24,11 +26,17 @@ import torch
 from ..cameras import Cameras
 from ..parts import PART_NAMES
 from ..prior.body_fit import BodyFit
+from .face_relief import apply_relief, face_relief
 
-__all__ = ["MAX_HAIR_M", "MIN_HEAD_VERTICES", "HeadShell", "head_shell", "round_head"]
+__all__ = ["MAX_HAIR_M", "MIN_HEAD_VERTICES", "MIN_LENGTH_RATIO", "HeadShell", "head_shell", "round_head"]
 
 MAX_HAIR_M = 0.08
 """Cap (metres) of the hair volume added to each semi-axis of the fitted skull: big hair, not a hood."""
+MIN_LENGTH_RATIO = 1.15
+"""The head with its hair at least this many times as long (the nose to the back of the hair) as it is
+wide: seen from above a head is an egg, not a ball. An adult's skull is about 19.5 x 15.5 cm, the nose
+adds 2 cm in front; with h cm of hair over it (ears under it) (21.5 + h) / (15.5 + 2 h) is 1.2 for
+2 cm of hair and 1.1 for 4 cm."""
 MIN_HEAD_VERTICES = 50
 """A body with fewer head vertices than this in front of the camera gets no head shell."""
 
@@ -44,12 +52,17 @@ class HeadShell:
         front: (S, S) float64 camera depth where the ray enters it (0 where not ``hit``).
         back: (S, S) float64 camera depth where the ray leaves it (0 where not ``hit``).
         bottom_row: the grid row of the fitted head's lowest point (the chin): the shell stops there.
+        face: (468, 3) float64 Face Mesh's points (u, v, z) in grid pixels, or None (no face found, or
+            points without their depth).
+        camera: the grid's camera, or None.
     """
 
     hit: np.ndarray
     front: np.ndarray
     back: np.ndarray
     bottom_row: int
+    face: np.ndarray | None = None
+    camera: Cameras | None = None
 
 
 def _hair_growth(mask: np.ndarray, rows: slice, half_width_px: float, top_px: float, skull_top: float) -> tuple[float, float]:
@@ -84,8 +97,11 @@ def head_shell(body_fit: BodyFit, camera: Cameras, mask: np.ndarray) -> HeadShel
     side_px, up_px = _hair_growth(mask, rows, float(semi[0]) / per_px, cap_px, top_row)
     side_m = min(side_px, cap_px) * per_px
     up_m = up_px * per_px
-    semi = semi + torch.tensor([side_m, 0.5 * up_m, side_m], dtype=torch.float64)
-    centre = centre - torch.tensor([0.0, 0.5 * up_m, 0.0], dtype=torch.float64)
+    # hair behind the head: as thick as beside it, or more where the head would be too short
+    width_m, length_m = 2.0 * (float(semi[0]) + side_m), float(hi[2] - lo[2])
+    behind_m = min(max(side_m, MIN_LENGTH_RATIO * width_m - length_m), MAX_HAIR_M)
+    semi = semi + torch.tensor([side_m, 0.5 * up_m, 0.5 * (side_m + behind_m)], dtype=torch.float64)
+    centre = centre + torch.tensor([0.0, -0.5 * up_m, 0.5 * (behind_m - side_m)], dtype=torch.float64)
     # ray (through the camera centre, the camera frame's origin) x ellipsoid: |(t d - c) / semi| = 1
     uv = camera.pixel_grid().double()  # (S, S, 2) pixel centres
     d = torch.cat([(uv - camera.Ks[0, :2, 2].double()) / camera.Ks[0, [0, 1], [0, 1]].double(), torch.ones(S, S, 1, dtype=torch.float64)], -1)
@@ -97,7 +113,14 @@ def head_shell(body_fit: BodyFit, camera: Cameras, mask: np.ndarray) -> HeadShel
     root = torch.sqrt(disc.clamp_min(0.0))
     front = torch.where(hit, (-b - root) / (2 * a), torch.zeros_like(a))
     back = torch.where(hit, (-b + root) / (2 * a), torch.zeros_like(a))
-    return HeadShell(hit=hit.numpy() & mask, front=front.numpy(), back=back.numpy(), bottom_row=bottom_row)
+    face = None
+    if body_fit.crop is not None and body_fit.crop.landmarks.face is not None:
+        points = np.asarray(body_fit.crop.landmarks.face, dtype=np.float64)
+        if points.shape[-1] == 3:
+            face = points * (S / float(body_fit.crop.size))  # crop pixels -> grid pixels (u, v and z)
+    return HeadShell(
+        hit=hit.numpy() & mask, front=front.numpy(), back=back.numpy(), bottom_row=bottom_row, face=face, camera=camera
+    )
 
 
 def round_head(
@@ -105,9 +128,14 @@ def round_head(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(front, back) (S, S) with the head of ``shell`` over the rows above the chin: the back of the
     head at least as deep as the shell's back; ``mask`` pixels the fitted body does not cover there
-    (``on_body`` False: hair beside and above the face) on the shell's front. The face keeps its depth."""
+    (``on_body`` False: hair beside and above the face) on the shell's front. The face takes the relief
+    of Face Mesh's points when the shell has them (:mod:`.face_relief`), else it keeps its depth."""
     zone = shell.hit & mask
     zone[shell.bottom_row :] = False
     front = np.where(zone & ~on_body, np.minimum(np.maximum(front, shell.front), shell.back), front)
     back = np.where(zone, np.maximum(back, shell.back), back)
+    if shell.face is not None and shell.camera is not None:
+        relief = face_relief(shell.face, shell.camera, front, mask)
+        if relief is not None:
+            front = np.where(mask, apply_relief(relief, front), front)
     return front, np.maximum(back, front)

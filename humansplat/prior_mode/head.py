@@ -124,18 +124,26 @@ def head_shell(body_fit: BodyFit, camera: Cameras, mask: np.ndarray) -> HeadShel
 
 
 def round_head(
-    shell: HeadShell, mask: np.ndarray, on_body: np.ndarray, front: np.ndarray, back: np.ndarray
+    shell: HeadShell,
+    mask: np.ndarray,
+    on_body: np.ndarray,
+    front: np.ndarray,
+    back: np.ndarray,
+    person: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(front, back) (S, S) with the head of ``shell`` over the rows above the chin: the back of the
-    head at least as deep as the shell's back; ``mask`` pixels the fitted body does not cover there
-    (``on_body`` False: hair beside and above the face) on the shell's front. The face takes the relief
-    of Face Mesh's points when the shell has them (:mod:`.face_relief`), else it keeps its depth."""
+    head at least as deep as the shell's back; ``mask`` pixels (the head's own) the fitted body does
+    not cover there (``on_body`` False: hair beside and above the face) on the shell's front. The face
+    takes the relief of Face Mesh's points when the shell has them (:mod:`.face_relief`), placed and
+    applied over ``person`` (the whole person mask; default ``mask``: the face's rim and chin belong
+    to it even where the fitted neck or shoulders cover them), else it keeps its depth."""
+    person = mask if person is None else person
     zone = shell.hit & mask
     zone[shell.bottom_row :] = False
     front = np.where(zone & ~on_body, np.minimum(np.maximum(front, shell.front), shell.back), front)
     back = np.where(zone, np.maximum(back, shell.back), back)
     if shell.face is not None and shell.camera is not None:
-        relief = face_relief(shell.face, shell.camera, front, mask)
+        relief = face_relief(shell.face, shell.camera, front, person)
         if relief is not None:
-            front = np.where(mask, apply_relief(relief, front), front)
+            front = np.where(person, apply_relief(relief, front), front)
     return front, np.maximum(back, front)

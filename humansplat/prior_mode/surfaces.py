@@ -337,7 +337,7 @@ def _head_and_hands(
     head_mask = mask & ~on & ~(trusted & np.isin(front_part, _BELOW_HEAD))
     shell = head_shell(body_fit, cam, head_mask) if is_close_up(body_fit.crop.framing) else None
     if shell is not None:  # a portrait's head: round, its hair over the skull
-        front, back = round_head(shell, head_mask, trusted, front, back)
+        front, back = round_head(shell, head_mask, trusted, front, back, person=mask & ~on)
     far = np.where(trusted, np.maximum(layers.far, back), back)
     if not hands:
         return _Layers(front, back, far, front_part, layers.back_part)

@@ -15,10 +15,10 @@ Views rows add the seconds of ``synthesize`` (SV3D sampling and decoding) and ``
 and ``gpu_s_asked``: the GPU seconds a ZeroGPU Space asks for the request
 (:func:`humansplat.gpu_stage.gpu_seconds`, an estimate for a GPU, not these timings).
 
-Targets (2 CPU cores, models loaded): photo -> .ply <= 5 s; + 36-frame 512x512 turntable <= 15 s;
+Targets (2 CPU cores, models loaded): photo -> .ply <= 2.5 s; a 24-frame 512x512 turntable <= 3 s;
 median input-view PSNR >= 30 dB and IoU >= 0.97 on the real photos.
 
-    python benchmarks/reconstruct.py [--photos DIR] [--limit N] [--frames 36] [--resolution 512] [--out DIR]
+    python benchmarks/reconstruct.py [--photos DIR] [--limit N] [--frames 24] [--resolution 512] [--out DIR]
         [--mode prior|views] [--tiny-synthesizer] [--sampler-steps 25] [--synth-size 512] [--fit-steps 200]
         [--device cpu]
 """
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--photos", type=Path, default=SHARED_PHOTOS, help="folder of photos (searched recursively)")
     p.add_argument("--limit", type=int, default=0, help="at most this many real photos (0 = all)")
-    p.add_argument("--frames", type=int, default=36)
+    p.add_argument("--frames", type=int, default=24, help="turntable frames (the app's default)")
     p.add_argument("--resolution", type=int, default=512)
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "humansplat_bench_reconstruct")
     p.add_argument("--json", type=Path, default=None, help="write the rows here as JSON")

@@ -23,12 +23,14 @@ Shapes: G screen-space Gaussians, D value channels, T tiles, S = tile_size^2 pix
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from .binning import TileBins
+from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
 
 __all__ = ["compiled_available", "composite_tiles_compiled"]
 
@@ -37,9 +39,6 @@ try:  # numba is a CPU speed-up, not a requirement: without it the PyTorch raste
 except ImportError:  # pragma: no cover - exercised where numba is not installed
     numba = None
 
-_ALPHA_MAX = 0.999
-_ALPHA_MIN = 1.0 / 255.0
-_T_MIN = 1e-4
 
 
 def compiled_available() -> bool:
@@ -140,13 +139,16 @@ _BLOCK = 4
 """Tiles are dealt to the worker threads in blocks of this many (neighbouring tiles cost alike)."""
 _KERNEL = numba.njit(cache=True, nogil=True, fastmath={"contract", "afn", "arcp"})(_composite) if numba is not None else None
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``workers`` threads (the kernel releases the GIL)."""
-    if workers not in _POOLS:
-        _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="humansplat-raster")
-    return _POOLS[workers]
+    """A process-wide pool of ``workers`` threads (the kernel releases the GIL); one per size even
+    when two requests ask for it at once."""
+    with _POOLS_LOCK:
+        if workers not in _POOLS:
+            _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="humansplat-raster")
+        return _POOLS[workers]
 
 
 def composite_tiles_compiled(
@@ -181,7 +183,7 @@ def composite_tiles_compiled(
     out = np.zeros((bins.n_tiles, n_values + 1, S), dtype=np_dtype)
     side = max(bins.tiles_x, bins.tiles_y) * bins.tile_size
     centres = np.arange(side, dtype=np_dtype) + np_dtype(0.5)
-    k = np.array([0.5, 1.0, 2.0, _ALPHA_MAX, _ALPHA_MIN, _T_MIN, 1.0 + 1e-6, 1e-6], dtype=np_dtype)
+    k = np.array([0.5, 1.0, 2.0, ALPHA_MAX, ALPHA_MIN, T_MIN, 1.0 + 1e-6, 1e-6], dtype=np_dtype)
     args = (
         np.ascontiguousarray(bins.flat_ids.cpu().numpy()),
         np.ascontiguousarray(bins.offsets.cpu().numpy()),

@@ -13,7 +13,7 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 from ..geometry import quat_to_rotmat, rotmat_to_quat  # re-exported: the renderer's quaternion convention
-from .rasterize import ALPHA_MIN  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
+from .formation import ALPHA_MIN
 
 __all__ = [
     "SH_C1", "Projected", "RasterizeMode", "covariances_3d", "eval_sh", "project_gaussians", "quat_to_rotmat",

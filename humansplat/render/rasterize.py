@@ -32,12 +32,10 @@ import torch.nn.functional as F
 
 from .binning import TileBins
 from .compiled import compiled_available, composite_tiles_compiled
+from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
 
 __all__ = ["RasterOptions", "needs_grad", "rasterize_tiles", "tiles_to_images", "uses_compiled"]
 
-ALPHA_MAX = 0.999
-ALPHA_MIN = 1.0 / 255.0  # alphas below this are skipped (gsplat's ALPHA_THRESHOLD)
-T_MIN = 1e-4
 _LOG_ALPHA_MAX = math.log(ALPHA_MAX)
 _NEG = -1.0e4  # log-opacity of the padding Gaussian: exp(-1e4) == 0
 

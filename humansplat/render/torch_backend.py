@@ -20,8 +20,9 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians
 from .binning import bin_gaussians
 from .output import RenderOutput
-from .projection import ALPHA_MIN, RasterizeMode, project_gaussians
-from .rasterize import ALPHA_MAX, T_MIN, RasterOptions, needs_grad, rasterize_tiles, tiles_to_images, uses_compiled
+from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
+from .projection import RasterizeMode, project_gaussians
+from .rasterize import RasterOptions, needs_grad, rasterize_tiles, tiles_to_images, uses_compiled
 
 __all__ = ["composite", "render_torch"]
 

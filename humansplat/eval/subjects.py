@@ -5,7 +5,8 @@ refined so that per-vertex colours can carry patterns (edges <= 1.5 cm), dressed
 geometry (offset shells of body parts, a skirt cone, a hair sheet) and coloured by procedural
 functions of 3D position whose **front and back differ** (a print only on the front, stripes that
 turn, a dark jacket back over a light shirt front), so a method cannot guess the back by mirroring
-the front.
+the front. Each has a painted face (eyes, brows, nostrils, lips, lit from the front) that face
+detectors find, so the face's own rules (its relief, the head placed by the face) act on them.
 
 Frame: the **scan frame** shared with :mod:`humansplat.data.scans`: metres, +Y up, the person facing
 +Z, x = the subject's left, feet at y = 0, centred on x/z (bounding box). Subjects keep per-vertex
@@ -192,6 +193,44 @@ def _face_mask(body: _Part, vertex_keep: np.ndarray) -> np.ndarray:
     return vertex_keep[body.faces].all(axis=1)
 
 
+def _painted_face(body: _Part, brow: np.ndarray) -> _Part:
+    """A decal 0.8 mm over the body's face part, refined to 2.5 mm edges, painted with eyes, brows,
+    nostrils and lips and lit from the front (baked: the mesh renderer has no light), so that face
+    detectors (MediaPipe Face Mesh) find the face. Features sit where the anny body's own landmarks
+    are (metres from the nose tip: pupils 3 cm to each side and 4 cm up, mouth corners 2 cm to each
+    side and 3.4 cm down), in the face's own frame (forward = its least-spread axis, turned to +Z), so a
+    fit that places the head by the face's size meets the size the body model expects."""
+    face = body.parts == _P["face"]
+    pts = body.vertices[face]
+    centre = pts.mean(0)
+    forward = np.linalg.eigh(np.cov((pts - centre).T))[1][:, 0]
+    forward = forward * np.sign(forward[2])
+    up = np.array([0.0, 1.0, 0.0]) - forward[1] * forward
+    up /= np.linalg.norm(up)
+    left = np.cross(up, forward)  # the subject's left (+X when facing +Z)
+    tip = pts[np.argmax((pts - centre) @ forward)]
+    decal = _refine(_shell(body, _face_mask(body, face), 0.0008), max_edge=0.0025)
+    d = decal.vertices - tip
+    u, v = np.abs(d @ left), d @ up  # mirror-symmetric features: |u|
+
+    def inside(cu: float, cv: float, ru: float, rv: float) -> np.ndarray:
+        return ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 < 1.0
+
+    c = np.broadcast_to(_SKIN, (len(u), 3)) * (0.72 + 0.28 * np.clip(_normals(decal) @ forward, 0.0, 1.0))[:, None]
+    c[(u > 0.008) & (u < 0.014) & (v > -0.005) & (v < 0.036)] *= 0.85  # the nose's sides
+    c[inside(0.009, -0.004, 0.0045, 0.0025)] = (0.35, 0.20, 0.15)  # nostrils
+    c[inside(0.0, -0.034, 0.022, 0.0065)] = (0.72, 0.33, 0.33)  # lips
+    c[inside(0.0, -0.034, 0.020, 0.0012)] = (0.35, 0.12, 0.12)  # between the lips
+    eye = inside(0.030, 0.040, 0.015, 0.0065)
+    c[eye] = (0.95, 0.95, 0.95)
+    c[eye & inside(0.030, 0.040, 0.0062, 0.0062)] = (0.30, 0.20, 0.12)  # iris
+    c[inside(0.030, 0.040, 0.0028, 0.0028)] = (0.03, 0.03, 0.03)  # pupil
+    c[inside(0.030, 0.047, 0.016, 0.0018) & (v > 0.040)] = (0.15, 0.10, 0.08)  # upper lid
+    c[inside(0.031, 0.058, 0.021, 0.0035)] = brow
+    decal.colors = c
+    return decal
+
+
 # ----------------------------------------------------------------------------------------- colours
 def _mix(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-vertex ``a`` where ``mask`` (V,) else ``b`` (colours (3,) or (V, 3))."""
@@ -354,6 +393,8 @@ BUILTIN_SUBJECTS: tuple[str, ...] = tuple(_BUILDERS)
 def _build(name: str) -> EvalSubject:
     build, description = _BUILDERS[name]
     p = build()
+    hair = np.median(p.colors[p.parts == _P["head"]], axis=0)
+    p = _merge([p, _painted_face(p, brow=0.8 * hair)])
     # Scan frame: feet at y = 0, centred on x/z (bounding box).
     lo, hi = p.vertices.min(0), p.vertices.max(0)
     p.vertices = p.vertices - np.array([0.5 * (lo[0] + hi[0]), lo[1], 0.5 * (lo[2] + hi[2])])

@@ -755,11 +755,10 @@ def _silhouette_phase(problem: _FitProblem, crop: PersonCrop, var: _Variables) -
     if opts.silhouette_iters <= 0:
         return
     points = surface_points(problem.model, opts.surface_spacing)
+    # the coverage term acts in close-ups too: it holds the shoulders to the mask's and so sets the bust's
+    # distance; the face's points alone (Pose's ears and mouth corners sit inside and above the body
+    # model's) put it 5-11 cm too far on the built-in subjects' portraits
     sil = _Silhouette(crop, valid_region(crop), opts.silhouette_resolution, problem.h_px)
-    # in a close-up the mask's outline is mostly hair and clothes around a head and shoulders that
-    # the face's landmarks place: filling it blew the fitted head up by a fifth on a portrait (the
-    # face's points too far apart, the skull's top at the hair's); the body only stays inside it
-    w_coverage = 0.0 if face_places_head(crop) else opts.w_coverage
 
     def objective(v: _Variables, rest: object | None) -> torch.Tensor:
         lm3, verts = problem.posed(v, points, rest)
@@ -767,7 +766,7 @@ def _silhouette_phase(problem: _FitProblem, crop: PersonCrop, var: _Variables) -
         return (
             opts.w_landmarks * problem.landmark_loss(lm3)
             + opts.w_outside * outside
-            + w_coverage * coverage
+            + opts.w_coverage * coverage
             + problem.prior(v)
             + problem.lean_prior(lm3)
         )

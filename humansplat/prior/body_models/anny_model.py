@@ -194,6 +194,12 @@ class AnnyBody(BodyModel):
             vertices=to_cam(out["vertices"]), joints=to_cam(out["joints"]), landmarks=to_cam(out["landmarks"])
         )
 
+    def model_frame(
+        self, body_pose: torch.Tensor, shape: torch.Tensor, vertex_index: torch.Tensor | None = None, rest: RestState | None = None
+    ) -> BodyOutput:
+        out = self._forward_model_frame(shape.to(self.dtype), body_pose, vertex_index, landmarks=True, rest=rest)
+        return BodyOutput(**{k: out[k].float() for k in ("vertices", "joints", "landmarks")})
+
     def _forward_model_frame(
         self,
         shape: torch.Tensor,
@@ -219,7 +225,14 @@ class AnnyBody(BodyModel):
         coeffs = m._get_phenotype_blendshape_coefficients(shape, empty, empty)  # (B, K)
         rest_bone_poses = self._rest_bone_poses(coeffs)  # (B, J, 4, 4)
         rest_v = self._rest_vertices(coeffs, index)  # (B, n, 3)
-        moments = self._landmark_moments(self._rest_vertices(coeffs, self._lm_support)) if landmarks else None
+        moments = None
+        if landmarks:  # the nonzero (landmark, bone) moments, scattered to (B, L*J, 3)
+            from anny.skinning.skinning import apply_linear_blendshape
+
+            L, J = self._lm_w_joints.shape
+            lm_rows, lm_bones, _ = self._lm_moment_pairs
+            nz = apply_linear_blendshape(*self._lm_moment_blendshapes, coeffs)
+            moments = nz.new_zeros(B, L * J, 3).index_copy(1, lm_rows * J + lm_bones, nz)
 
         # 2. Forward kinematics (anny's local-ref parameterisation).
         delta = torch.eye(4, dtype=self.dtype).expand(B, len(self.joint_names), 4, 4)
@@ -305,6 +318,10 @@ class AnnyBody(BodyModel):
             coeffs = m._get_phenotype_blendshape_coefficients(batch, empty, empty)
             identity = torch.eye(4, dtype=self.dtype).expand(batch.shape[0], J, 4, 4)
             T0, W0 = m.get_bone_transforms(identity, self._rest_bone_poses(coeffs))  # reference pose
+            # in the model frame, root at the origin: [A R | A (t - root)]
+            root = W0[:, 0, :3, 3]
+            T0 = torch.cat([self._A @ T0[..., :3, :3], (self._A @ (T0[..., :3, 3] - root[:, None])[..., None])], -1)
+            heads = (W0[..., :3, 3] - root[:, None]) @ self._A.T  # (1 + 2S, J, 3)
             template, blendshapes = self._subset_blendshapes(index)
             rest_v = apply_linear_blendshape(template, blendshapes, coeffs)  # (1 + 2S, n, 3)
             w, b = m.vertex_bone_weights[index].to(self.dtype), m.vertex_bone_indices[index].long()  # (n, k)
@@ -314,15 +331,10 @@ class AnnyBody(BodyModel):
             lm_rows, lm_bones, lm_mass = self._lm_moment_pairs
             rows_l = anchor_rows(self._skeleton, moments, lm_mass, lm_bones, lm_rows, len(LANDMARK_NAMES), T0)
             rows_j = rest_v.new_zeros(batch.shape[0], J, A, 4)
-            rows_j[:, torch.arange(J), self._skeleton.bone_anchor] = torch.cat([W0[..., :3, 3], torch.ones_like(W0[..., :1, 3])], -1)
-            # model frame, root at the origin: y -> A (y - m root)
-            root = W0[:, 0, :3, 3][:, None, None]
-            to_model = lambda r: torch.cat([(r[..., :3] - r[..., 3:] * root) @ self._A.T, r[..., 3:]], -1)
-            rows_v, rows_l, rows_j = to_model(rows_v), to_model(rows_l), to_model(rows_j)
+            rows_j[:, torch.arange(J), self._skeleton.bone_anchor] = torch.cat([heads, torch.ones_like(heads[..., :1])], -1)
             rows_l = rows_l + torch.einsum("lj,bjac->blac", self._lm_w_joints, rows_j)
             rows = torch.cat([rows_v, rows_l, rows_j], 1).reshape(batch.shape[0], -1, 4 * A)
-            heads = (W0[:, self._posed_bones, :3, 3] - root[:, 0]) @ self._A.T
-            heads = heads[:, self._skeleton.posed_order]  # anchor order
+            heads = heads[:, self._posed_bones[self._skeleton.posed_order]]  # the posed anchors' heads
         h = (plus - minus).diagonal().clamp_min(1e-9)  # (S,)
 
         def split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

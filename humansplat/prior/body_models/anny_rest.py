@@ -113,14 +113,14 @@ def anchor_rows(
     """(B, n_rows, A, 4) per-anchor ``[y; m]`` of skinned points given as Q (point, bone) entries:
     ``moments`` (B, Q, 3) the rest-pose moment (skinning weight x rest position, summed over the
     point's support), ``mass`` (Q,) the weight, ``bones`` (Q,) the bone and ``rows`` (Q,) the point;
-    ``T0`` (B, J, 4, 4) the bones' reference-pose transforms (``y`` comes out in their output frame)."""
+    ``T0`` (B, J, 3, 4) the bones' reference-pose transforms (``y`` comes out in their output frame)."""
     B = moments.shape[0]
     A = skeleton.num_anchors
-    T = T0[:, bones]  # (B, Q, 4, 4)
+    T = T0[:, bones]  # (B, Q, 3, 4)
     m = mass.to(moments.dtype)[None, :, None].expand(B, -1, 1)
     moved = (T[..., :3, :3] @ moments[..., None])[..., 0] + T[..., :3, 3] * m
     slot = rows * A + skeleton.bone_anchor[bones]
-    out = moments.new_zeros(B, n_rows * A, 4).index_add(1, slot, torch.cat([moved, m], -1))
+    out = moments.new_zeros(B, n_rows * A, 4).index_add_(1, slot, torch.cat([moved, m], -1))
     return out.reshape(B, n_rows, A, 4)
 
 

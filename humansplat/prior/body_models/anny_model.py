@@ -8,7 +8,9 @@ our per-group axis-angles map to directly (``r_anny = A^T r_model``).
 
 Skinning is our own sparse linear blend skinning over anny's weights, so a vertex subset can be
 skinned alone (the fit poses ~1,500 of the 13,718 vertices); a test checks it against anny's own
-forward. anny's Warp kernels are not used (no compilation on first load).
+forward. anny's Warp kernels are not used (no compilation on first load). With a
+:meth:`AnnyBody.rest_state` the forward poses only the bones of the pose groups, first order in the
+shape (:mod:`.anny_rest`): the fit's steps.
 """
 
 from __future__ import annotations

@@ -201,3 +201,84 @@ def test_stance_prior_prefers_upright_bodies_with_arms_in_the_frontal_plane():
     # leaning 20 degrees in depth: sin^2(20) of the ankles -> shoulders line (the arms stay in the torso's plane)
     assert float(_lean_prior(body(0.0, lean_deg=20.0), opts)) == pytest.approx(math.sin(math.radians(20.0)) ** 2, rel=0.02)
     assert float(_lean_prior(body(0.0, arm_fwd_deg=30.0), FitOptions(w_lean=1.0, w_arm_plane=0.0))) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_flat_adam_matches_torch_adam_with_a_cosine_schedule():
+    """The fit's Adam (one flat moment vector, per-variable multipliers, every variable annealed to
+    the same floor) takes the steps of torch.optim.Adam with CosineAnnealingLR over param groups."""
+    from humansplat.prior.fit import _Adam, _Init, _Variables
+
+    model = get_body_model("anny")
+    init = _Init(orient=torch.eye(3)[None].repeat(2, 1, 1), translation=torch.tensor([0.1, -0.2, 3.0]))
+    ours, ref = _Variables(model, init), _Variables(model, init)
+    lr0, lr1, iters = 0.08, 0.02, 12
+    torch_opt = torch.optim.Adam(
+        [
+            {"params": [ref.d_orient, ref.ball, ref.hinge], "lr": lr0},
+            {"params": [ref.t_xy], "lr": lr0 * 0.1},
+            {"params": [ref.t_logz], "lr": lr0 * 0.5},
+            {"params": [ref.shape_u], "lr": lr0},
+        ]
+    )
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(torch_opt, iters, eta_min=lr1)
+    opt = _Adam(ours)
+    target = torch.linspace(-1.0, 1.0, 16)
+
+    def loss(v: _Variables) -> torch.Tensor:  # touches every variable, non-quadratic
+        flat = torch.cat([p.reshape(-1) for p in (v.d_orient, v.ball, v.hinge, v.t_xy, v.t_logz, v.shape_u)])
+        return ((flat[:16] - target) ** 4).sum() + (flat[16:] ** 2).sum()
+
+    for it in range(iters):
+        cosine = 0.5 * (1.0 + math.cos(math.pi * it / iters))
+        opt.zero_grad()
+        loss(ours).backward()
+        opt.step(lr0 * cosine, lr1 * (1.0 - cosine))
+        torch_opt.zero_grad()
+        loss(ref).backward()
+        torch_opt.step()
+        sched.step()
+    for name in ("d_orient", "ball", "hinge", "t_xy", "t_logz", "shape_u"):
+        a, b = getattr(ours, name), getattr(ref, name)
+        assert torch.allclose(a, b, atol=1e-6), name
+    assert not torch.allclose(ours.t_xy, _Variables(model, init).t_xy)  # the variables did move
+
+
+def test_coverage_term_equals_the_nearest_point_chamfer():
+    """The coverage term (nearest body point per mask target, found without autograd) has the value
+    and the gradient of the plain all-pairs minimum."""
+    from humansplat.prior.fit import _robust, _Silhouette
+
+    person = make_synthetic_person(0, 256)
+    sil = _Silhouette(person.crop, valid_region(person.crop), 64, 200.0)
+    g = torch.Generator().manual_seed(0)
+    uv = (torch.rand(2, 300, 2, generator=g) * 256).requires_grad_()
+    _, coverage = sil.terms(uv)
+    (grad,) = torch.autograd.grad(coverage.sum(), uv)
+    uv_ref = uv.detach().clone().requires_grad_()
+    sq = torch.cdist(sil.targets[None].expand(2, -1, -1), uv_ref).pow(2).min(-1).values / 200.0**2
+    expected = _robust(sq, 0.05).mean(-1)
+    expected.sum().backward()
+    assert sil.targets.shape[0] > 50
+    assert torch.allclose(coverage, expected, rtol=1e-5)
+    assert torch.allclose(grad, uv_ref.grad, atol=1e-9, rtol=1e-4)
+    assert grad.abs().sum() > 0
+
+
+def test_model_frame_is_the_forward_at_the_origin():
+    """``model_frame`` (what the fit poses) equals ``forward`` with no global rotation or translation,
+    exactly and through a rest state."""
+    model = get_body_model("anny")
+    g = torch.Generator().manual_seed(1)
+    pose = torch.randn(2, len(POSE_GROUPS), 3, generator=g) * 0.3
+    shape = torch.rand(2, len(model.shape_names), generator=g) * 0.4 + 0.3
+    idx = torch.tensor([3, 400, 9000])
+    params = model.neutral_params((2,))
+    params = params.replace(global_orient=torch.zeros(2, 3), translation=torch.zeros(2, 3), body_pose=pose, shape=shape)
+    full = model(params, idx)
+    ours = model.model_frame(pose, shape, idx)
+    for name in ("vertices", "joints", "landmarks"):
+        assert torch.allclose(getattr(ours, name), getattr(full, name), atol=1e-5), name
+    rest = model.rest_state(shape[0], idx)
+    near = model.model_frame(pose[:1], shape[:1], idx, rest)
+    assert torch.allclose(near.landmarks, full.landmarks[:1], atol=1e-4)
+    assert torch.allclose(near.vertices, full.vertices[:1], atol=1e-4)

@@ -219,10 +219,12 @@ def _local_camera(camera: Cameras) -> Cameras:
 
 
 def _project(camera: Cameras, points: torch.Tensor) -> torch.Tensor:
-    """(B, N, 3) camera-frame points -> (B, N, 2) pixels."""
-    B, N = points.shape[:2]
-    uv, _ = camera.project(points.reshape(B * N, 3))
-    return uv[0].reshape(B, N, 2)
+    """(B, N, 3) camera-frame points (in front of the camera) -> (B, N, 2) pixels of ``camera``'s
+    intrinsics (pixel centres at +0.5, as :meth:`Cameras.project`)."""
+    K = camera.Ks[0]
+    focal = torch.stack([K[0, 0], K[1, 1]]).float()
+    centre = torch.stack([K[0, 2], K[1, 2]]).float()
+    return points[..., :2] / points[..., 2:].clamp_min(1e-8) * focal + centre
 
 
 def _rot_y(a: float) -> torch.Tensor:
@@ -277,7 +279,7 @@ def _initialise(model: BodyModel, crop: PersonCrop, cam: Cameras, w: np.ndarray,
     f = 0.5 * (K[0, 0] + K[1, 1])
     c = K[:2, 2]
     with torch.no_grad():
-        ref = model(model.neutral_params()).landmarks.double()
+        ref = model(model.neutral_params(), _NO_VERTICES).landmarks.double()
     ref = ref - model.neutral_params().translation.double()  # model frame
     ref = ref.numpy()
     seen = w > 0
@@ -344,14 +346,17 @@ def _initialise(model: BodyModel, crop: PersonCrop, cam: Cameras, w: np.ndarray,
     return _Init(orient=orient.float(), translation=translation.float())
 
 
+_HINGE_IDX = torch.tensor([POSE_GROUPS.index(g) for g in HINGE_GROUPS])
+_BALL_IDX = torch.tensor([i for i, g in enumerate(POSE_GROUPS) if g not in HINGE_GROUPS])
+
+
 class _Variables(torch.nn.Module):
     """The optimised variables of B hypotheses, mapped to :class:`BodyParams` (model frame pose)."""
 
     def __init__(self, model: BodyModel, init: _Init) -> None:
         super().__init__()
         B = init.orient.shape[0]
-        self.hinge_idx = torch.tensor([POSE_GROUPS.index(g) for g in HINGE_GROUPS])
-        self.ball_idx = torch.tensor([i for i, g in enumerate(POSE_GROUPS) if g not in HINGE_GROUPS])
+        self.hinge_idx, self.ball_idx = _HINGE_IDX, _BALL_IDX
         self.register_buffer("orient0", init.orient.clone())
         self.register_buffer("hinge_axes", model.hinge_axes.float())
         self.register_buffer("shape_scale", model.shape_scale().float())
@@ -387,12 +392,6 @@ class _Variables(torch.nn.Module):
     def shape(self) -> torch.Tensor:
         return self.shape0 + self.shape_u * self.shape_scale
 
-    def model_params(self) -> BodyParams:
-        """Parameters in the model frame (no global rotation/translation)."""
-        B = self.ball.shape[0]
-        zero = self.ball.new_zeros(B, 3)
-        return BodyParams(global_orient=zero, translation=zero, body_pose=self.body_pose(), shape=self.shape())
-
     def select(self, b: int) -> _Variables:
         """A copy holding hypothesis ``b`` only."""
         out = _Variables.__new__(_Variables)
@@ -405,22 +404,37 @@ class _Variables(torch.nn.Module):
         return out
 
 
-def _pose_limit_tables(model: BodyModel) -> tuple[torch.Tensor, torch.Tensor]:
-    lo, hi = model.pose_limits()
-    return lo.float(), hi.float()
+@dataclass
+class _PriorTables:
+    """The pose prior's fixed tables, split like :class:`_Variables` (ball joints, hinges).
+
+    Attributes:
+        ball_lo, ball_hi: (Pb, 3) axis-angle limits (radians) of the ball joints.
+        hinge_lo, hinge_hi: (Ph,) flexion limits (radians) of the hinges.
+        ball_w, hinge_w: (Pb,), (Ph,) multipliers of the neutral-pose prior.
+    """
+
+    ball_lo: torch.Tensor
+    ball_hi: torch.Tensor
+    hinge_lo: torch.Tensor
+    hinge_hi: torch.Tensor
+    ball_w: torch.Tensor
+    hinge_w: torch.Tensor
+
+    @classmethod
+    def build(cls, model: BodyModel, group_weight: torch.Tensor) -> _PriorTables:
+        """From the model's pose limits and the (P,) per-group prior multipliers."""
+        lo, hi = (x.float() for x in model.pose_limits())
+        ball, hinge = _BALL_IDX, _HINGE_IDX
+        return cls(lo[ball], hi[ball], lo[hinge, 0], hi[hinge, 0], group_weight[ball], group_weight[hinge])
 
 
-def _prior_terms(
-    var: _Variables, model: BodyModel, group_weight: torch.Tensor, opts: FitOptions
-) -> torch.Tensor:
+def _prior_terms(var: _Variables, tables: _PriorTables, opts: FitOptions) -> torch.Tensor:
     """(B,) pose and shape priors."""
-    lo, hi = _pose_limit_tables(model)
-    ball_lo, ball_hi = lo[var.ball_idx], hi[var.ball_idx]
-    hinge_lo, hinge_hi = lo[var.hinge_idx, 0], hi[var.hinge_idx, 0]
-    excess = torch.relu(ball_lo - var.ball) + torch.relu(var.ball - ball_hi)
-    limit = (excess**2).sum((-1, -2)) + ((torch.relu(hinge_lo - var.hinge) + torch.relu(var.hinge - hinge_hi)) ** 2).sum(-1)
-    gw = group_weight
-    l2 = (gw[var.ball_idx] * ((var.ball - var.ball0) ** 2).sum(-1)).sum(-1) + (gw[var.hinge_idx] * (var.hinge - var.hinge0) ** 2).sum(-1)
+    t = tables
+    excess = torch.relu(t.ball_lo - var.ball) + torch.relu(var.ball - t.ball_hi)
+    limit = (excess**2).sum((-1, -2)) + ((torch.relu(t.hinge_lo - var.hinge) + torch.relu(var.hinge - t.hinge_hi)) ** 2).sum(-1)
+    l2 = (t.ball_w * ((var.ball - var.ball0) ** 2).sum(-1)).sum(-1) + (t.hinge_w * (var.hinge - var.hinge0) ** 2).sum(-1)
     shape = (var.shape_u**2).sum(-1)
     return opts.w_limits * limit + opts.w_pose * l2 + opts.w_shape * shape
 
@@ -513,7 +527,11 @@ class _Silhouette:
         outside = _robust(d * d, 0.05).mean(-1)
         if self.targets.numel() == 0:
             return outside, torch.zeros_like(outside)
-        sq = torch.cdist(self.targets[None].expand(B, -1, -1), uv).pow(2).min(-1).values / self.h_px**2  # (B, M)
+        with torch.no_grad():  # nearest body point of each target: argmin_n |u_n|^2 - 2 t.u_n
+            score = torch.baddbmm((uv * uv).sum(-1)[:, None, :], self.targets[None].expand(B, -1, -1), uv.transpose(-1, -2), alpha=-2.0)
+            nearest = torch.from_numpy(score.numpy().argmin(-1))  # (B, M); NumPy's argmin is several times faster
+        near = torch.gather(uv, 1, nearest[..., None].expand(-1, -1, 2))  # (B, M, 2)
+        sq = ((near - self.targets) ** 2).sum(-1) / self.h_px**2  # (B, M)
         coverage = _robust(sq, 0.05).mean(-1)
         return outside, coverage
 
@@ -606,6 +624,10 @@ class _FitProblem:
     extra_tgt: torch.Tensor
     group_weight: torch.Tensor
     deadline: Deadline | None = None
+    tables: _PriorTables | None = None
+
+    def __post_init__(self) -> None:
+        self.tables = _PriorTables.build(self.model, self.group_weight)
 
     @classmethod
     def build(cls, crop: PersonCrop, model: BodyModel, opts: FitOptions, deadline: Deadline | None) -> _FitProblem:
@@ -656,7 +678,7 @@ class _FitProblem:
 
     def prior(self, var: _Variables) -> torch.Tensor:
         """(B,) joint limits + neutral pose + shape priors."""
-        return _prior_terms(var, self.model, self.group_weight, self.opts)
+        return _prior_terms(var, self.tables, self.opts)
 
     def lean_prior(self, lm3: torch.Tensor) -> torch.Tensor:
         """(B,) prior on what one photo hardly sees, from (B, 33, 3) camera-frame landmarks: an
@@ -665,7 +687,7 @@ class _FitProblem:
 
     def posed(self, var: _Variables, vertex_index: torch.Tensor, rest: object | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Camera-frame (B, 33, 3) landmarks and (B, n, 3) vertices ``vertex_index`` of the B hypotheses."""
-        out = self.model(var.model_params(), vertex_index, rest)
+        out = self.model.model_frame(var.body_pose(), var.shape(), vertex_index, rest)
         R, t = var.rotation(), var.translation()
         lm3 = out.landmarks @ R.transpose(-1, -2) + t[:, None]
         verts = out.vertices @ R.transpose(-1, -2) + t[:, None]
@@ -690,8 +712,7 @@ class _FitProblem:
         relinearising the shape every few steps (on ``vertex_index``) and clamping it to its bounds."""
         if iters <= 0:
             return
-        opt = _make_optimizer(var, lr0)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters, eta_min=lr1)
+        opt = _Adam(var)
         shape_lo, shape_hi = self.model.shape_bounds()
         u_lo = ((shape_lo - var.shape0) / var.shape_scale).float()
         u_hi = ((shape_hi - var.shape0) / var.shape_scale).float()
@@ -700,12 +721,13 @@ class _FitProblem:
             check_deadline(self.deadline, "the body fit")
             if it % _RELINEARISE_EVERY == 0:
                 rest = self.model.rest_state(var.shape().detach().mean(0), vertex_index)
-            opt.zero_grad(set_to_none=True)
+            # cosine schedule: each variable from lr0 x its multiplier down to lr1
+            cosine = 0.5 * (1.0 + math.cos(math.pi * it / iters))
+            opt.zero_grad()
             loss_fn(var, rest).sum().backward()
-            opt.step()
-            sched.step()
+            opt.step(lr0 * cosine, lr1 * (1.0 - cosine))
             with torch.no_grad():
-                var.shape_u.copy_(torch.maximum(torch.minimum(var.shape_u, u_hi), u_lo))
+                var.shape_u.clamp_(u_lo, u_hi)
 
 
 _NO_VERTICES = torch.zeros(0, dtype=torch.int64)
@@ -723,16 +745,38 @@ def _group_weights(w: np.ndarray, opts: FitOptions) -> torch.Tensor:
     return group_weight
 
 
-def _make_optimizer(var: _Variables, lr: float) -> torch.optim.Optimizer:
-    """Adam with translation steps rescaled to match the rotations' (radians)."""
-    return torch.optim.Adam(
-        [
-            {"params": [var.d_orient, var.ball, var.hinge], "lr": lr},
-            {"params": [var.t_xy], "lr": lr * 0.1},
-            {"params": [var.t_logz], "lr": lr * 0.5},
-            {"params": [var.shape_u], "lr": lr},
-        ]
-    )
+_LR_SCALE = {"t_xy": 0.1, "t_logz": 0.5}  # Adam's learning-rate multipliers; the other variables 1
+
+
+class _Adam:
+    """Adam (PyTorch's: betas (0.9, 0.999), eps 1e-8, bias-corrected) over the variables of
+    :class:`_Variables` at once: the moments live in one flat vector, so a step is a dozen ops
+    whatever the number of tensors. Translation steps are rescaled to match the rotations' (radians)."""
+
+    def __init__(self, var: _Variables) -> None:
+        self.params = [var.d_orient, var.ball, var.hinge, var.t_xy, var.t_logz, var.shape_u]
+        names = ("d_orient", "ball", "hinge", "t_xy", "t_logz", "shape_u")
+        self.sizes = [p.numel() for p in self.params]
+        self.scale = torch.cat([torch.full((n,), _LR_SCALE.get(k, 1.0)) for k, n in zip(names, self.sizes)])
+        self.m = torch.zeros(sum(self.sizes))
+        self.v = torch.zeros(sum(self.sizes))
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr: float, lr_floor: float = 0.0) -> None:
+        """One step; each variable's learning rate is ``lr x`` its multiplier ``+ lr_floor``."""
+        self.t += 1
+        g = torch.cat([p.grad.reshape(-1) for p in self.params])
+        self.m.lerp_(g, 0.1)
+        self.v.mul_(0.999).addcmul_(g, g, value=0.001)
+        denom = (self.v.sqrt() / math.sqrt(1.0 - 0.999**self.t)).add_(1e-8)
+        rate = (self.scale * lr + lr_floor) / (1.0 - 0.9**self.t)
+        for p, u in zip(self.params, (self.m / denom * rate).split(self.sizes)):
+            p.sub_(u.view_as(p))
 
 
 def _landmark_phase(problem: _FitProblem, var: _Variables) -> _Variables:

@@ -8,19 +8,21 @@ our per-group axis-angles map to directly (``r_anny = A^T r_model``).
 
 Skinning is our own sparse linear blend skinning over anny's weights, so a vertex subset can be
 skinned alone (the fit poses ~1,500 of the 13,718 vertices); a test checks it against anny's own
-forward. anny's Warp kernels are not used (no compilation on first load).
+forward. anny's Warp kernels are not used (no compilation on first load). With a
+:meth:`AnnyBody.rest_state` the forward poses only the bones of the pose groups, first order in the
+shape (:mod:`.anny_rest`): the fit's steps.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ...geometry import axis_angle_to_matrix
 from ...parts import PART_NAMES
+from .anny_rest import AnchorSkeleton, RestState, anchor_rows, posed_points
 from .base import HINGE_GROUPS, LANDMARK_NAMES, POSE_GROUPS, BodyModel, BodyOutput, BodyParams
 
 __all__ = ["ANNY_TO_MODEL", "AnnyBody", "RestState"]
@@ -73,27 +75,6 @@ _VERTEX_FOR_LANDMARK = {
     "mouth_left": ("nose", (0.020, 0.042)),
     "mouth_right": ("nose", (-0.020, 0.042)),
 }
-
-@dataclass
-class RestState:
-    """Shape-dependent data linearised around one shape (see :meth:`AnnyBody.rest_state`).
-
-    Attributes:
-        shape0: (S,) expansion point; vertex_index: (n,) the vertex subset it was prepared for.
-        poses0, dposes: (J, 4, 4) rest bone poses and (S, J, 4, 4) their derivatives.
-        verts0, dverts: (n, 3) rest vertices and (S, n, 3) derivatives.
-        moments0, dmoments: (L*J, 3) landmark moments and (S, L*J, 3) derivatives.
-    """
-
-    shape0: torch.Tensor
-    vertex_index: torch.Tensor
-    poses0: torch.Tensor
-    dposes: torch.Tensor
-    verts0: torch.Tensor
-    dverts: torch.Tensor
-    moments0: torch.Tensor
-    dmoments: torch.Tensor
-
 
 _ARMS_DOWN_DEG = 32.0  # anny's A-pose holds the arms 40 deg from the body; the neutral pose lowers them
 
@@ -160,6 +141,12 @@ class AnnyBody(BodyModel):
         for r, c, v in zip(rows, cols, vals):
             share[local_row[r], c] = v
         self._group_share = share  # (n_posed, P)
+        if model.pose_parameterization != "local-ref" or not torch.allclose(
+            model.reference_bone_orientations[0], torch.eye(3, dtype=dtype)
+        ):
+            raise RuntimeError("anny's local-ref parameterisation with an unrotated root is expected (see anny_rest)")
+        self._skeleton = AnchorSkeleton.build(self.bone_parents, self._posed_bones.tolist())
+        self._subset_cache: dict[bytes, tuple[torch.Tensor, torch.Tensor]] = {}
 
         # Reference-pose geometry for parts, landmarks and hinge axes (model frame).
         with torch.no_grad():
@@ -209,6 +196,12 @@ class AnnyBody(BodyModel):
             vertices=to_cam(out["vertices"]), joints=to_cam(out["joints"]), landmarks=to_cam(out["landmarks"])
         )
 
+    def model_frame(
+        self, body_pose: torch.Tensor, shape: torch.Tensor, vertex_index: torch.Tensor | None = None, rest: RestState | None = None
+    ) -> BodyOutput:
+        out = self._forward_model_frame(shape.to(self.dtype), body_pose, vertex_index, landmarks=True, rest=rest)
+        return BodyOutput(**{k: out[k].float() for k in ("vertices", "joints", "landmarks")})
+
     def _forward_model_frame(
         self,
         shape: torch.Tensor,
@@ -222,20 +215,26 @@ class AnnyBody(BodyModel):
         m = self._anny
         B = shape.shape[0]
         index = None if vertex_index is None else vertex_index.to(torch.int64)
-        # 1. Rest state: skeleton, rest vertices, landmark moments (exact, or linearised in the shape).
-        if rest is None:
-            empty = shape.new_zeros(B, 0)
-            coeffs = m._get_phenotype_blendshape_coefficients(shape, empty, empty)  # (B, K)
-            rest_bone_poses = self._rest_bone_poses(coeffs)  # (B, J, 4, 4)
-            rest_v = self._rest_vertices(coeffs, index)  # (B, n, 3)
-            moments = self._landmark_moments(self._rest_vertices(coeffs, self._lm_support)) if landmarks else None
-        else:
+        if rest is not None:  # first order in the shape, posed bones only (anny_rest)
             if index is None or not torch.equal(rest.vertex_index, index):
                 raise ValueError("rest state was prepared for another vertex_index; call rest_state() again")
-            ds = shape.to(self.dtype) - rest.shape0
-            rest_bone_poses = rest.poses0 + torch.einsum("bs,sjkl->bjkl", ds, rest.dposes)
-            rest_v = rest.verts0 + torch.einsum("bs,snc->bnc", ds, rest.dverts)
-            moments = rest.moments0 + torch.einsum("bs,sqc->bqc", ds, rest.dmoments)
+            pose = torch.einsum("np,bpc->bnc", self._group_share, body_pose.to(self.dtype))  # (B, n_posed, 3)
+            points = posed_points(self._skeleton, rest, shape, pose)
+            n, L = index.numel(), len(LANDMARK_NAMES)
+            return {"vertices": points[:, :n], "landmarks": points[:, n : n + L], "joints": points[:, n + L :]}
+        # 1. Rest state: skeleton, rest vertices, landmark moments.
+        empty = shape.new_zeros(B, 0)
+        coeffs = m._get_phenotype_blendshape_coefficients(shape, empty, empty)  # (B, K)
+        rest_bone_poses = self._rest_bone_poses(coeffs)  # (B, J, 4, 4)
+        rest_v = self._rest_vertices(coeffs, index)  # (B, n, 3)
+        moments = None
+        if landmarks:  # the nonzero (landmark, bone) moments, scattered to (B, L*J, 3)
+            from anny.skinning.skinning import apply_linear_blendshape
+
+            L, J = self._lm_w_joints.shape
+            lm_rows, lm_bones, _ = self._lm_moment_pairs
+            nz = apply_linear_blendshape(*self._lm_moment_blendshapes, coeffs)
+            moments = nz.new_zeros(B, L * J, 3).index_copy(1, lm_rows * J + lm_bones, nz)
 
         # 2. Forward kinematics (anny's local-ref parameterisation).
         delta = torch.eye(4, dtype=self.dtype).expand(B, len(self.joint_names), 4, 4)
@@ -299,10 +298,13 @@ class AnnyBody(BodyModel):
         return rest_support.new_zeros(B, L * J, 3).index_add(1, self._lm_nz_rows, contrib)
 
     def rest_state(self, shape: torch.Tensor, vertex_index: torch.Tensor, step: float = 0.01) -> RestState:
-        """First-order model in the shape, around ``shape`` (S,), of everything shape-dependent
-        (rest skeleton, rest vertices of ``vertex_index``, landmark moments), by central differences.
-        ``forward(..., rest=...)`` then skips anny's phenotype blending, which dominates its cost.
-        Accurate to ~1 mm for shape changes of 0.03; re-prepare when the shape moves further."""
+        """First-order model in the shape, around ``shape`` (S,), of the reference-posed points the
+        fit reads (vertices ``vertex_index``, landmarks, bone heads) and of the posed bones' heads,
+        by central differences (:mod:`.anny_rest`). ``forward(..., rest=...)`` then skips anny's
+        phenotype blending and its 104-bone chain. Accurate to ~1 mm for shape changes of 0.03;
+        re-prepare when the shape moves further."""
+        from anny.skinning.skinning import apply_linear_blendshape
+
         m = self._anny
         s0 = shape.detach().reshape(-1).to(self.dtype)
         S = s0.numel()
@@ -312,22 +314,52 @@ class AnnyBody(BodyModel):
         minus = torch.maximum(s0 - eye, lo.to(self.dtype))
         batch = torch.cat([s0[None], plus, minus])  # (1 + 2S, S)
         index = vertex_index.to(torch.int64)
+        n, J, A = index.numel(), len(self.joint_names), self._skeleton.num_anchors
         with torch.no_grad():
             empty = batch.new_zeros(batch.shape[0], 0)
             coeffs = m._get_phenotype_blendshape_coefficients(batch, empty, empty)
-            poses = self._rest_bone_poses(coeffs)
-            verts = self._rest_vertices(coeffs, index)
-            moments = self._landmark_moments(self._rest_vertices(coeffs, self._lm_support))
+            identity = torch.eye(4, dtype=self.dtype).expand(batch.shape[0], J, 4, 4)
+            T0, W0 = m.get_bone_transforms(identity, self._rest_bone_poses(coeffs))  # reference pose
+            # in the model frame, root at the origin: [A R | A (t - root)]
+            root = W0[:, 0, :3, 3]
+            T0 = torch.cat([self._A @ T0[..., :3, :3], (self._A @ (T0[..., :3, 3] - root[:, None])[..., None])], -1)
+            heads = (W0[..., :3, 3] - root[:, None]) @ self._A.T  # (1 + 2S, J, 3)
+            template, blendshapes = self._subset_blendshapes(index)
+            rest_v = apply_linear_blendshape(template, blendshapes, coeffs)  # (1 + 2S, n, 3)
+            w, b = m.vertex_bone_weights[index].to(self.dtype), m.vertex_bone_indices[index].long()  # (n, k)
+            v, j = torch.nonzero(w, as_tuple=True)  # the (vertex, bone) pairs that skin
+            rows_v = anchor_rows(self._skeleton, w[v, j, None] * rest_v[:, v], w[v, j], b[v, j], v, n, T0)
+            moments = apply_linear_blendshape(*self._lm_moment_blendshapes, coeffs)  # (1 + 2S, Q, 3)
+            lm_rows, lm_bones, lm_mass = self._lm_moment_pairs
+            rows_l = anchor_rows(self._skeleton, moments, lm_mass, lm_bones, lm_rows, len(LANDMARK_NAMES), T0)
+            rows_j = rest_v.new_zeros(batch.shape[0], J, A, 4)
+            rows_j[:, torch.arange(J), self._skeleton.bone_anchor] = torch.cat([heads, torch.ones_like(heads[..., :1])], -1)
+            rows_l = rows_l + torch.einsum("lj,bjac->blac", self._lm_w_joints, rows_j)
+            rows = torch.cat([rows_v, rows_l, rows_j], 1).reshape(batch.shape[0], -1, 4 * A)
+            heads = heads[:, self._posed_bones[self._skeleton.posed_order]]  # the posed anchors' heads
         h = (plus - minus).diagonal().clamp_min(1e-9)  # (S,)
 
         def split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             hs = h.reshape((S,) + (1,) * (x.ndim - 1))
             return x[0], (x[1 : 1 + S] - x[1 + S :]) / hs
 
-        poses0, dposes = split(poses)
-        verts0, dverts = split(verts)
-        moments0, dmoments = split(moments)
-        return RestState(s0, index, poses0, dposes, verts0, dverts, moments0, dmoments)
+        rows0, drows = split(rows)
+        heads0, dheads = split(heads)
+        return RestState(s0, index, rows0, drows, heads0, dheads)
+
+    def _subset_blendshapes(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Template (n, 3) and blendshapes (K, n, 3) of the vertices ``index``, cached (the fit asks
+        for the same subset at every refresh; the last few subsets are kept)."""
+        key = index.numpy().tobytes()
+        hit = self._subset_cache.get(key)
+        if hit is None:
+            m = self._anny
+            # index_select: plain indexing along dim 1 of the (K, V, 3) blendshapes is much slower.
+            hit = (m.template_vertices[index], torch.index_select(m.blendshapes, 1, index))
+            if len(self._subset_cache) >= 4:
+                self._subset_cache.pop(next(iter(self._subset_cache)))
+            self._subset_cache[key] = hit
+        return hit
 
     def _rest_bone_poses(self, coeffs: torch.Tensor) -> torch.Tensor:
         """(B, J, 4, 4) rest bone poses for blendshape coefficients, without the rest vertices."""
@@ -449,6 +481,18 @@ class AnnyBody(BodyModel):
         self._lm_bone_mass = mass.reshape(len(LANDMARK_NAMES), J)  # (L, J), rows sum to 1 or 0
         self._lm_mass = self._lm_bone_mass.sum(1)  # (L,) 1 for vertex landmarks, 0 for bone landmarks
         self._lm_w_joints = Wj
+        # The nonzero (landmark, bone) moments as linear blendshapes (template (Q, 3), (K, Q, 3)),
+        # for the fit's rest states: Q (landmark, bone, mass) entries.
+        lm_rows, lm_bones = torch.nonzero(self._lm_bone_mass, as_tuple=True)
+        self._lm_moment_pairs = (lm_rows, lm_bones, self._lm_bone_mass[lm_rows, lm_bones])
+        m = self._anny
+        pick = lm_rows * J + lm_bones
+        template = self._landmark_moments(m.template_vertices[support][None].to(self.dtype))[0, pick]
+        blend = [
+            self._landmark_moments(torch.index_select(m.blendshapes, 1, support)[c : c + 8].to(self.dtype))[:, pick]
+            for c in range(0, m.blendshapes.shape[0], 8)
+        ]
+        self._lm_moment_blendshapes = (template, torch.cat(blend))
 
     def _compute_hinge_axes(self, j0: torch.Tensor) -> torch.Tensor:
         """Flexion axes (model frame): knees bend the shin backward (+z), elbows the forearm forward."""

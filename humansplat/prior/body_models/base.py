@@ -147,6 +147,14 @@ class BodyModel(ABC):
     def __call__(self, params: BodyParams, vertex_index: torch.Tensor | None = None, rest: object | None = None) -> BodyOutput:
         return self.forward(params, vertex_index, rest)
 
+    def model_frame(
+        self, body_pose: torch.Tensor, shape: torch.Tensor, vertex_index: torch.Tensor | None = None, rest: object | None = None
+    ) -> BodyOutput:
+        """The posed body in the model frame (no global rotation or translation) for ``body_pose``
+        (B, P, 3) and ``shape`` (B, S): :meth:`forward` at the origin, without its last transform."""
+        zero = shape.new_zeros(shape.shape[0], 3)
+        return self.forward(BodyParams(zero, zero, body_pose, shape), vertex_index, rest)
+
     def rest_state(self, shape: torch.Tensor, vertex_index: torch.Tensor) -> object | None:
         """Precomputed shape-dependent data that speeds up repeated :meth:`forward` calls for shapes
         near ``shape`` (S,) and this ``vertex_index``; None when the backend has nothing to cache."""

@@ -304,3 +304,28 @@ def test_pixels_where_the_fit_put_a_hand_but_the_photo_shows_no_skin_are_not_the
     assert (after.body & on_hand).sum() < 0.3 * on_hand.sum()
     moved = on_hand & ~after.body
     assert after.front_depth[moved].mean() >= kept.front_depth[moved].mean() - 1e-4
+
+
+def test_the_back_of_the_neck_is_the_shoulders_garment_not_the_collar():
+    """A white collar fills the torso's narrow top rows (the neck) in front of a dark jacket's shoulders:
+    behind, the neck takes the jacket's colour, while a row of the jacket keeps its own."""
+    from humansplat.parts import PART_NAMES
+    from humansplat.prior_mode.garments import back_colours
+
+    S = 64
+    jacket, collar = np.array([0.13, 0.14, 0.18]), np.array([0.93, 0.93, 0.90])
+    torso = PART_NAMES.index("torso")
+    part = np.full((S, S), PART_NAMES.index("head"))
+    mask = np.zeros((S, S), bool)
+    mask[4:16, 26:38] = True  # the head
+    mask[16:24, 27:37] = True  # the neck: 10 px of a torso 44 px wide
+    mask[24:60, 10:54] = True
+    part[16:] = torso
+    rgb = np.zeros((S, S, 3))
+    rgb[:] = jacket
+    rgb[4:16] = (0.85, 0.65, 0.52)  # the face
+    rgb[16:24] = collar  # the collar all round the neck, as seen in front
+    rgb[24:60, 24:40] = collar  # the shirt in the jacket's opening
+    back = back_colours(rgb, mask, part, [part])[0]
+    assert np.linalg.norm(back[16:24, 27:37] - jacket, axis=-1).max() < 0.1
+    assert np.linalg.norm(np.median(back[40, 10:54], axis=0) - jacket) < 0.05

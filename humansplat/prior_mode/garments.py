@@ -28,6 +28,8 @@ __all__ = [
     "GARMENT_SUPPORT",
     "HAIR_MATCH",
     "PART_ROW_BAND",
+    "SHOULDER_ROWS",
+    "SHOULDER_WIDTH_FRACTION",
     "back_colours",
     "hair_colour",
     "long_hair",
@@ -53,7 +55,26 @@ HAIR_MATCH = 0.12
 DEFAULT_HAIR = np.array([0.22, 0.16, 0.12])
 """Hair colour (RGB, 0-1) for the back of a head when the photo shows (almost) none: a dark brown."""
 
-_HEAD, _FACE = PART_NAMES.index("head"), PART_NAMES.index("face")
+_HEAD, _FACE, _TORSO = PART_NAMES.index("head"), PART_NAMES.index("face"), PART_NAMES.index("torso")
+SHOULDER_WIDTH_FRACTION = 0.8
+"""The torso's rows at least this fraction of its widest row are below the neck (:func:`_neck_rows`)."""
+SHOULDER_ROWS = 8
+"""The first this many of those rows are the shoulders, whose garment covers the back of the neck."""
+
+
+def _neck_rows(torso: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(neck, shoulders): (S,) bool rows of the torso's pixels ``torso`` (S, S). The neck: its rows above
+    the first one at least :data:`SHOULDER_WIDTH_FRACTION` as wide as its widest, whose front shows what
+    is worn there (a collar, a tie's knot, the shirt inside a jacket's collar); the shoulders: the first
+    :data:`SHOULDER_ROWS` rows that wide, whose garment is what covers the back of the neck."""
+    width = torso.sum(axis=1)
+    neck, shoulders = np.zeros(len(width), dtype=bool), np.zeros(len(width), dtype=bool)
+    if width.max() == 0:
+        return neck, shoulders
+    wide = np.nonzero(width >= SHOULDER_WIDTH_FRACTION * width.max())[0]
+    neck[: wide[0]] = width[: wide[0]] > 0
+    shoulders[wide[:SHOULDER_ROWS]] = True
+    return neck, shoulders
 
 
 def _lateral_bands(part: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -237,13 +258,17 @@ def back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, back
     fallback = np.median(rgb[mask], axis=0) if mask.any() else np.full(3, 0.5)
     hair = hair_colour(rgb, mask, front_part, skin_colour(rgb, mask, front_part), fallback)
     med = _row_band_colours(rgb, medians, sels, back_parts, fallback)
+    neck, shoulders = _neck_rows(mask & (front_part == _TORSO))
+    if neck.any():  # the back of the neck: the shoulders' garment, not the collar or tie seen in front
+        med[_TORSO, neck] = np.median(med[_TORSO, shoulders], axis=0)
     rows = np.broadcast_to(np.arange(mask.shape[0])[:, None], mask.shape)
     blurred_w = blur_masked(garment, mask, BACK_BLUR_PX)  # soft transitions between garments
     hair_behind = long_hair(rgb, mask, front_part, hair, medians.get(PART_NAMES.index("torso")))
     outs = []
     for back_part in back_parts:
         # where something else is in front (an arm over the torso), the photo says nothing about the back
-        keep = np.where(front_part != back_part, 0.0, (1.0 - BACK_PART_MIX) * blurred_w)[..., None]
+        front_only = (front_part != back_part) | (neck[:, None] & (back_part == _TORSO))
+        keep = np.where(front_only, 0.0, (1.0 - BACK_PART_MIX) * blurred_w)[..., None]
         out = keep * blurred + (1 - keep) * med[back_part, rows]
         is_head = (front_part == _HEAD) | (front_part == _FACE) | (back_part == _HEAD) | (back_part == _FACE)
         out[is_head | hair_behind] = hair

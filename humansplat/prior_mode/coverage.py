@@ -9,10 +9,9 @@ the visible layer's grid (depth / focal length; one Gaussian per grid pixel), so
 covers its share of the surface: rendered at the grid's resolution or closer, it survives both and
 leaves no gaps between neighbours. The smallest axis (the surface normal) is left thin.
 
-One sheet of such splats is still only about 97 % opaque with the compensation (gsplat's; the back
-layers show through the photo's colours), so the visible layer (the one the input view sees) is sized by
-:func:`visible_sigmas`: :data:`INNER_SIGMA_PX` inside, about 99.4 % opaque with or without the
-compensation (the colour passes of :mod:`.photo_colours` sharpen what the larger splats blur). Its
+One sheet of such splats is still only about 97 % opaque inside the body with the compensation (gsplat's;
+the back layers show through the photo's colours), so the visible layer (the one the input view sees) is sized by
+:func:`visible_sigmas`: :data:`INNER_SIGMA_PX` inside, about 99.4 % opaque with the compensation (the colour passes of :mod:`.photo_colours` sharpen what the larger splats blur). Its
 :data:`RIM_ROWS` rows of pixels nearest the silhouette keep :data:`MIN_SIGMA_PX`, so that the outline does
 not grow.
 """
@@ -33,7 +32,7 @@ MIN_SIGMA_PX = 0.5
 """Smallest in-plane standard deviation, in pixels of the visible layer's grid (its neighbours' spacing)."""
 INNER_SIGMA_PX = 0.7
 """In-plane standard deviation of the visible layer inside its rim, in grid pixels. Larger values blur the
-photo more than the colour passes recover (0.8: -0.6 dB input-view PSNR in classic mode)."""
+photo more than the colour passes recover (0.8: about 0.6 dB lower input-view PSNR in classic mode)."""
 RIM_ROWS = 2
 """Rows of visible-layer pixels at the silhouette (the edge pixels are the first) that keep
 :data:`MIN_SIGMA_PX`: larger splats there, even when long only along the silhouette, widen the outline in

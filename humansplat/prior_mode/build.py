@@ -148,7 +148,7 @@ def gaussians_from_prior(
     colours = visible_colours(rgb, front.mask)
     visible = surface_gaussians(
         front.camera, front.front, front.mask, colours.rgb, side_rgb=colours.side, coverage=colours.coverage,
-        min_sigma_px=visible_sigmas(front.mask),
+        min_sigma_px=visible_sigmas(front.mask, rgb),
     )
     back_layer, far_layer, walls = _unseen_layers(body_fit, surf, photo, person, int(opt.back_resolution))
     parts = [visible, back_layer] + ([far_layer] if len(far_layer) else []) + [w for w in walls if len(w)]

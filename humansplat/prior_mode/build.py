@@ -40,7 +40,7 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians
 from ..imaging import nearest_fill
 from ..prior.body_fit import BodyFit
-from .coverage import cover_surface
+from .coverage import cover_surface, visible_sigmas
 from .garments import back_colours
 from .grids import resize_depth, resize_image, resize_nearest
 from .options import PriorOptions
@@ -147,7 +147,8 @@ def gaussians_from_prior(
     rgb = resize_image(photo, res) if res != crop_size else photo
     colours = visible_colours(rgb, front.mask)
     visible = surface_gaussians(
-        front.camera, front.front, front.mask, colours.rgb, side_rgb=colours.side, coverage=colours.coverage
+        front.camera, front.front, front.mask, colours.rgb, side_rgb=colours.side, coverage=colours.coverage,
+        min_sigma_px=visible_sigmas(front.mask, rgb),
     )
     back_layer, far_layer, walls = _unseen_layers(body_fit, surf, photo, person, int(opt.back_resolution))
     parts = [visible, back_layer] + ([far_layer] if len(far_layer) else []) + [w for w in walls if len(w)]

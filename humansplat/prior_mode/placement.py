@@ -141,6 +141,7 @@ def surface_gaussians(
     side_rgb: np.ndarray | None = None,
     sigma_px: float = SIGMA_PX,
     coverage: np.ndarray | None = None,
+    min_sigma_px: np.ndarray | None = None,
 ) -> Gaussians:
     """One flat Gaussian per ``valid`` pixel of ``camera``'s grid at camera depth ``depth`` (S, S).
 
@@ -150,7 +151,9 @@ def surface_gaussians(
     :data:`EDGE_SIGMA_PX` and no stretch, so that the silhouette does not grow by a pixel. With
     ``side_rgb`` (S, S, 3), Gaussians in the silhouette band get a view-dependent colour: ``rgb``
     from the camera's own rays, ``side_rgb`` seen from the side. ``coverage`` (S, S) in [0, 1]
-    scales each Gaussian's opacity (edge pixels partly covered by the person).
+    scales each Gaussian's opacity (edge pixels partly covered by the person). ``min_sigma_px`` (S, S)
+    (:func:`~humansplat.prior_mode.coverage.visible_sigmas`, grid pixels) raises each Gaussian's in-plane
+    standard deviations to at least its pixel's value, the normal's to :data:`FLATNESS` times it.
     """
     from scipy.ndimage import distance_transform_edt
 
@@ -174,6 +177,9 @@ def surface_gaussians(
     sigma = torch.where(edge, torch.full_like(zz, min(EDGE_SIGMA_PX, sigma_px)), torch.full_like(zz, sigma_px))
     foot = zz / focal * sigma  # (N,) metres
     scales = torch.stack([foot / cos, foot, foot * FLATNESS], dim=-1)
+    if min_sigma_px is not None:
+        floor = zz / focal * torch.as_tensor(min_sigma_px, dtype=torch.float32)[sel]  # (N,) metres
+        scales = torch.maximum(scales, torch.stack([floor, floor, floor * FLATNESS], dim=-1))
     colours = torch.as_tensor(rgb, dtype=torch.float32)[sel].clamp(0, 1)
     opac = torch.full((p.shape[0],), OPACITY)
     if coverage is not None:

@@ -162,6 +162,27 @@ def test_small_white_gaps_are_holes_but_a_large_white_garment_is_not():
     assert holes.sum() == 36
 
 
+def test_a_gap_the_colour_of_the_person_around_it_is_not_a_hole():
+    """Beside the fitted body, a dark coat in front of a dark background (the background's estimate there
+    has the coat's colour): the photo cannot tell them apart, so it stays the person; a grey wall seen
+    between the coat and the body, unlike the coat around it, is a hole."""
+    from humansplat.prior_mode.holes import background_holes
+
+    S = 64
+    coat, wall = np.array([0.10, 0.10, 0.10]), np.array([0.55, 0.55, 0.55])
+    mask = np.zeros((S, S), bool)
+    mask[4:60, 10:54] = True
+    body = mask.copy()  # the fitted body covers all but two pockets of the mask
+    body[40:50, 10:16] = body[20:26, 46:52] = False
+    rgb = np.broadcast_to(coat, (S, S, 3)).copy()
+    background = np.broadcast_to(wall, (S, S, 3)).copy()
+    background[38:52, 0:16] = coat  # something dark beside the coat, low on the left
+    rgb[20:26, 46:52] = wall  # the wall seen through a gap on the right
+    holes = background_holes(rgb, mask, body, background)
+    assert not holes[40:50, 10:16].any()
+    assert holes[20:26, 46:52].all()
+
+
 def test_a_skirt_is_as_deep_as_it_is_wide_and_trousers_are_not():
     """``skirt_profile``: rows below the torso where one mask run holds the legs and cloth between them
     get an elliptic cross-section; legs in trousers (their own runs, all body) get none."""

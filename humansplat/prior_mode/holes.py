@@ -6,13 +6,15 @@ import numpy as np
 
 from .grids import resize_image
 
-__all__ = ["HOLE_BODY_INSET_PX", "HOLE_COLOUR_DISTANCE", "HOLE_MAX_SHARE", "background_holes"]
+__all__ = ["HOLE_BODY_INSET_PX", "HOLE_COLOUR_DISTANCE", "HOLE_MAX_SHARE", "HOLE_RING_PX", "background_holes"]
 
 HOLE_COLOUR_DISTANCE = 0.06
 """RGB distance (0-1 scale) from white or from the estimated background within which a mask pixel may be
 background: anti-aliased person pixels next to white are farther."""
 HOLE_BODY_INSET_PX = 3.0
 """Pixels deeper than this (grid pixels) inside the fitted body are never holes: a white shirt there."""
+HOLE_RING_PX = 3
+"""Width (grid pixels) of the ring of person pixels around a hole whose colour it must differ from."""
 HOLE_MAX_SHARE = 0.05
 """A connected background-coloured region larger than this share of the mask is a white garment (a dress
 beyond the legs), not a hole."""
@@ -27,8 +29,8 @@ def background_holes(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, backgr
     photo's own ``background`` (S0, S0, 3) estimated behind the person (``PersonCrop.background``;
     NaN where unknown): the wall seen between an arm and the body), not deep inside the fitted body
     (a white shirt is; :data:`HOLE_BODY_INSET_PX`), and at least 3 x 3 pixels (an opening removes
-    the one-pixel rim of anti-aliased silhouette pixels), and each connected hole covers at most
-    :data:`HOLE_MAX_SHARE` of the mask.
+    the one-pixel rim of anti-aliased silhouette pixels), each connected hole covers at most
+    :data:`HOLE_MAX_SHARE` of the mask, and differs in colour from the person around it.
     """
     from scipy.ndimage import binary_opening, distance_transform_edt, label
 
@@ -44,4 +46,22 @@ def background_holes(rgb: np.ndarray, mask: np.ndarray, body: np.ndarray, backgr
     if n:
         sizes = np.bincount(labels.ravel(), minlength=n + 1)
         holes &= sizes[labels] <= HOLE_MAX_SHARE * mask.sum()
+        holes &= ~_like_the_person_around(rgb, mask, labels, n)[labels]
     return holes
+
+
+def _like_the_person_around(rgb: np.ndarray, mask: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) bool per hole label: the hole's median colour is within :data:`HOLE_COLOUR_DISTANCE` of the
+    median colour of the person's pixels in a ring :data:`HOLE_RING_PX` wide around it: the photo cannot
+    tell the two apart there (a dark coat beside a dark background), so it is the person, not a gap."""
+    from scipy.ndimage import binary_dilation
+
+    out = np.zeros(n + 1, dtype=bool)
+    for k in range(1, n + 1):
+        hole = labels == k
+        if not hole.any():
+            continue
+        ring = binary_dilation(hole, iterations=HOLE_RING_PX) & mask & (labels == 0)
+        if ring.sum() >= 4:
+            out[k] = np.linalg.norm(np.median(rgb[hole], axis=0) - np.median(rgb[ring], axis=0)) < HOLE_COLOUR_DISTANCE
+    return out

@@ -390,11 +390,12 @@ BUILTIN_SUBJECTS: tuple[str, ...] = tuple(_BUILDERS)
 
 
 @functools.lru_cache(maxsize=None)
-def _build(name: str) -> EvalSubject:
+def _build(name: str, painted_face: bool = True) -> EvalSubject:
     build, description = _BUILDERS[name]
     p = build()
-    hair = np.median(p.colors[p.parts == _P["head"]], axis=0)
-    p = _merge([p, _painted_face(p, brow=0.8 * hair)])
+    if painted_face:
+        hair = np.median(p.colors[p.parts == _P["head"]], axis=0)
+        p = _merge([p, _painted_face(p, brow=0.8 * hair)])
     # Scan frame: feet at y = 0, centred on x/z (bounding box).
     lo, hi = p.vertices.min(0), p.vertices.max(0)
     p.vertices = p.vertices - np.array([0.5 * (lo[0] + hi[0]), lo[1], 0.5 * (lo[2] + hi[2])])
@@ -408,8 +409,10 @@ def _build(name: str) -> EvalSubject:
     return EvalSubject(name=name, mesh=mesh, description=description)
 
 
-def builtin_subjects(names: Sequence[str] | None = None) -> list[EvalSubject]:
-    """The built-in subjects ``names`` (default all of :data:`BUILTIN_SUBJECTS`), in the scan frame.
+def builtin_subjects(names: Sequence[str] | None = None, painted_faces: bool = True) -> list[EvalSubject]:
+    """The built-in subjects ``names`` (default all of :data:`BUILTIN_SUBJECTS`), in the scan frame, with
+    their painted faces (``painted_faces=False``: blank skin, as the subjects were before they had faces,
+    for comparisons with numbers measured on those).
 
     Built once per process (about a second each after the body model loads); each call returns
     fresh copies.
@@ -421,7 +424,7 @@ def builtin_subjects(names: Sequence[str] | None = None) -> list[EvalSubject]:
     unknown = [n for n in names if n not in _BUILDERS]
     if unknown:
         raise ValueError(f"unknown built-in subject(s) {', '.join(map(repr, unknown))}; choose from {', '.join(BUILTIN_SUBJECTS)}")
-    return [copy.deepcopy(_build(n)) for n in names]
+    return [copy.deepcopy(_build(n, painted_faces)) for n in names]
 
 
 def scan_subjects(folder: str | Path) -> list[EvalSubject]:

@@ -801,7 +801,7 @@ def _silhouette_phase(problem: _FitProblem, crop: PersonCrop, var: _Variables) -
     points = surface_points(problem.model, opts.surface_spacing)
     # the coverage term acts in close-ups too: it holds the shoulders to the mask's and so sets the bust's
     # distance; the face's points alone (Pose's ears and mouth corners sit inside and above the body
-    # model's) put it 5-11 cm too far on the built-in subjects' portraits
+    # model's) put it 4-11 cm too far on the built-in subjects' portraits
     sil = _Silhouette(crop, valid_region(crop), opts.silhouette_resolution, problem.h_px)
 
     def objective(v: _Variables, rest: object | None) -> torch.Tensor:

@@ -263,7 +263,7 @@ def back_colours(rgb: np.ndarray, mask: np.ndarray, front_part: np.ndarray, back
         med[_TORSO, neck] = np.median(med[_TORSO, shoulders], axis=0)
     rows = np.broadcast_to(np.arange(mask.shape[0])[:, None], mask.shape)
     blurred_w = blur_masked(garment, mask, BACK_BLUR_PX)  # soft transitions between garments
-    hair_behind = long_hair(rgb, mask, front_part, hair, medians.get(PART_NAMES.index("torso")))
+    hair_behind = long_hair(rgb, mask, front_part, hair, medians.get(_TORSO))
     outs = []
     for back_part in back_parts:
         # where something else is in front (an arm over the torso), the photo says nothing about the back

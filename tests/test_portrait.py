@@ -7,11 +7,9 @@ evaluation's portrait framing (:func:`humansplat.eval.harness.make_input_view`, 
 depth alignment.
 
 The subject has a painted face that Face Mesh finds, so the face's rules act (the head placed by the
-face, its relief). Measured with this file's pipeline (raw PSNR, dB), with the close-up rules and with
-them off (the framing read as a full body by the fit and the surfaces): side (90 and 270 deg, mean)
-12.29 and 13.54, back 13.50 and 14.30. No PSNR margin is tested: on the built-in subjects the close-up
-rules do not gain (``benchmarks/eval_novel_views.py --framing portrait``: side 15.10 against 15.34 dB,
-back 13.71 against 13.70); see the tests' names for what is checked.
+face, its relief). The five built-in subjects at the evaluation's portrait framing (128 px) must beat
+the prior mode this project had before it treated close-ups apart (:data:`STARTING_POINT`) at the
+sides and the back by :data:`MARGIN`.
 
 Where ``../shared/photos`` is present, a real portrait (P09: a frontal face, long hair) and its crop
 to the face and hair check that: the nose stands 1-4 cm in front of the cheeks (measured 3.7 cm;
@@ -30,6 +28,7 @@ import torch
 
 pytest.importorskip("mediapipe")
 
+from humansplat.eval import evaluate
 from humansplat.eval.harness import align_depth, make_input_view
 from humansplat.eval.subjects import builtin_subjects
 from humansplat.io.images import load_photo
@@ -40,6 +39,14 @@ from humansplat.render import render
 
 _SIZE = 128
 _OPTIONS = PriorOptions(resolution=_SIZE, geometry_resolution=128, back_resolution=128, colour_iterations=1)
+# Measured with the code before the close-up work (commit 9044907: no framing, no round head, no face
+# relief, no bust cut) on today's subjects and harness (``evaluate(builtin_subjects(), framing="portrait",
+# input_azimuths=(0,), size=128)``, raw PSNR, mean over the five subjects; its Gaussians made by that
+# commit's ``reconstruct(photo, mode="prior")``, scored by this one). The code of this file measured
+# side 16.09 dB, far side 14.10 dB, back 13.83 dB, side IoU 0.826 (2-core CPU); the margins are about half
+# the gains, so that small numeric differences between machines do not fail the test.
+STARTING_POINT = {"side_psnr": 15.25, "far_side_psnr": 13.46, "back_psnr": 13.25, "side_iou": 0.804}
+MARGIN = {"side_psnr": 0.4, "far_side_psnr": 0.3, "back_psnr": 0.3}
 _HEAD_BAND_M = 0.12
 """The head's depth is compared over this many metres below the top of the head (skull and hair)."""
 
@@ -68,6 +75,18 @@ def _views(view, gaussians, azimuths):
     )
 
 
+def test_portrait_side_and_back_beat_the_starting_point():
+    report = evaluate(builtin_subjects(), mode="prior", input_azimuths=(0.0,), size=_SIZE, framing="portrait",
+                      use_lpips=False)
+    assert not report.failures, [r.error for r in report.failures]
+    rows = {row.group: row.raw for row in report.table()}
+    side, far, back = rows["side"]["psnr"], rows["far side"]["psnr"], rows["back"]["psnr"]
+    assert side >= STARTING_POINT["side_psnr"] + MARGIN["side_psnr"], side
+    assert far >= STARTING_POINT["far_side_psnr"] + MARGIN["far_side_psnr"], far
+    assert back >= STARTING_POINT["back_psnr"] + MARGIN["back_psnr"], back
+    assert rows["side"]["iou"] >= STARTING_POINT["side_iou"], rows["side"]["iou"]
+
+
 def test_portrait_head_depth_from_the_side_is_near_the_truth(portrait):
     view, _, gaussians = portrait
     verts = view.mesh.vertices.numpy()
@@ -91,6 +110,25 @@ def test_portrait_back_of_the_head_has_the_hairs_colour(portrait):
     hair = np.median(truth[0][0][head], axis=0)
     seen = np.median(pred[0][0][head], axis=0)
     assert np.linalg.norm(seen - hair) < 0.12, f"back of the head {seen.round(2)}, hair {hair.round(2)}"
+
+
+def test_back_view_hides_the_face_when_zoomed_in(portrait):
+    """From behind, the unseen layers hide the visible layer (the face, the shirt) even at twice the
+    photo's resolution (the app's views and turntable frame a bust at about that zoom): the light
+    they let through to it, inside the avatar's silhouette, is under 0.5 % on average. With the back
+    layers' splats at half a back-grid pixel it was 2.5 % (the face showed through the hair)."""
+    from humansplat.avatar_views import orbit_cameras
+
+    _, fit, _ = portrait
+    gaussians, layers = gaussians_from_prior(fit, _OPTIONS, return_layers=True)
+    cams = orbit_cameras(gaussians, fit, [180.0], 2 * _SIZE)
+    unseen = torch.ones(len(gaussians), dtype=torch.bool)
+    unseen[layers["visible"]] = False
+    with torch.no_grad():
+        inside = render(gaussians, cams).alpha[0, ..., 0] > 0.99
+        through = 1.0 - render(gaussians[unseen], cams).alpha[0, ..., 0][inside]
+    assert inside.sum() > 2000
+    assert float(through.mean()) < 0.005, f"{float(through.mean()):.4f} of the back view's light reaches the face"
 
 
 def _head_distance(fit) -> float:

@@ -89,6 +89,16 @@ def _person_mask(body_fit: BodyFit, surf: PriorSurfaces) -> np.ndarray:
     return mask
 
 
+def _inner_sigmas(mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """(S, S) smallest in-plane size (grid pixels) of an unseen layer's Gaussians: the visible layer's larger
+    splats where :func:`visible_sigmas` gives them (inside the rim, flat colours), so that seen from behind,
+    closer than the grid's resolution, the layer hides the visible layer; no floor elsewhere (the rim and the
+    colour edges keep :data:`BACK_SIGMA_PX` and the silhouette its thin edge splats, so that the outline seen
+    from the input camera does not grow)."""
+    sigmas = visible_sigmas(mask, rgb)
+    return np.where(sigmas > BACK_SIGMA_PX, sigmas, 0.0).astype(np.float32)
+
+
 def _unseen_layers(
     body_fit: BodyFit, surf: PriorSurfaces, photo: np.ndarray, person: np.ndarray, size: int
 ) -> tuple[Gaussians, Gaussians, list[Gaussians]]:
@@ -109,13 +119,17 @@ def _unseen_layers(
     back_part = resize_nearest(surf.back_part, size)
     far_part = resize_nearest(surf.far_part, size)
     back_rgb, far_rgb = back_colours(rgb, mask, front_part, (back_part, far_part))
-    back_layer = surface_gaussians(grid.camera, grid.back, mask, back_rgb, sigma_px=BACK_SIGMA_PX)
+    back_layer = surface_gaussians(
+        grid.camera, grid.back, mask, back_rgb, sigma_px=BACK_SIGMA_PX, min_sigma_px=_inner_sigmas(mask, back_rgb)
+    )
     # the far layer: where body parts overlap along the ray (an arm in front of the torso), the last
     # exit (the torso's back) closes the back view; no walls join it to the nearer part
     far = resize_depth(surf.far_depth, size)
     far_mask = mask & (far > grid.back + step_threshold(grid.camera, grid.front))
     if far_mask.any():
-        far_layer = surface_gaussians(grid.camera, far, far_mask, far_rgb, sigma_px=BACK_SIGMA_PX)
+        far_layer = surface_gaussians(
+            grid.camera, far, far_mask, far_rgb, sigma_px=BACK_SIGMA_PX, min_sigma_px=_inner_sigmas(far_mask, far_rgb)
+        )
     else:
         far_layer = Gaussians.empty()
     walls = side_walls(grid.camera, mask, grid.front, grid.back, rgb, back_rgb)

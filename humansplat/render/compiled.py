@@ -1,21 +1,23 @@
-"""Compiled CPU compositing (numba): the tiled rasteriser's forward pass, one thread per tile.
+"""Compiled CPU compositing (numba): the tiled rasteriser's forward pass, tiles shared by threads.
 
 The same image formation as :func:`humansplat.render.rasterize.rasterize_tiles` (gsplat's): per
 pixel centre, ``alpha = min(0.999, o * exp(-power))`` over the tile's depth-sorted list, alphas
 ``<= 1/255`` skipped, compositing stopped before the transmittance would fall to ``<= 1e-4``. What
 makes it fast on a CPU is what the batched PyTorch version cannot do:
 
-* each Gaussian visits only the pixels of its tile inside the ellipse where its alpha can exceed
-  1/255 (``power < ln(255 o)``; row by row, each row's span from the quadratic), not the whole
-  tile;
-* each pixel stops on its own when it is opaque, a row of a tile when all its pixels have, and a
-  tile when all of its rows have;
-* the kernel releases the GIL and ``torch.get_num_threads()`` Python threads share the tiles, so
-  no numba threading layer is involved and concurrent renders (the app's parallel requests) are safe.
+* each Gaussian visits only the pixels of its tile inside the bounding box of the ellipse where its
+  alpha can exceed 1/255 (``power < ln(255 o)``), and evaluates the exponential only inside the
+  ellipse;
+* each pixel stops on its own when it is opaque; each row keeps the column span of its pixels still
+  compositing (it shrinks from both ends as they stop), the tile the span of its rows still
+  compositing, and the tile stops when none is left;
+* the kernel releases the GIL and Python threads share the tiles (:mod:`.kernels`), so no numba
+  threading layer is involved and concurrent renders (the app's parallel requests) are safe.
 
 Forward only (no gradient): used when nothing needs one (views, turntables, quality checks); the
 PyTorch rasteriser keeps the differentiable path. Arithmetic is in the inputs' dtype (float32 or
-float64; the tests hold float64 to the dense reference at 1e-10). The kernel is compiled on first use (a few seconds) and cached on disk by numba.
+float64; the tests hold float64 to the dense reference at 1e-10). The kernel is compiled on first
+use (a few seconds) and cached on disk by numba.
 
 Shapes: G screen-space Gaussians, D value channels, T tiles, S = tile_size^2 pixels per tile.
 """
@@ -23,33 +25,21 @@ Shapes: G screen-space Gaussians, D value channels, T tiles, S = tile_size^2 pix
 from __future__ import annotations
 
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 from .binning import TileBins
 from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
+from .kernels import compiled_available, jit, run_split, workers
 
 __all__ = ["compiled_available", "composite_tiles_compiled"]
 
-try:  # numba is a CPU speed-up, not a requirement: without it the PyTorch rasteriser runs
-    import numba
-except ImportError:  # pragma: no cover - exercised where numba is not installed
-    numba = None
-
-
-
-def compiled_available() -> bool:
-    """True when numba is importable (the compiled path can run)."""
-    return numba is not None
-
 
 def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k, tile_size, tiles_x, tiles_y, out,
-               worker, workers):  # pragma: no cover - compiled
+               share, shares):  # pragma: no cover - compiled
     """Fill ``out`` (T, D+1, S): per tile pixel, sum of w_k values_k and, last, sum of w_k; this call
-    does the blocks of :data:`_BLOCK` tiles numbered ``worker`` modulo ``workers``.
+    does the blocks of :data:`_BLOCK` tiles numbered ``share`` modulo ``shares``.
 
     Float arrays share one dtype (float32 or float64) and every constant comes from ``k`` (see
     :func:`composite_tiles_compiled`) or ``centres`` (pixel centres ``i + 0.5``), so the arithmetic
@@ -62,7 +52,7 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
     per_image = tiles_x * tiles_y
     S = tile_size * tile_size
     for t in range(n_tiles):
-        if (t // _BLOCK) % workers != worker:
+        if (t // _BLOCK) % shares != share:
             continue
         start = offsets[t]
         end = offsets[t + 1]
@@ -73,8 +63,10 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
         y0 = (local // tiles_x) * tile_size
         trans = np.ones(S, out.dtype)  # 0 once a pixel has stopped
         acc = np.zeros((S, n_values + 1), out.dtype)
-        row_left = np.full(tile_size, tile_size)  # pixels of each row still compositing
-        left = S
+        # live pixels of row j lie in columns [lo[j], hi[j]); live rows in [row_lo, row_hi)
+        lo = np.zeros(tile_size, np.int64)
+        hi = np.full(tile_size, tile_size)
+        row_lo, row_hi = 0, tile_size
         for q in range(start, end):
             g = flat_ids[q]
             o = opacities[g]
@@ -87,24 +79,21 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
             c = conics[g, 2]
             # rows (tile-local, half-open) where power < ln(255 o) is possible, then per row the
             # span of the ellipse {power < ln(255 o)} (slightly widened: the alpha test decides)
-            j0, j1 = 0, tile_size
+            j0, j1 = row_lo, row_hi
+            b0, b1 = 0, tile_size
             det = a * c - b * b
             reach = math.log(o / alpha_min)
-            exact = det > zero and a > zero and c > zero and math.isfinite(det)
-            if exact:
+            if det > zero and a > zero and c > zero and math.isfinite(det):
                 ey = math.sqrt(two * reach * a / det) * widen + slack
                 j0 = max(j0, math.ceil(my - ey - half) - y0)
                 j1 = min(j1, math.floor(my + ey - half) + 1 - y0)
+                ex = math.sqrt(two * reach * c / det) * widen + slack
+                b0 = max(b0, math.ceil(mx - ex - half) - x0)
+                b1 = min(b1, math.floor(mx + ex - half) + 1 - x0)
             for j in range(j0, j1):
-                if row_left[j] == 0:
-                    continue
+                i0 = max(lo[j], b0)
+                i1 = min(hi[j], b1)
                 dy = centres[y0 + j] - my
-                i0, i1 = 0, tile_size
-                if exact:
-                    span = math.sqrt(max(two * a * reach - det * dy * dy, zero)) * widen + slack
-                    mid = mx - b * dy / a
-                    i0 = max(i0, math.ceil(mid - span / a - half) - x0)
-                    i1 = min(i1, math.floor(mid + span / a - half) + 1 - x0)
                 for i in range(i0, i1):
                     s = j * tile_size + i
                     t_now = trans[s]
@@ -118,17 +107,23 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
                     if not alpha > alpha_min:
                         continue
                     t_next = t_now * (one - alpha)
-                    if not t_next > t_min:
+                    if not t_next > t_min:  # this pixel stops: shrink its row's live span
                         trans[s] = zero
-                        left -= 1
-                        row_left[j] -= 1
+                        while lo[j] < hi[j] and trans[j * tile_size + lo[j]] == zero:
+                            lo[j] += 1
+                        while hi[j] > lo[j] and trans[j * tile_size + hi[j] - 1] == zero:
+                            hi[j] -= 1
                         continue
                     w = alpha * t_now
                     for d in range(n_values):
                         acc[s, d] += w * values[g, d]
                     acc[s, n_values] += w
                     trans[s] = t_next
-            if left == 0:
+            while row_lo < row_hi and lo[row_lo] >= hi[row_lo]:
+                row_lo += 1
+            while row_hi > row_lo and lo[row_hi - 1] >= hi[row_hi - 1]:
+                row_hi -= 1
+            if row_lo == row_hi:
                 break
         for s in range(S):
             for d in range(n_values + 1):
@@ -136,19 +131,10 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
 
 
 _BLOCK = 4
-"""Tiles are dealt to the worker threads in blocks of this many (neighbouring tiles cost alike)."""
-_KERNEL = numba.njit(cache=True, nogil=True, fastmath={"contract", "afn", "arcp"})(_composite) if numba is not None else None
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``workers`` threads (the kernel releases the GIL); one per size even
-    when two requests ask for it at once."""
-    with _POOLS_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="humansplat-raster")
-        return _POOLS[workers]
+"""Tiles are dealt to the shares in blocks of this many (neighbouring tiles cost alike)."""
+_SHARES_PER_THREAD = 4
+"""Shares of the tiles per thread: a thread that finishes early takes another (uneven tiles balance)."""
+_KERNEL = jit(_composite, fastmath={"contract", "afn", "arcp"})
 
 
 def composite_tiles_compiled(
@@ -190,10 +176,6 @@ def composite_tiles_compiled(
         arr(means2d), arr(conics), arr(opacities), arr(values), centres, k,
         bins.tile_size, bins.tiles_x, bins.tiles_y, out,
     )
-    workers = max(1, torch.get_num_threads())
-    if workers == 1:
-        _KERNEL(*args, 0, 1)
-    else:  # the workers write disjoint tiles of ``out``
-        for done in [_pool(workers).submit(_KERNEL, *args, w, workers) for w in range(workers)]:
-            done.result()
+    threads = workers()
+    run_split(_KERNEL, args, 1 if threads == 1 else threads * _SHARES_PER_THREAD)  # shares write disjoint tiles
     return torch.from_numpy(out)

@@ -2,8 +2,10 @@
 
 ``render_torch`` is the real backend: gsplat's pipeline (EWA projection, tile binning with
 depth-sorted per-tile lists, front-to-back compositing) in batched PyTorch with a custom backward
-(:mod:`.binning`, :mod:`.rasterize`); without a gradient on the CPU the compositing runs in the
-compiled kernel of :mod:`.compiled` (numba) when it is installed. The image does not depend on the
+(:mod:`.projection`, :mod:`.binning`, :mod:`.rasterize`). Without a gradient on the CPU, when numba
+is installed, all three stages run compiled instead (:mod:`.compiled_projection`,
+:mod:`.compiled_binning`, :mod:`.compiled`): the same values to float rounding, the same tile lists.
+The image does not depend on the
 tile size (a Gaussian's footprint box holds every pixel it can reach): the PyTorch rounds use 8x8
 tiles (they evaluate every pixel of a tile: about half the pixel-Gaussian pairs of 16x16 tiles,
 1.6x faster), the compiled kernel gsplat's 16x16 (it visits only each Gaussian's own pixels, and
@@ -19,8 +21,10 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 from .binning import bin_gaussians
-from .output import RenderOutput
+from .compiled_binning import bin_compiled
+from .compiled_projection import project_compiled
 from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
+from .output import RenderOutput
 from .projection import RasterizeMode, project_gaussians
 from .rasterize import RasterOptions, needs_grad, rasterize_tiles, tiles_to_images, uses_compiled
 
@@ -53,14 +57,17 @@ def render_torch(
     ``tile_size`` and ``options`` (:class:`~humansplat.render.rasterize.RasterOptions`) only
     change the speed; ``rasterize_mode`` is :data:`~humansplat.render.projection.RasterizeMode`.
     """
-    proj = project_gaussians(gaussians, cameras, near, far, sh_degree, rasterize_mode)
+    options = options or RasterOptions()
+    fields = (gaussians.means, gaussians.log_scales, gaussians.quats, gaussians.logit_opacities, gaussians.sh0,
+              gaussians.shN)
+    compiled = uses_compiled(options, gaussians.device, needs_grad(*fields))
+    project, binning = (project_compiled, bin_compiled) if compiled else (project_gaussians, bin_gaussians)
+    proj = project(gaussians, cameras, near, far, sh_degree, rasterize_mode)
     C, N = proj.depths.shape
     H, W = cameras.height, cameras.width
-    options = options or RasterOptions()
     if tile_size is None:
-        grad = needs_grad(proj.means2d, proj.conics, proj.opacities, proj.colors, proj.depths)
-        tile_size = 16 if uses_compiled(options, proj.means2d.device, grad) else 8
-    bins = bin_gaussians(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
+        tile_size = 16 if compiled else 8
+    bins = binning(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
     values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1).reshape(C * N, 4)
     opacities = proj.opacities.reshape(C * N)
     acc = rasterize_tiles(

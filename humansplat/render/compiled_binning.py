@@ -1,0 +1,139 @@
+"""Compiled (numba) twin of :func:`humansplat.render.binning.bin_gaussians`: the same tile lists.
+
+No general sort: a stable radix sort puts the visible Gaussians in depth order (near first, ties in
+index order, as the PyTorch binning's stable sort), then a counting sort by tile (count per tile,
+prefix sum, scatter in depth order) keeps every tile's list depth-sorted. The tile rectangle of a
+footprint is computed with the PyTorch binning's float arithmetic, so the lists are identical.
+
+Shapes: C cameras, N Gaussians per camera, M visible, P intersecting pairs, T tiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .binning import TileBins
+from .kernels import jit
+
+__all__ = ["bin_compiled"]
+
+
+def _radix_order(keys, digits):  # pragma: no cover - compiled
+    """Stable ascending order (M,) of unsigned integer ``keys`` (M,): LSD radix sort, 8 bits a pass,
+    a pass skipped when all keys share its digit. ``digits`` (passes + 1,) in the keys' dtype: the
+    shift of every pass, then the digit mask 255."""
+    m = keys.shape[0]
+    order = np.arange(m)
+    spare = np.empty(m, np.int64)
+    cur = keys.copy()
+    cur_spare = np.empty_like(keys)
+    mask = digits[digits.shape[0] - 1]
+    for p in range(digits.shape[0] - 1):
+        shift = digits[p]
+        counts = np.zeros(257, np.int64)
+        for i in range(m):
+            counts[np.int64((cur[i] >> shift) & mask) + 1] += 1
+        if counts.max() == m:
+            continue
+        for d in range(256):
+            counts[d + 1] += counts[d]
+        for i in range(m):
+            d = np.int64((cur[i] >> shift) & mask)
+            pos = counts[d]
+            counts[d] = pos + 1
+            spare[pos] = order[i]
+            cur_spare[pos] = cur[i]
+        order, spare = spare, order
+        cur, cur_spare = cur_spare, cur
+    return order
+
+
+def _bin(means2d, radii, keys, digits, k, tiles_x, tiles_y, n_cameras):  # pragma: no cover - compiled
+    """(flat_ids (P,), offsets (T + 1,)) of the flattened (G, ...) Gaussians. ``radii`` (G, 2) in the
+    means' dtype, ``keys`` (G,) the depths as order-preserving unsigned integers (``digits``: see
+    :func:`_radix_order`), ``k`` = (0, tiles_x, tiles_y, tile edge) in the means' dtype."""
+    zero, kx, ky, tile = k[0], k[1], k[2], k[3]
+    g_total = radii.shape[0]
+    n_per_camera = g_total // max(n_cameras, 1)
+    per_image = tiles_x * tiles_y
+    n_tiles = n_cameras * per_image
+    m = 0
+    for g in range(g_total):
+        if radii[g, 0] > zero:
+            m += 1
+    ids = np.empty(m, np.int64)
+    m = 0
+    for g in range(g_total):
+        if radii[g, 0] > zero:
+            ids[m] = g
+            m += 1
+    order = _radix_order(keys[ids], digits)
+    rect = np.empty((m, 5), np.int64)  # first column, end column, first row, end row (tiles), image base
+    counts = np.zeros(n_tiles + 1, np.int64)
+    for v in range(m):
+        g = ids[v]
+        mx, my, rx, ry = means2d[g, 0], means2d[g, 1], radii[g, 0], radii[g, 1]
+        x0 = int(min(max(np.floor((mx - rx) / tile), zero), kx))
+        x1 = int(min(max(np.ceil((mx + rx) / tile), zero), kx))
+        y0 = int(min(max(np.floor((my - ry) / tile), zero), ky))
+        y1 = int(min(max(np.ceil((my + ry) / tile), zero), ky))
+        base = (g // n_per_camera) * per_image
+        rect[v, 0], rect[v, 1], rect[v, 2], rect[v, 3], rect[v, 4] = x0, x1, y0, y1, base
+        for ty in range(y0, y1):
+            for tx in range(x0, x1):
+                counts[base + ty * tiles_x + tx + 1] += 1
+    for t in range(n_tiles):
+        counts[t + 1] += counts[t]
+    offsets = counts.copy()
+    flat_ids = np.empty(counts[n_tiles], np.int64)
+    for r in range(m):
+        v = order[r]
+        g = ids[v]
+        base = rect[v, 4]
+        for ty in range(rect[v, 2], rect[v, 3]):
+            for tx in range(rect[v, 0], rect[v, 1]):
+                t = base + ty * tiles_x + tx
+                flat_ids[counts[t]] = g
+                counts[t] += 1
+    return flat_ids, offsets
+
+
+_radix_order = jit(_radix_order)
+_KERNEL = jit(_bin)
+
+
+def _sortable(depths: np.ndarray) -> np.ndarray:
+    """Depths (G,) float32/float64 -> unsigned integers in the same order (IEEE bits, sign flipped)."""
+    as_uint = np.uint32 if depths.dtype == np.float32 else np.uint64
+    bits = depths.view(as_uint)
+    sign = as_uint(1) << as_uint(8 * depths.itemsize - 1)
+    return np.where(bits & sign, ~bits, bits | sign)
+
+
+@torch.no_grad()
+def bin_compiled(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tensor, width: int, height: int,
+                 tile_size: int = 16) -> TileBins:
+    """:func:`~humansplat.render.binning.bin_gaussians` compiled (CPU tensors): the same arguments and
+    the same :class:`~humansplat.render.binning.TileBins`.
+
+    Raises:
+        RuntimeError: numba is not installed.
+        ValueError: ``tile_size`` is not positive.
+    """
+    if _KERNEL is None:
+        raise RuntimeError("the compiled binning needs numba (pip install numba)")
+    if tile_size <= 0:
+        raise ValueError(f"tile_size must be positive, got {tile_size}")
+    C = depths.shape[0]
+    tiles_x = (width + tile_size - 1) // tile_size
+    tiles_y = (height + tile_size - 1) // tile_size
+    dtype = means2d.dtype if means2d.dtype in (torch.float32, torch.float64) else torch.float32
+    mean = np.ascontiguousarray(means2d.detach().cpu().reshape(-1, 2).to(dtype).numpy())
+    keys = _sortable(np.ascontiguousarray(depths.detach().cpu().reshape(-1).to(dtype).numpy()))
+    digits = np.array([*range(0, 8 * keys.itemsize, 8), 255], keys.dtype)
+    flat_ids, offsets = _KERNEL(
+        mean, np.ascontiguousarray(radii.cpu().reshape(-1, 2).to(dtype).numpy()), keys, digits,
+        np.array([0, tiles_x, tiles_y, tile_size], mean.dtype), tiles_x, tiles_y, C,
+    )
+    return TileBins(torch.from_numpy(flat_ids), torch.from_numpy(offsets), tile_size, tiles_x, tiles_y, C)

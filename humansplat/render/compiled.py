@@ -33,13 +33,14 @@ from .binning import TileBins
 from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
 from .kernels import compiled_available, jit, run_split, workers
 
-__all__ = ["compiled_available", "composite_tiles_compiled"]
+__all__ = ["compiled_available", "composite_images_compiled", "composite_tiles_compiled"]
 
 
 def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k, tile_size, tiles_x, tiles_y, out,
                share, shares):  # pragma: no cover - compiled
-    """Fill ``out`` (T, D+1, S): per tile pixel, sum of w_k values_k and, last, sum of w_k; this call
-    does the blocks of :data:`_BLOCK` tiles numbered ``share`` modulo ``shares``.
+    """Fill ``out`` (C, H, W, D+1): per pixel, sum of w_k values_k and, last, sum of w_k (tile pixels
+    outside the H x W image are dropped); this call does the blocks of :data:`_BLOCK` tiles numbered
+    ``share`` modulo ``shares``.
 
     Float arrays share one dtype (float32 or float64) and every constant comes from ``k`` (see
     :func:`composite_tiles_compiled`) or ``centres`` (pixel centres ``i + 0.5``), so the arithmetic
@@ -77,10 +78,15 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
             a = conics[g, 0]
             b = conics[g, 1]
             c = conics[g, 2]
-            # rows (tile-local, half-open) where power < ln(255 o) is possible, then per row the
-            # span of the ellipse {power < ln(255 o)} (slightly widened: the alpha test decides)
+            # tile-local rows [j0, j1) and columns [b0, b1) of the bounding box of the ellipse
+            # {power < ln(255 o)} (slightly widened: the alpha test decides)
             j0, j1 = row_lo, row_hi
             b0, b1 = 0, tile_size
+            ha = half * a
+            if n_values == 4:  # the renderer's colour + depth: kept in registers
+                v0, v1, v2, v3 = values[g, 0], values[g, 1], values[g, 2], values[g, 3]
+            else:
+                v0 = v1 = v2 = v3 = zero
             det = a * c - b * b
             reach = math.log(o / alpha_min)
             if det > zero and a > zero and c > zero and math.isfinite(det):
@@ -94,13 +100,15 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
                 i0 = max(lo[j], b0)
                 i1 = min(hi[j], b1)
                 dy = centres[y0 + j] - my
+                bdy = b * dy
+                cdy = half * c * dy * dy
                 for i in range(i0, i1):
                     s = j * tile_size + i
                     t_now = trans[s]
                     if t_now == zero:
                         continue
                     dx = centres[x0 + i] - mx
-                    power = half * (a * dx * dx + c * dy * dy) + b * dx * dy
+                    power = dx * (ha * dx + bdy) + cdy  # 0.5 (a dx^2 + c dy^2) + b dx dy
                     if power > reach + slack:  # alpha <= 1/255 without the exp
                         continue
                     alpha = min(o * math.exp(-power), alpha_max)
@@ -115,8 +123,14 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
                             hi[j] -= 1
                         continue
                     w = alpha * t_now
-                    for d in range(n_values):
-                        acc[s, d] += w * values[g, d]
+                    if n_values == 4:
+                        acc[s, 0] += w * v0
+                        acc[s, 1] += w * v1
+                        acc[s, 2] += w * v2
+                        acc[s, 3] += w * v3
+                    else:
+                        for d in range(n_values):
+                            acc[s, d] += w * values[g, d]
                     acc[s, n_values] += w
                     trans[s] = t_next
             while row_lo < row_hi and lo[row_lo] >= hi[row_lo]:
@@ -125,9 +139,11 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
                 row_hi -= 1
             if row_lo == row_hi:
                 break
-        for s in range(S):
-            for d in range(n_values + 1):
-                out[t, d, s] = acc[s, d]
+        cam = t // per_image
+        for j in range(min(tile_size, out.shape[1] - y0)):
+            for i in range(min(tile_size, out.shape[2] - x0)):
+                for d in range(n_values + 1):
+                    out[cam, y0 + j, x0 + i, d] = acc[j * tile_size + i, d]
 
 
 _BLOCK = 4
@@ -137,14 +153,17 @@ _SHARES_PER_THREAD = 4
 _KERNEL = jit(_composite, fastmath={"contract", "afn", "arcp"})
 
 
-def composite_tiles_compiled(
+def composite_images_compiled(
     means2d: torch.Tensor,
     conics: torch.Tensor,
     opacities: torch.Tensor,
     values: torch.Tensor,
     bins: TileBins,
+    width: int,
+    height: int,
 ) -> torch.Tensor:
-    """Forward-only twin of :func:`~humansplat.render.rasterize.rasterize_tiles` (CPU tensors).
+    """Forward-only compositing of C images (CPU tensors), what :func:`composite_tiles_compiled`
+    composites, laid out as images.
 
     Args:
         means2d: (G, 2) pixel coordinates (pixel centres at +0.5).
@@ -152,9 +171,11 @@ def composite_tiles_compiled(
         opacities: (G,) in (0, 1).
         values: (G, D) values to composite.
         bins: tile lists (:func:`~humansplat.render.binning.bin_gaussians`).
+        width, height: image size in pixels (at most the tiles' extent).
 
     Returns:
-        (T, D + 1, S) in the inputs' dtype, as ``rasterize_tiles`` (no gradient).
+        (C, H, W, D + 1) in the inputs' dtype: ``sum_k w_k values_k`` per pixel and, last,
+        ``alpha = sum_k w_k`` (no gradient).
     """
     if _KERNEL is None:
         raise RuntimeError("the compiled rasteriser needs numba (pip install numba)")
@@ -164,9 +185,7 @@ def composite_tiles_compiled(
     def arr(x: torch.Tensor) -> np.ndarray:
         return np.ascontiguousarray(x.detach().cpu().to(dtype).numpy())
 
-    n_values = values.shape[1]
-    S = bins.tile_size * bins.tile_size
-    out = np.zeros((bins.n_tiles, n_values + 1, S), dtype=np_dtype)
+    out = np.zeros((bins.n_cameras, height, width, values.shape[1] + 1), dtype=np_dtype)
     side = max(bins.tiles_x, bins.tiles_y) * bins.tile_size
     centres = np.arange(side, dtype=np_dtype) + np_dtype(0.5)
     k = np.array([0.5, 1.0, 2.0, ALPHA_MAX, ALPHA_MIN, T_MIN, 1.0 + 1e-6, 1e-6], dtype=np_dtype)
@@ -179,3 +198,24 @@ def composite_tiles_compiled(
     threads = workers()
     run_split(_KERNEL, args, 1 if threads == 1 else threads * _SHARES_PER_THREAD)  # shares write disjoint tiles
     return torch.from_numpy(out)
+
+
+def composite_tiles_compiled(
+    means2d: torch.Tensor,
+    conics: torch.Tensor,
+    opacities: torch.Tensor,
+    values: torch.Tensor,
+    bins: TileBins,
+) -> torch.Tensor:
+    """Forward-only twin of :func:`~humansplat.render.rasterize.rasterize_tiles` (CPU tensors).
+
+    Args: as :func:`composite_images_compiled` (without the image size).
+
+    Returns:
+        (T, D + 1, S) in the inputs' dtype, as ``rasterize_tiles`` (no gradient).
+    """
+    ts = bins.tile_size
+    images = composite_images_compiled(means2d, conics, opacities, values, bins, bins.tiles_x * ts, bins.tiles_y * ts)
+    x = images.reshape(bins.n_cameras, bins.tiles_y, ts, bins.tiles_x, ts, -1)
+    # [C, ty, y, tx, x, X] -> [C, ty, tx, X, y, x] -> [T, X, S]
+    return x.permute(0, 1, 3, 5, 2, 4).reshape(bins.n_tiles, -1, ts * ts)

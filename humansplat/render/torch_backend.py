@@ -21,6 +21,7 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 from .binning import bin_gaussians
+from .compiled import composite_images_compiled
 from .compiled_binning import bin_compiled
 from .compiled_projection import project_compiled
 from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
@@ -69,11 +70,11 @@ def render_torch(
         tile_size = 16 if compiled else 8
     bins = binning(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
     values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1).reshape(C * N, 4)
-    opacities = proj.opacities.reshape(C * N)
-    acc = rasterize_tiles(
-        proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), opacities, values, bins, options
-    )
-    images = tiles_to_images(acc, bins, W, H)  # (C, H, W, 5)
+    screen = (proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), proj.opacities.reshape(C * N), values)
+    if compiled:
+        images = composite_images_compiled(*screen, bins, W, H)  # (C, H, W, 5)
+    else:
+        images = tiles_to_images(rasterize_tiles(*screen, bins, options), bins, W, H)
     return _finish(images[..., :4], images[..., 4:], background)
 
 

@@ -7,7 +7,7 @@ import torch
 
 from humansplat.cameras import Cameras
 from humansplat.gaussians import Gaussians
-from humansplat.render import render
+from humansplat.render import compiled_binning, render
 from humansplat.render.binning import bin_gaussians
 from humansplat.render.compiled_binning import bin_compiled
 from humansplat.render.compiled_projection import project_compiled
@@ -79,10 +79,22 @@ def test_compiled_projection_rejects_what_the_pytorch_one_rejects():
         project_compiled(g, _cameras(), sh_degree=2)
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("tile_size, width, height", [(16, 45, 38), (8, 45, 38), (5, 33, 20)])
-def test_compiled_binning_equals_pytorch_binning(dtype, tile_size, width, height):
-    """The same tile lists, element for element: depth order with ties in index order, several cameras."""
+def test_compiled_binning_equals_pytorch_binning(dtype, tile_size, width, height, threads, monkeypatch):
+    """The same tile lists, element for element: depth order with ties in index order, several cameras,
+    one thread or bands of tile rows on several."""
+    monkeypatch.setattr(compiled_binning, "_MIN_SPLIT", 0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _check_binning(dtype, tile_size, width, height)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_binning(dtype: torch.dtype, tile_size: int, width: int, height: int) -> None:
     g = _scene(1500, tile_size, dtype, 0)
     cams = Cameras.orbit((0.0, 0.0, 3.0), 3.0, [0.0, 90.0], 0.0, fov_y_deg=50.0, width=width, height=height)
     with torch.no_grad():

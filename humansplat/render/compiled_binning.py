@@ -2,7 +2,8 @@
 
 No general sort: a stable radix sort puts the visible Gaussians in depth order (near first, ties in
 index order, as the PyTorch binning's stable sort), then a counting sort by tile (count per tile,
-prefix sum, scatter in depth order) keeps every tile's list depth-sorted. The tile rectangle of a
+prefix sum, scatter in depth order) keeps every tile's list depth-sorted. The counting and the
+scattering split the tile rows into bands, one per share of the threads (:mod:`.kernels`). The tile rectangle of a
 footprint is computed with the PyTorch binning's float arithmetic, so the lists are identical.
 
 Shapes: C cameras, N Gaussians per camera, M visible, P intersecting pairs, T tiles.
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from .binning import TileBins
-from .kernels import jit
+from .kernels import jit, run_split, workers
 
 __all__ = ["bin_compiled"]
 
@@ -49,58 +50,73 @@ def _radix_order(keys, digits):  # pragma: no cover - compiled
     return order
 
 
-def _bin(means2d, radii, keys, digits, k, tiles_x, tiles_y, n_cameras):  # pragma: no cover - compiled
-    """(flat_ids (P,), offsets (T + 1,)) of the flattened (G, ...) Gaussians. ``radii`` (G, 2) in the
-    means' dtype, ``keys`` (G,) the depths as order-preserving unsigned integers (``digits``: see
-    :func:`_radix_order`), ``k`` = (0, tiles_x, tiles_y, tile edge) in the means' dtype."""
+def _rects(means2d, radii, keys, digits, k, tiles_x, tiles_y, n_cameras):  # pragma: no cover - compiled
+    """The visible Gaussians in depth order: ids (M,) into the flattened (G, ...) Gaussians and their
+    tile rectangles (M, 4): first and end column, first and end row, rows numbered across the images
+    (``camera * tiles_y + row``). ``radii`` (G, 2) in the means' dtype, ``keys`` (G,) the depths as
+    order-preserving unsigned integers (``digits``: see :func:`_radix_order`), ``k`` = (0, tiles_x,
+    tiles_y, tile edge) in the means' dtype."""
     zero, kx, ky, tile = k[0], k[1], k[2], k[3]
     g_total = radii.shape[0]
     n_per_camera = g_total // max(n_cameras, 1)
-    per_image = tiles_x * tiles_y
-    n_tiles = n_cameras * per_image
     m = 0
     for g in range(g_total):
         if radii[g, 0] > zero:
             m += 1
-    ids = np.empty(m, np.int64)
+    visible = np.empty(m, np.int64)
     m = 0
     for g in range(g_total):
         if radii[g, 0] > zero:
-            ids[m] = g
+            visible[m] = g
             m += 1
-    order = _radix_order(keys[ids], digits)
-    rect = np.empty((m, 5), np.int64)  # first column, end column, first row, end row (tiles), image base
-    counts = np.zeros(n_tiles + 1, np.int64)
+    ids = visible[_radix_order(keys[visible], digits)]
+    rects = np.empty((m, 4), np.int64)
     for v in range(m):
         g = ids[v]
         mx, my, rx, ry = means2d[g, 0], means2d[g, 1], radii[g, 0], radii[g, 1]
-        x0 = int(min(max(np.floor((mx - rx) / tile), zero), kx))
-        x1 = int(min(max(np.ceil((mx + rx) / tile), zero), kx))
-        y0 = int(min(max(np.floor((my - ry) / tile), zero), ky))
-        y1 = int(min(max(np.ceil((my + ry) / tile), zero), ky))
-        base = (g // n_per_camera) * per_image
-        rect[v, 0], rect[v, 1], rect[v, 2], rect[v, 3], rect[v, 4] = x0, x1, y0, y1, base
-        for ty in range(y0, y1):
-            for tx in range(x0, x1):
-                counts[base + ty * tiles_x + tx + 1] += 1
-    for t in range(n_tiles):
-        counts[t + 1] += counts[t]
-    offsets = counts.copy()
-    flat_ids = np.empty(counts[n_tiles], np.int64)
-    for r in range(m):
-        v = order[r]
-        g = ids[v]
-        base = rect[v, 4]
-        for ty in range(rect[v, 2], rect[v, 3]):
-            for tx in range(rect[v, 0], rect[v, 1]):
-                t = base + ty * tiles_x + tx
-                flat_ids[counts[t]] = g
-                counts[t] += 1
-    return flat_ids, offsets
+        base = (g // n_per_camera) * tiles_y
+        rects[v, 0] = int(min(max(np.floor((mx - rx) / tile), zero), kx))
+        rects[v, 1] = int(min(max(np.ceil((mx + rx) / tile), zero), kx))
+        rects[v, 2] = base + int(min(max(np.floor((my - ry) / tile), zero), ky))
+        rects[v, 3] = base + int(min(max(np.ceil((my + ry) / tile), zero), ky))
+    return ids, rects
+
+
+def _band(n_rows, share, shares):  # pragma: no cover - compiled
+    """The rows [first, end) of tiles (numbered across the images) that share ``share`` of ``shares`` bins."""
+    return share * n_rows // shares, (share + 1) * n_rows // shares
+
+
+def _count(rects, tiles_x, n_rows, counts, share, shares):  # pragma: no cover - compiled
+    """counts[t + 1] = pairs of tile t, for the tiles of this share's band of rows."""
+    first, end = _band(n_rows, share, shares)
+    for v in range(rects.shape[0]):
+        for row in range(max(rects[v, 2], first), min(rects[v, 3], end)):
+            for tx in range(rects[v, 0], rects[v, 1]):
+                counts[row * tiles_x + tx + 1] += 1
+
+
+def _scatter(ids, rects, tiles_x, n_rows, cursor, flat_ids, share, shares):  # pragma: no cover - compiled
+    """Append every Gaussian, in depth order, to the lists of its tiles in this share's band of rows
+    (``cursor``: each tile's next free slot)."""
+    first, end = _band(n_rows, share, shares)
+    for v in range(rects.shape[0]):
+        for row in range(max(rects[v, 2], first), min(rects[v, 3], end)):
+            for tx in range(rects[v, 0], rects[v, 1]):
+                t = row * tiles_x + tx
+                flat_ids[cursor[t]] = ids[v]
+                cursor[t] += 1
 
 
 _radix_order = jit(_radix_order)
-_KERNEL = jit(_bin)
+_band = jit(_band)
+_RECTS = jit(_rects)
+_COUNT = jit(_count)
+_SCATTER = jit(_scatter)
+_SHARES_PER_THREAD = 2
+"""Bands of tile rows per thread in the counting and the scattering (rows differ in cost)."""
+_MIN_SPLIT = 10_000
+"""Fewer visible Gaussians than this are binned on one thread (thread hand-offs would cost more)."""
 
 
 def _sortable(depths: np.ndarray) -> np.ndarray:
@@ -121,7 +137,7 @@ def bin_compiled(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tenso
         RuntimeError: numba is not installed.
         ValueError: ``tile_size`` is not positive.
     """
-    if _KERNEL is None:
+    if _RECTS is None:
         raise RuntimeError("the compiled binning needs numba (pip install numba)")
     if tile_size <= 0:
         raise ValueError(f"tile_size must be positive, got {tile_size}")
@@ -132,8 +148,15 @@ def bin_compiled(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tenso
     mean = np.ascontiguousarray(means2d.detach().cpu().reshape(-1, 2).to(dtype).numpy())
     keys = _sortable(np.ascontiguousarray(depths.detach().cpu().reshape(-1).to(dtype).numpy()))
     digits = np.array([*range(0, 8 * keys.itemsize, 8), 255], keys.dtype)
-    flat_ids, offsets = _KERNEL(
+    ids, rects = _RECTS(
         mean, np.ascontiguousarray(radii.cpu().reshape(-1, 2).to(dtype).numpy()), keys, digits,
         np.array([0, tiles_x, tiles_y, tile_size], mean.dtype), tiles_x, tiles_y, C,
     )
+    n_rows = C * tiles_y
+    shares = min(n_rows, workers() * _SHARES_PER_THREAD) if len(ids) >= _MIN_SPLIT else 1
+    offsets = np.zeros(C * tiles_y * tiles_x + 1, np.int64)
+    run_split(_COUNT, (rects, tiles_x, n_rows, offsets), shares)
+    np.cumsum(offsets, out=offsets)
+    flat_ids = np.empty(int(offsets[-1]), np.int64)
+    run_split(_SCATTER, (ids, rects, tiles_x, n_rows, offsets[:-1].copy(), flat_ids), shares)
     return TileBins(torch.from_numpy(flat_ids), torch.from_numpy(offsets), tile_size, tiles_x, tiles_y, C)

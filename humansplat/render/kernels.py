@@ -4,8 +4,8 @@ and the process-wide thread pools that run them.
 Kernels are compiled on first use (seconds) and cached on disk by numba (``cache=True``). They
 release the GIL (``nogil=True``) and split their work over ``torch.get_num_threads()`` Python
 threads: no numba threading layer is involved, so concurrent renders (the app's parallel requests)
-are safe. A kernel run by :func:`run_split` takes ``worker, workers`` as its last two arguments and
-does the share of the work numbered ``worker``; the shares must write disjoint outputs.
+are safe. A kernel run by :func:`run_split` takes ``share, shares`` as its last two arguments and
+does the share of the work numbered ``share``; the shares must write disjoint outputs.
 """
 
 from __future__ import annotations

@@ -50,28 +50,30 @@ def _radix_order(keys, digits):  # pragma: no cover - compiled
     return order
 
 
-def _rects(means2d, radii, keys, digits, k, tiles_x, tiles_y, n_cameras):  # pragma: no cover - compiled
-    """The visible Gaussians in depth order: ids (M,) into the flattened (G, ...) Gaussians and their
-    tile rectangles (M, 4): first and end column, first and end row, rows numbered across the images
-    (``camera * tiles_y + row``). ``radii`` (G, 2) in the means' dtype, ``keys`` (G,) the depths as
-    order-preserving unsigned integers (``digits``: see :func:`_radix_order`), ``k`` = (0, tiles_x,
-    tiles_y, tile edge) in the means' dtype."""
-    zero, kx, ky, tile = k[0], k[1], k[2], k[3]
-    g_total = radii.shape[0]
-    n_per_camera = g_total // max(n_cameras, 1)
+def _depth_order(radii, keys, digits):  # pragma: no cover - compiled
+    """Ids (M,) of the visible Gaussians (``radii`` (G, 2) > 0) into the flattened (G, ...) ones, in
+    depth order: ``keys`` (G,) are the depths as order-preserving unsigned integers (``digits``: see
+    :func:`_radix_order`)."""
     m = 0
-    for g in range(g_total):
-        if radii[g, 0] > zero:
+    for g in range(radii.shape[0]):
+        if radii[g, 0] > 0:
             m += 1
     visible = np.empty(m, np.int64)
     m = 0
-    for g in range(g_total):
-        if radii[g, 0] > zero:
+    for g in range(radii.shape[0]):
+        if radii[g, 0] > 0:
             visible[m] = g
             m += 1
-    ids = visible[_radix_order(keys[visible], digits)]
-    rects = np.empty((m, 4), np.int64)
-    for v in range(m):
+    return visible[_radix_order(keys[visible], digits)]
+
+
+def _rects(means2d, radii, ids, k, tiles_y, n_per_camera, rects, share, shares):  # pragma: no cover - compiled
+    """Tile rectangles (M, 4) of the Gaussians ``ids`` (this share of them): first and end column, first
+    and end row, rows numbered across the images (``camera * tiles_y + row``). ``radii`` (G, 2) in the
+    means' dtype, ``k`` = (0, tiles_x, tiles_y, tile edge) in the means' dtype."""
+    zero, kx, ky, tile = k[0], k[1], k[2], k[3]
+    m = ids.shape[0]
+    for v in range(share * m // shares, (share + 1) * m // shares):
         g = ids[v]
         mx, my, rx, ry = means2d[g, 0], means2d[g, 1], radii[g, 0], radii[g, 1]
         base = (g // n_per_camera) * tiles_y
@@ -79,7 +81,6 @@ def _rects(means2d, radii, keys, digits, k, tiles_x, tiles_y, n_cameras):  # pra
         rects[v, 1] = int(min(max(np.ceil((mx + rx) / tile), zero), kx))
         rects[v, 2] = base + int(min(max(np.floor((my - ry) / tile), zero), ky))
         rects[v, 3] = base + int(min(max(np.ceil((my + ry) / tile), zero), ky))
-    return ids, rects
 
 
 def _band(n_rows, share, shares):  # pragma: no cover - compiled
@@ -110,6 +111,7 @@ def _scatter(ids, rects, tiles_x, n_rows, cursor, flat_ids, share, shares):  # p
 
 _radix_order = jit(_radix_order)
 _band = jit(_band)
+_DEPTH_ORDER = jit(_depth_order)
 _RECTS = jit(_rects)
 _COUNT = jit(_count)
 _SCATTER = jit(_scatter)
@@ -137,7 +139,7 @@ def bin_compiled(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tenso
         RuntimeError: numba is not installed.
         ValueError: ``tile_size`` is not positive.
     """
-    if _RECTS is None:
+    if _DEPTH_ORDER is None:
         raise RuntimeError("the compiled binning needs numba (pip install numba)")
     if tile_size <= 0:
         raise ValueError(f"tile_size must be positive, got {tile_size}")
@@ -148,12 +150,13 @@ def bin_compiled(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tenso
     mean = np.ascontiguousarray(means2d.detach().cpu().reshape(-1, 2).to(dtype).numpy())
     keys = _sortable(np.ascontiguousarray(depths.detach().cpu().reshape(-1).to(dtype).numpy()))
     digits = np.array([*range(0, 8 * keys.itemsize, 8), 255], keys.dtype)
-    ids, rects = _RECTS(
-        mean, np.ascontiguousarray(radii.cpu().reshape(-1, 2).to(dtype).numpy()), keys, digits,
-        np.array([0, tiles_x, tiles_y, tile_size], mean.dtype), tiles_x, tiles_y, C,
-    )
+    radii_f = np.ascontiguousarray(radii.cpu().reshape(-1, 2).to(dtype).numpy())
+    ids = _DEPTH_ORDER(radii_f, keys, digits)
+    rects = np.empty((len(ids), 4), np.int64)
     n_rows = C * tiles_y
     shares = min(n_rows, workers() * _SHARES_PER_THREAD) if len(ids) >= _MIN_SPLIT else 1
+    k = np.array([0, tiles_x, tiles_y, tile_size], mean.dtype)
+    run_split(_RECTS, (mean, radii_f, ids, k, tiles_y, len(keys) // max(C, 1), rects), shares)
     offsets = np.zeros(C * tiles_y * tiles_x + 1, np.int64)
     run_split(_COUNT, (rects, tiles_x, n_rows, offsets), shares)
     np.cumsum(offsets, out=offsets)

@@ -165,3 +165,13 @@ def test_compiled_tiles_equal_the_pytorch_rounds_tile_for_tile():
     slow = rasterize_tiles(*screen, bins, RasterOptions(compiled=False))
     assert fast.shape == (bins.n_tiles, 5, 256) and slow[:, 4].max() > 0.99
     assert torch.allclose(fast, slow, atol=1e-10, rtol=0)
+
+
+def test_a_gradient_on_the_cameras_or_the_background_keeps_the_differentiable_path():
+    g = _scene(200, 8, torch.float64, 0)
+    cams = _cameras()
+    cams.viewmats.requires_grad_(True)
+    bg = torch.tensor([0.2, 0.3, 0.4], dtype=torch.float64, requires_grad=True)
+    out = render_torch(g, cams, bg, 0.01, 1e10, 0)
+    g_view, g_bg = torch.autograd.grad(out.rgb.sum(), [cams.viewmats, bg])
+    assert g_view.abs().max() > 0 and g_bg.abs().max() > 0

@@ -70,9 +70,9 @@ def render_torch(
     change the speed; ``rasterize_mode`` is :data:`~humansplat.render.projection.RasterizeMode`.
     """
     options = options or RasterOptions()
-    fields = (gaussians.means, gaussians.log_scales, gaussians.quats, gaussians.logit_opacities, gaussians.sh0,
-              gaussians.shN)
-    compiled = uses_compiled(options, gaussians.device, needs_grad(*fields))
+    inputs = (gaussians.means, gaussians.log_scales, gaussians.quats, gaussians.logit_opacities, gaussians.sh0,
+              gaussians.shN, cameras.viewmats, cameras.Ks, background)
+    compiled = uses_compiled(options, gaussians.device, needs_grad(*inputs))  # forward only: nothing needs a gradient
     project, binning = (project_compiled, bin_compiled) if compiled else (project_gaussians, bin_gaussians)
     proj = project(gaussians, cameras, near, far, sh_degree, rasterize_mode)
     C, N = proj.depths.shape

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["compiled_available", "jit", "numba", "run_split", "workers"]
+__all__ = ["compiled_available", "jit", "run_split", "workers"]
 
 try:  # numba is a CPU speed-up, not a requirement: without it the PyTorch paths run
     import numba
@@ -33,13 +33,12 @@ def compiled_available() -> bool:
     return numba is not None
 
 
-def jit(fn: Callable, fastmath: Any = False, inline: str = "never") -> Callable | None:
+def jit(fn: Callable, fastmath: Any = False) -> Callable | None:
     """``fn`` compiled by numba (cached on disk, GIL released, NumPy's error model: a float division by
-    zero gives inf or nan, no exception check), or None without numba. ``inline="always"`` inlines it
-    into the kernels that call it."""
+    zero gives inf or nan, no exception check), or None without numba."""
     if numba is None:
         return None
-    return numba.njit(cache=True, nogil=True, fastmath=fastmath, error_model="numpy", inline=inline)(fn)
+    return numba.njit(cache=True, nogil=True, fastmath=fastmath, error_model="numpy")(fn)
 
 
 def workers() -> int:

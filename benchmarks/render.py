@@ -6,7 +6,12 @@ Timings on a shared machine are noisy: the table gives the best and the median w
 ``--repeats`` runs, and the CPU time of the best run (all threads; CPU time is less disturbed by
 other processes competing for the cores).
 
-    python benchmarks/render.py [--repeats 3] [--threads 2] [--sizes 10000 100000 300000]
+``--stages`` adds the compiled forward path's split of a 100k frame (projection, binning,
+compositing, finishing; best CPU time of each over the runs). ``--result FOLDER`` (a saved result,
+``Result.save``) adds its 24-frame 512 px turntable as the app renders it (6 calls of 4 cameras).
+
+    python benchmarks/render.py [--repeats 3] [--threads 2] [--sizes 10000 100000 300000] [--stages]
+        [--result /tmp/out/photo]
 
 On a machine shared with other busy processes, OpenMP threads that spin while waiting for a
 descheduled partner can make 2 threads several times slower than 1; run with
@@ -109,6 +114,49 @@ def bench_backward(n: int, size: int, repeats: int):
     return _time(run, repeats)
 
 
+def stages(n: int, size: int, repeats: int) -> dict[str, float]:
+    """Best CPU seconds of each stage of the compiled forward path (one camera, ``n`` Gaussians)."""
+    from humansplat.render.compiled import composite_images_compiled
+    from humansplat.render.compiled_binning import bin_compiled
+    from humansplat.render.compiled_projection import project_compiled
+    from humansplat.render.torch_backend import _finish_numpy
+
+    gs, cams = human_surface_gaussians(n), _camera(size)
+    best: dict[str, float] = {}
+    for _ in range(repeats + 1):
+        clock = [time.process_time()]
+        proj = project_compiled(gs, cams)
+        clock.append(time.process_time())
+        bins = bin_compiled(proj.means2d, proj.radii, proj.depths, size, size)
+        clock.append(time.process_time())
+        values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1).reshape(n, 4)
+        images = composite_images_compiled(proj.means2d.reshape(n, 2), proj.conics.reshape(n, 3),
+                                           proj.opacities.reshape(n), values, bins, size, size)
+        clock.append(time.process_time())
+        _finish_numpy(images.numpy(), torch.ones(3))
+        clock.append(time.process_time())
+        for name, t0, t1 in zip(("projection", "binning", "compositing", "finishing"), clock, clock[1:]):
+            best[name] = min(best.get(name, math.inf), t1 - t0)
+    return best
+
+
+def bench_turntable(folder: str, repeats: int, frames: int = 24, chunk: int = 4):
+    """A saved result's turntable: ``frames`` 512 px orbit frames in calls of ``chunk`` cameras."""
+    from humansplat.avatar_views import orbit_cameras
+    from humansplat.result import Result
+
+    result = Result.load(folder, turntable=False)
+    gs = result.gaussians
+    cams = orbit_cameras(gs, result.body_fit, torch.arange(frames, dtype=torch.float32) * (360.0 / frames), 512)
+
+    def run():
+        for start in range(0, frames, chunk):
+            with torch.no_grad():
+                render(gs, cams[start : start + chunk], background=1.0)
+
+    return len(gs), _time(run, repeats)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per row (median reported)")
@@ -116,22 +164,31 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000],
                     help="Gaussian counts for the 512x512 forward rows")
     ap.add_argument("--backward-n", type=int, default=20_000, help="Gaussians for the forward+backward row")
+    ap.add_argument("--stages", action="store_true", help="the compiled path's stage split of a 100k frame")
+    ap.add_argument("--result", default=None, help="a saved result folder: time its 24-frame turntable")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {args.repeats} timed runs per row")
     print(f"{'backend':<14} {'pass':<17} {'image':>7} {'gaussians':>9} {'best s':>7} {'median s':>8} {'cpu s':>6} {'fps':>7}")
 
-    def row(backend, what, size, n, times):
+    def row(backend, what, size, n, times, frames=1):
         best, median, cpu = times
         print(f"{backend:<14} {what:<17} {size:>3}x{size:<3} {n:>9,} {best:>7.3f} {median:>8.3f} {cpu:>6.2f} "
-              f"{1 / best:>7.1f}", flush=True)
+              f"{frames / best:>7.1f}", flush=True)
 
     for n in args.sizes:
         if compiled_available():
             row("cpu compiled", "forward", 512, n, bench_forward(n, 512, args.repeats))
         row("cpu rounds", "forward", 512, n, bench_forward(n, 512, args.repeats, compiled=False))
     row("cpu rounds", "forward+backward", 256, args.backward_n, bench_backward(args.backward_n, 256, args.repeats))
+    if args.result:
+        n, times = bench_turntable(args.result, args.repeats)
+        row("cpu", "turntable 24 fr", 512, n, times, frames=24)
+    if args.stages and compiled_available():
+        split = stages(100_000, 512, args.repeats)
+        print("compiled forward, 100k at 512x512, best CPU s: "
+              + ", ".join(f"{name} {secs:.4f}" for name, secs in split.items()))
     if torch.cuda.is_available():
         try:
             row("gsplat", "forward", 512, 100_000, bench_forward(100_000, 512, max(args.repeats, 20), "gsplat", "cuda"))

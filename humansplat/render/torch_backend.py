@@ -2,8 +2,10 @@
 
 ``render_torch`` is the real backend: gsplat's pipeline (EWA projection, tile binning with
 depth-sorted per-tile lists, front-to-back compositing) in batched PyTorch with a custom backward
-(:mod:`.binning`, :mod:`.rasterize`); without a gradient on the CPU the compositing runs in the
-compiled kernel of :mod:`.compiled` (numba) when it is installed. The image does not depend on the
+(:mod:`.projection`, :mod:`.binning`, :mod:`.rasterize`). Without a gradient on the CPU, when numba
+is installed, all three stages run compiled instead (:mod:`.compiled_projection`,
+:mod:`.compiled_binning`, :mod:`.compiled`): the same values to float rounding, the same tile lists.
+The image does not depend on the
 tile size (a Gaussian's footprint box holds every pixel it can reach): the PyTorch rounds use 8x8
 tiles (they evaluate every pixel of a tile: about half the pixel-Gaussian pairs of 16x16 tiles,
 1.6x faster), the compiled kernel gsplat's 16x16 (it visits only each Gaussian's own pixels, and
@@ -14,13 +16,17 @@ Image formation matches gsplat (see :mod:`humansplat.render`).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..cameras import Cameras
 from ..gaussians import Gaussians
 from .binning import bin_gaussians
-from .output import RenderOutput
+from .compiled import composite_images_compiled
+from .compiled_binning import bin_compiled
+from .compiled_projection import project_compiled
 from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
+from .output import RenderOutput
 from .projection import RasterizeMode, project_gaussians
 from .rasterize import RasterOptions, needs_grad, rasterize_tiles, tiles_to_images, uses_compiled
 
@@ -33,6 +39,16 @@ def _finish(acc: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor) ->
     rgb = acc[..., :3] + (1.0 - alpha) * bg
     depth = torch.where(alpha > 0, acc[..., 3:] / alpha.clamp_min(1e-10), torch.zeros_like(alpha))
     return RenderOutput(rgb, alpha, depth)
+
+
+def _finish_numpy(images: np.ndarray, background: torch.Tensor) -> RenderOutput:
+    """:func:`_finish` of (C, H, W, 5) accumulated colour, depth and alpha, in NumPy: a few cheap
+    passes on one thread (PyTorch's would hand them to OpenMP threads, slow on a busy machine)."""
+    bg = background.to(torch.float64 if images.dtype == np.float64 else torch.float32).numpy()
+    alpha = images[..., 4:]
+    rgb = images[..., :3] + (1.0 - alpha) * bg
+    depth = np.where(alpha > 0, images[..., 3:4] / np.maximum(alpha, 1e-10), 0.0).astype(images.dtype, copy=False)
+    return RenderOutput(torch.from_numpy(rgb), torch.from_numpy(np.ascontiguousarray(alpha)), torch.from_numpy(depth))
 
 
 def render_torch(
@@ -53,20 +69,26 @@ def render_torch(
     ``tile_size`` and ``options`` (:class:`~humansplat.render.rasterize.RasterOptions`) only
     change the speed; ``rasterize_mode`` is :data:`~humansplat.render.projection.RasterizeMode`.
     """
-    proj = project_gaussians(gaussians, cameras, near, far, sh_degree, rasterize_mode)
+    options = options or RasterOptions()
+    inputs = (gaussians.means, gaussians.log_scales, gaussians.quats, gaussians.logit_opacities, gaussians.sh0,
+              gaussians.shN, cameras.viewmats, cameras.Ks, background)
+    compiled = uses_compiled(options, gaussians.device, needs_grad(*inputs))  # forward only: nothing needs a gradient
+    project, binning = (project_compiled, bin_compiled) if compiled else (project_gaussians, bin_gaussians)
+    proj = project(gaussians, cameras, near, far, sh_degree, rasterize_mode)
     C, N = proj.depths.shape
     H, W = cameras.height, cameras.width
-    options = options or RasterOptions()
     if tile_size is None:
-        grad = needs_grad(proj.means2d, proj.conics, proj.opacities, proj.colors, proj.depths)
-        tile_size = 16 if uses_compiled(options, proj.means2d.device, grad) else 8
-    bins = bin_gaussians(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
-    values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1).reshape(C * N, 4)
-    opacities = proj.opacities.reshape(C * N)
-    acc = rasterize_tiles(
-        proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), opacities, values, bins, options
-    )
-    images = tiles_to_images(acc, bins, W, H)  # (C, H, W, 5)
+        tile_size = 16 if compiled else 8
+    bins = binning(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
+    if compiled:  # NumPy on one thread for the cheap passes (see _finish_numpy)
+        values = torch.from_numpy(np.concatenate([proj.colors.numpy(), proj.depths.numpy()[..., None]], axis=-1))
+    else:
+        values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1)
+    screen = (proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), proj.opacities.reshape(C * N),
+              values.reshape(C * N, 4))
+    if compiled:
+        return _finish_numpy(composite_images_compiled(*screen, bins, W, H).numpy(), background)
+    images = tiles_to_images(rasterize_tiles(*screen, bins, options), bins, W, H)  # (C, H, W, 5)
     return _finish(images[..., :4], images[..., 4:], background)
 
 

@@ -51,7 +51,8 @@ class RasterOptions:
             per float32 buffer at the default).
         compiled: without a gradient, on CPU tensors, composite with the compiled kernel of
             :mod:`humansplat.render.compiled` when numba is installed (same image to float
-            rounding, several times faster); False always uses the PyTorch rounds.
+            rounding, several times faster; ``render_torch`` then also projects and bins compiled);
+            False always uses the PyTorch stages.
     """
 
     first_chunk: int = 32

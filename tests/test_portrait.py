@@ -113,7 +113,7 @@ def test_portrait_back_of_the_head_has_the_hairs_colour(portrait):
 
 
 def test_back_view_hides_the_face_when_zoomed_in(portrait):
-    """From behind, the unseen layers hide the visible layer (the face, the shirt) even at twice the
+    """From behind, the unseen layers hide the visible layer and its backing (the face, the shirt) even at twice the
     photo's resolution (the app's views and turntable frame a bust at about that zoom): the light
     they let through to it, inside the avatar's silhouette, is under 0.5 % on average. With the back
     layers' splats at half a back-grid pixel it was 2.5 % (the face showed through the hair)."""
@@ -124,6 +124,7 @@ def test_back_view_hides_the_face_when_zoomed_in(portrait):
     cams = orbit_cameras(gaussians, fit, [180.0], 2 * _SIZE)
     unseen = torch.ones(len(gaussians), dtype=torch.bool)
     unseen[layers["visible"]] = False
+    unseen[layers["backing"]] = False  # copies of visible splats (the photo's colours) just behind them
     with torch.no_grad():
         inside = render(gaussians, cams).alpha[0, ..., 0] > 0.99
         through = 1.0 - render(gaussians[unseen], cams).alpha[0, ..., 0][inside]

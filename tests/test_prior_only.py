@@ -173,8 +173,7 @@ def test_back_of_the_head_has_no_face_colour(fit):
 
     g, layers = gaussians_from_prior(fit, return_layers=True)
     assert layers["visible"].stop == layers["back"].start and layers["back"].stop == layers["far"].start
-    assert layers["far"].stop == layers["walls"].start and layers["walls"].stop == layers["backing"].start
-    assert layers["backing"].stop == len(g)
+    assert layers["far"].stop == layers["walls"].start and layers["walls"].stop == len(g)
     surf = prior_surfaces(fit, PriorOptions())
     S = surf.front_part.shape[0]
     back = g[layers["back"]]

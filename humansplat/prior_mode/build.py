@@ -13,9 +13,7 @@ What it builds (world = the input camera frame, :mod:`humansplat.cameras`), each
    coloured from the photo, flattened along the surface normal of the depth map, sized to the pixel
    footprint (depth / focal). Near the silhouette they face the camera; a pixel blended with the
    white background there becomes the person's colour at partial opacity (the share of the pixel the
-   person covers), so no light rim or seam shows in other views. Where these splats are small (colour
-   edges, the rows at the silhouette) a sparse copy of them a little deeper (:mod:`.backing`) keeps the
-   input view opaque in anti-aliased renderers.
+   person covers), so no light rim or seam shows in other views.
 3. **Unseen side**: the same on a (coarser) grid at the back depth, coloured by *garments, not
    parts* (:mod:`.garments`): the back continues each part's outermost garment, the back of the head
    takes the hair's colour. Plus a *far* layer where parts overlap along the ray (the torso's back
@@ -25,10 +23,9 @@ What it builds (world = the input camera frame, :mod:`humansplat.cameras`), each
    have no holes and the avatar is not a cardboard cut-out.
 5. Colour correction against the input view (:func:`~.photo_colours.refine_colours`,
    ``colour_iterations`` passes, default 2: render, add the residual at each visible Gaussian's pixel
-   to its colour; at the silhouette the part towards white changes the opacity instead; the backing
-   follows its twins). Neighbouring Gaussians overlap by design, which blurs the photo slightly; the
-   first pass (one render) gains ~4-5 dB of input-view PSNR, the second ~1.5 dB more. Geometry is not
-   optimised (no gradient steps).
+   to its colour; at the silhouette the part towards white changes the opacity instead). Neighbouring
+   Gaussians overlap by design, which blurs the photo slightly; the first pass (one render) gains
+   ~4-5 dB of input-view PSNR, the second ~1.5 dB more. Geometry is not optimised (no gradient steps).
 
 Shapes: S grid side (pixels), N Gaussians; maps are (S, S) over a grid's pixels.
 """
@@ -43,7 +40,6 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians
 from ..imaging import nearest_fill
 from ..prior.body_fit import BodyFit
-from .backing import backing_scales, backing_sheet
 from .coverage import cover_surface, visible_sigmas
 from .garments import back_colours
 from .grids import resize_depth, resize_image, resize_nearest
@@ -152,9 +148,8 @@ def gaussians_from_prior(
 
     Returns:
         Gaussians in the input camera frame: the visible layer first (one per foreground pixel of
-        the visible grid, in row-major pixel order), then the back layer, the far layer, the side
-        walls and the visible layer's backing (:mod:`.backing`); with ``return_layers``, also
-        ``{"visible" | "back" | "far" | "walls" | "backing": slice}``.
+        the visible grid, in row-major pixel order), then the back layer, the far layer and the
+        side walls; with ``return_layers``, also ``{"visible" | "back" | "far" | "walls": slice}``.
     """
     opt = options or PriorOptions()
     crop_size = int(body_fit.crop.rgb.shape[0])
@@ -165,28 +160,24 @@ def gaussians_from_prior(
     front = _grid(body_fit, surf, person, res)
     rgb = resize_image(photo, res) if res != crop_size else photo
     colours = visible_colours(rgb, front.mask)
-    sigmas = visible_sigmas(front.mask, rgb)
     visible = surface_gaussians(
         front.camera, front.front, front.mask, colours.rgb, side_rgb=colours.side, coverage=colours.coverage,
-        min_sigma_px=sigmas,
+        min_sigma_px=visible_sigmas(front.mask, rgb),
     )
-    backing, twins = backing_sheet(visible, front.mask, backing_scales(front.mask, sigmas), front.camera)
     back_layer, far_layer, walls = _unseen_layers(body_fit, surf, photo, person, int(opt.back_resolution))
     parts = [visible, back_layer] + ([far_layer] if len(far_layer) else []) + [w for w in walls if len(w)]
-    parts += [backing] if len(backing) else []
     gaussians = cover_surface(Gaussians.cat(parts), front.camera)
     if opt.colour_iterations > 0:
         gaussians = refine_colours(
             gaussians, len(visible), front.camera, front.mask, rgb, opt.colour_iterations,
-            edge=colours.edge, max_opacity=OPACITY, twins=twins,
+            edge=colours.edge, max_opacity=OPACITY,
         )
     if not return_layers:
         return gaussians
-    nv, nb, nf, nc = len(visible), len(back_layer), len(far_layer), len(backing)
+    nv, nb, nf = len(visible), len(back_layer), len(far_layer)
     return gaussians, {
         "visible": slice(0, nv),
         "back": slice(nv, nv + nb),
         "far": slice(nv + nb, nv + nb + nf),
-        "walls": slice(nv + nb + nf, len(gaussians) - nc),
-        "backing": slice(len(gaussians) - nc, len(gaussians)),
+        "walls": slice(nv + nb + nf, len(gaussians)),
     }

@@ -14,7 +14,7 @@ the back layers show through the photo's colours), so the visible layer (the one
 sized by :func:`visible_sigmas`: :data:`INNER_SIGMA_PX` inside, about 99.2 % opaque with the compensation
 (the colour passes of :mod:`.photo_colours` sharpen what the larger splats blur). Its :data:`RIM_ROWS` rows
 of pixels nearest the silhouette and the pixels at sharp colour edges keep :data:`MIN_SIGMA_PX`, so that
-neither the outline nor the photo's edges grow; :mod:`.backing` puts a second, sparse sheet behind those.
+neither the outline nor the photo's edges grow.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import torch
 from ..cameras import Cameras
 from ..gaussians import Gaussians, rgb_to_sh0
 from ..imaging import nearest_fill
-from .backing import match_backing
 from .placement import OPACITY, SILHOUETTE_BAND_PX
 
 __all__ = ["VisibleColours", "refine_colours", "visible_colours"]
@@ -80,7 +79,6 @@ def refine_colours(
     step: float = 1.0,
     edge: np.ndarray | None = None,
     max_opacity: float = OPACITY,
-    twins: torch.Tensor | None = None,
 ) -> Gaussians:
     """Colour correction of the visible layer against the input view (fixed-point iterations).
 
@@ -90,8 +88,6 @@ def refine_colours(
     pixels (S, S) bool (silhouette pixels blended with the white background) take the part of the
     residual towards or away from white as a change of opacity (at most ``max_opacity``) and only
     the rest as a change of colour: brightening their colour would draw light rims in other views.
-    With ``twins`` (M,) indices of visible Gaussians, the last M Gaussians are their copies
-    (:mod:`.backing`): each pass gives them their twins' colours and opacities.
     """
     from ..render import render
 
@@ -116,6 +112,4 @@ def refine_colours(
             residual[at_edge] = residual[at_edge] - t[:, None] * to_white
         rgb = (rgb + residual).clamp(0.0, 1.0)
         g.sh0[:n_visible] = rgb_to_sh0(rgb)
-        if twins is not None and len(twins):
-            g = match_backing(g, twins)
     return g

@@ -115,8 +115,8 @@ def test_portrait_back_of_the_head_has_the_hairs_colour(portrait):
 def test_back_view_hides_the_face_when_zoomed_in(portrait):
     """From behind, the unseen layers hide the visible layer (the face, the shirt) even at twice the
     photo's resolution (the app's views and turntable frame a bust at about that zoom): the light
-    they let through to it, inside the avatar's silhouette, is under 0.5 % on average. With the back
-    layers' splats at half a back-grid pixel it was 2.5 % (the face showed through the hair)."""
+    they let through to it, inside the avatar's silhouette, is under 0.5 % on average (back layers of
+    0.5 px splats throughout let 2.5 % through here: the face shows through the hair)."""
     from humansplat.avatar_views import orbit_cameras
 
     _, fit, _ = portrait

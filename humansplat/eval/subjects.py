@@ -411,8 +411,8 @@ def _build(name: str, painted_face: bool = True) -> EvalSubject:
 
 def builtin_subjects(names: Sequence[str] | None = None, painted_faces: bool = True) -> list[EvalSubject]:
     """The built-in subjects ``names`` (default all of :data:`BUILTIN_SUBJECTS`), in the scan frame, with
-    their painted faces (``painted_faces=False``: blank skin, as the subjects were before they had faces,
-    for comparisons with numbers measured on those).
+    their painted faces (``painted_faces=False``: blank skin, where Face Mesh finds no face, for baselines
+    measured on such subjects).
 
     Built once per process (about a second each after the body model loads); each call returns
     fresh copies.

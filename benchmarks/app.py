@@ -11,6 +11,7 @@ Usage (from the repository root)::
     python benchmarks/app.py                       # 1 and 8 clients, the app's defaults (24 frames, 512 px), prior mode
     python benchmarks/app.py --clients 1 2 4 8 --frames 8 --resolution 256
     python benchmarks/app.py --clients 1 --no-warm-up   # the first request loads the models
+    python benchmarks/app.py --clients 1 --rounds 5 --no-ssl-verify   # 5 single requests, the client's TLS set-up skipped
     python benchmarks/app.py --clients 1 --disk 30 --max-disk-mb 60   # disk held by clients that never close
 
 ``--disk N`` then sends N more requests from 3 clients that never close their sessions (3 at a time)
@@ -18,7 +19,12 @@ and prints the size of the app's Gradio temp folder (its outputs and Gradio's ca
 each round: it must stay under ``HUMANSPLAT_APP_MAX_DISK_MB`` (``--max-disk-mb``).
 
 Numbers depend on the machine and on the queue's concurrency (HUMANSPLAT_APP_CONCURRENCY): with
-concurrency C, N clients wait for about N / C request times.
+concurrency C, N clients wait for about N / C request times. The clients run on the same machine as
+the app: gradio_client downloads every file of every streamed update (the final tuple twice: the last
+update and the completed event, ~28 files a request) and builds an SSL context for each download, also
+for an ``http://`` URL (~40 ms of CPU each on the 2-core machine: the system's CA bundle is parsed).
+``--no-ssl-verify`` (``Client(ssl_verify=False)``; nothing is verified on ``http://127.0.0.1`` either
+way) leaves that client-side work out, to see the app's own time.
 """
 
 from __future__ import annotations
@@ -82,6 +88,8 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=None, help="view and video side (default: the app's)")
     parser.add_argument("--no-warm-up", action="store_true", help="HUMANSPLAT_APP_WARM_UP=0: the first request loads the models")
     parser.add_argument("--mode", default="prior")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per client count (one row each)")
+    parser.add_argument("--no-ssl-verify", action="store_true", help="Client(ssl_verify=False): no SSL context per download")
     parser.add_argument("--disk", type=int, default=0, metavar="N", help="N more requests from 3 clients that never close")
     parser.add_argument("--max-disk-mb", type=float, default=None, help="HUMANSPLAT_APP_MAX_DISK_MB for this run")
     args = parser.parse_args()
@@ -112,21 +120,23 @@ def main() -> None:
             warm_s = _wait_for(lambda: "warm-up: models loaded" in log_path.read_text(), server, log_path) - t_start
         url = f"http://127.0.0.1:{port}/"
         downloads = tempfile.mkdtemp(prefix="humansplat-bench-dl-")
-        pool = [Client(url, download_files=downloads, verbose=False) for _ in range(max(args.clients))]
+        ssl_verify = not args.no_ssl_verify
+        pool = [Client(url, download_files=downloads, verbose=False, ssl_verify=ssl_verify) for _ in range(max(args.clients))]
         cpu0 = time.process_time()
         first = _round(pool[:1], args)[0]
         print(f"client CPU seconds for the first request: {time.process_time() - cpu0:.2f}", file=sys.stderr)
         rows = [("first (1)", [first["first"]], [first["total"]], first["total"])]
         for n in args.clients:
-            t0 = time.perf_counter()
-            res = _round(pool[:n], args)
-            wall = time.perf_counter() - t0
-            rows.append((str(n), [r["first"] for r in res], [r["total"] for r in res], wall))
+            for _ in range(args.rounds):
+                t0 = time.perf_counter()
+                res = _round(pool[:n], args)
+                wall = time.perf_counter() - t0
+                rows.append((str(n), [r["first"] for r in res], [r["total"] for r in res], wall))
         for c in pool:
             c.close()
         disk_mb = []
         if args.disk:
-            never_closed = [Client(url, download_files=downloads, verbose=False) for _ in range(3)]
+            never_closed = [Client(url, download_files=downloads, verbose=False, ssl_verify=ssl_verify) for _ in range(3)]
             for _ in range(0, args.disk, 3):
                 _round(never_closed, args)
                 disk_mb.append(_folder_mb(Path(env["GRADIO_TEMP_DIR"])))
@@ -137,7 +147,7 @@ def main() -> None:
 
     print(
         f"\napp benchmark: {args.mode} mode, {args.frames} frames, {args.resolution} px, "
-        f"concurrency {settings.CONCURRENCY}, {os.cpu_count()} CPUs"
+        f"concurrency {settings.CONCURRENCY}, {os.cpu_count()} CPUs, client ssl_verify={ssl_verify}"
     )
     print(
         f"page up after {up_s:.1f} s; " + (f"warm-up finished after {warm_s:.1f} s" if warm_s is not None else "no warm-up")

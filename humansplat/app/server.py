@@ -59,15 +59,21 @@ WARM_UP_PHOTO = settings.EXAMPLES_DIR / "synthetic_0_full.png"
 
 
 def warm_up(photo: str | os.PathLike = WARM_UP_PHOTO) -> float:
-    """Run prior mode once on ``photo`` (1 frame of 64 px) so that the first visitor does not pay for
-    what only the first run in a process does: MediaPipe's models, the body model (its first load in
-    a fresh install compiles Warp kernels, ~40 s), the renderer's compiled kernel. Returns the seconds
-    it took; never raises (a failure is logged and the first request pays instead)."""
+    """Run prior mode once on ``photo`` (2 frames of 64 px) and write its files into a temporary folder,
+    so that the first visitor does not pay for what only the first run in a process does: MediaPipe's
+    models, the body model (its first load in a fresh install compiles Warp kernels, ~40 s), the
+    renderer's compiled kernels, the mesh and video writers' imports and the video encoder's first
+    start (~0.7 s). Returns the seconds it took; never raises (a failure is logged and the first request
+    pays instead)."""
+    import tempfile
+
     from humansplat.api import reconstruct
 
     start = time.perf_counter()
     try:
-        reconstruct(str(photo), mode="prior", frames=1, resolution=64)
+        result = reconstruct(str(photo), mode="prior", frames=2, resolution=64)
+        with tempfile.TemporaryDirectory(prefix="humansplat-warm-up-") as folder:
+            result.save(folder, mesh_resolution=32)
     except Exception as exc:  # noqa: BLE001 - a warm-up must not stop the app
         log.warning("warm-up failed (%s); the first request loads the models instead", exc)
     seconds = time.perf_counter() - start

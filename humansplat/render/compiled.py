@@ -37,10 +37,15 @@ __all__ = ["compiled_available", "composite_images_compiled", "composite_tiles_c
 
 
 def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k, tile_size, tiles_x, tiles_y, out,
-               share, shares):  # pragma: no cover - compiled
+               background, depth_out, alpha_out, share, shares):  # pragma: no cover - compiled
     """Fill ``out`` (C, H, W, D+1): per pixel, sum of w_k values_k and, last, sum of w_k (tile pixels
     outside the H x W image are dropped); this call does the blocks of :data:`_BLOCK` tiles numbered
     ``share`` modulo ``shares``.
+
+    With a ``background`` of 3 values (D = 4: colour and depth), the pixels are finished instead:
+    ``out`` (C, H, W, 3) gets ``colour + (1 - alpha) background``, ``depth_out`` (C, H, W, 1) the
+    depth divided by alpha (0 where alpha is 0) and ``alpha_out`` (C, H, W, 1) alpha; else
+    ``background`` is empty and the two others unused.
 
     Float arrays share one dtype (float32 or float64) and every constant comes from ``k`` (see
     :func:`composite_tiles_compiled`) or ``centres`` (pixel centres ``i + 0.5``), so the arithmetic
@@ -52,12 +57,13 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
     n_values = values.shape[1]
     per_image = tiles_x * tiles_y
     S = tile_size * tile_size
+    finish = background.shape[0] == 3  # then every pixel is written, empty tiles included
     for t in range(n_tiles):
         if (t // _BLOCK) % shares != share:
             continue
         start = offsets[t]
         end = offsets[t + 1]
-        if start == end:
+        if start == end and not finish:  # out is zeros already
             continue
         local = t % per_image
         x0 = (local % tiles_x) * tile_size
@@ -142,8 +148,16 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
         cam = t // per_image
         for j in range(min(tile_size, out.shape[1] - y0)):
             for i in range(min(tile_size, out.shape[2] - x0)):
-                for d in range(n_values + 1):
-                    out[cam, y0 + j, x0 + i, d] = acc[j * tile_size + i, d]
+                s = j * tile_size + i
+                if finish:
+                    alpha = acc[s, 4]
+                    for d in range(3):
+                        out[cam, y0 + j, x0 + i, d] = acc[s, d] + (one - alpha) * background[d]
+                    depth_out[cam, y0 + j, x0 + i, 0] = acc[s, 3] / alpha if alpha > zero else zero
+                    alpha_out[cam, y0 + j, x0 + i, 0] = alpha
+                else:
+                    for d in range(n_values + 1):
+                        out[cam, y0 + j, x0 + i, d] = acc[s, d]
 
 
 _BLOCK = 4
@@ -161,9 +175,11 @@ def composite_images_compiled(
     bins: TileBins,
     width: int,
     height: int,
-) -> torch.Tensor:
+    background: torch.Tensor | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward-only compositing of C images (CPU tensors), what :func:`composite_tiles_compiled`
-    composites, laid out as images.
+    composites, laid out as images; with a ``background`` the finished images (as the renderer
+    returns them), made in the same pass.
 
     Args:
         means2d: (G, 2) pixel coordinates (pixel centres at +0.5).
@@ -172,10 +188,14 @@ def composite_images_compiled(
         values: (G, D) values to composite.
         bins: tile lists (:func:`~humansplat.render.binning.bin_gaussians`).
         width, height: image size in pixels (at most the tiles' extent).
+        background: None, or (3,) colour composited under the image; then ``values`` must be (G, 4),
+            colour and depth.
 
     Returns:
         (C, H, W, D + 1) in the inputs' dtype: ``sum_k w_k values_k`` per pixel and, last,
-        ``alpha = sum_k w_k`` (no gradient).
+        ``alpha = sum_k w_k`` (no gradient). With a ``background``: (rgb, alpha, depth) of shapes
+        (C, H, W, 3), (C, H, W, 1), (C, H, W, 1): ``rgb = sum_k w_k colour_k + (1 - alpha) background``,
+        ``depth = sum_k w_k depth_k / alpha`` (0 where alpha is 0).
     """
     if _KERNEL is None:
         raise RuntimeError("the compiled rasteriser needs numba (pip install numba)")
@@ -185,7 +205,17 @@ def composite_images_compiled(
     def arr(x: torch.Tensor) -> np.ndarray:
         return np.ascontiguousarray(x.detach().cpu().to(dtype).numpy())
 
-    out = np.zeros((bins.n_cameras, height, width, values.shape[1] + 1), dtype=np_dtype)
+    C = bins.n_cameras
+    if background is not None:
+        if values.shape[1] != 4 or background.numel() != 3:
+            raise ValueError(f"a background needs (G, 4) colour + depth values and 3 colours, got {tuple(values.shape)}")
+        out = np.empty((C, height, width, 3), dtype=np_dtype)
+        depth, alpha = np.empty((C, height, width, 1), dtype=np_dtype), np.empty((C, height, width, 1), dtype=np_dtype)
+        bg = arr(background.reshape(3))
+    else:
+        out = np.zeros((C, height, width, values.shape[1] + 1), dtype=np_dtype)
+        depth = alpha = np.zeros((0, 0, 0, 0), dtype=np_dtype)
+        bg = np.zeros(0, dtype=np_dtype)
     side = max(bins.tiles_x, bins.tiles_y) * bins.tile_size
     centres = np.arange(side, dtype=np_dtype) + np_dtype(0.5)
     k = np.array([0.5, 1.0, 2.0, ALPHA_MAX, ALPHA_MIN, T_MIN, 1.0 + 1e-6, 1e-6], dtype=np_dtype)
@@ -193,10 +223,12 @@ def composite_images_compiled(
         np.ascontiguousarray(bins.flat_ids.cpu().numpy()),
         np.ascontiguousarray(bins.offsets.cpu().numpy()),
         arr(means2d), arr(conics), arr(opacities), arr(values), centres, k,
-        bins.tile_size, bins.tiles_x, bins.tiles_y, out,
+        bins.tile_size, bins.tiles_x, bins.tiles_y, out, bg, depth, alpha,
     )
     threads = workers()
     run_split(_KERNEL, args, 1 if threads == 1 else threads * _SHARES_PER_THREAD)  # shares write disjoint tiles
+    if background is not None:
+        return torch.from_numpy(out), torch.from_numpy(alpha), torch.from_numpy(depth)
     return torch.from_numpy(out)
 
 

@@ -41,16 +41,6 @@ def _finish(acc: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor) ->
     return RenderOutput(rgb, alpha, depth)
 
 
-def _finish_numpy(images: np.ndarray, background: torch.Tensor) -> RenderOutput:
-    """:func:`_finish` of (C, H, W, 5) accumulated colour, depth and alpha, in NumPy: a few cheap
-    passes on one thread (PyTorch's would hand them to OpenMP threads, slow on a busy machine)."""
-    bg = background.to(torch.float64 if images.dtype == np.float64 else torch.float32).numpy()
-    alpha = images[..., 4:]
-    rgb = images[..., :3] + (1.0 - alpha) * bg
-    depth = np.where(alpha > 0, images[..., 3:4] / np.maximum(alpha, 1e-10), 0.0).astype(images.dtype, copy=False)
-    return RenderOutput(torch.from_numpy(rgb), torch.from_numpy(np.ascontiguousarray(alpha)), torch.from_numpy(depth))
-
-
 def render_torch(
     gaussians: Gaussians,
     cameras: Cameras,
@@ -80,14 +70,14 @@ def render_torch(
     if tile_size is None:
         tile_size = 16 if compiled else 8
     bins = binning(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
-    if compiled:  # NumPy on one thread for the cheap passes (see _finish_numpy)
+    if compiled:  # NumPy on one thread (PyTorch's would hand it to OpenMP threads, slow on a busy machine)
         values = torch.from_numpy(np.concatenate([proj.colors.numpy(), proj.depths.numpy()[..., None]], axis=-1))
     else:
         values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1)
     screen = (proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), proj.opacities.reshape(C * N),
               values.reshape(C * N, 4))
-    if compiled:
-        return _finish_numpy(composite_images_compiled(*screen, bins, W, H).numpy(), background)
+    if compiled:  # finished in the compositing pass (as _finish does)
+        return RenderOutput(*composite_images_compiled(*screen, bins, W, H, background=background))
     images = tiles_to_images(rasterize_tiles(*screen, bins, options), bins, W, H)  # (C, H, W, 5)
     return _finish(images[..., :4], images[..., 4:], background)
 

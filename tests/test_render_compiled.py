@@ -9,10 +9,11 @@ from humansplat.cameras import Cameras
 from humansplat.gaussians import Gaussians
 from humansplat.render import compiled_binning, render
 from humansplat.render.binning import bin_gaussians
+from humansplat.render.compiled import composite_images_compiled
 from humansplat.render.compiled_binning import bin_compiled
 from humansplat.render.compiled_projection import project_compiled
 from humansplat.render.projection import project_gaussians
-from humansplat.render.rasterize import RasterOptions, rasterize_tiles
+from humansplat.render.rasterize import RasterOptions, rasterize_tiles, tiles_to_images
 from humansplat.render.torch_backend import render_torch
 
 pytest.importorskip("numba")
@@ -151,19 +152,21 @@ def test_empty_and_off_screen_scenes_render_the_background():
         assert out.alpha.abs().max() == 0
 
 
-def test_compiled_tiles_equal_the_pytorch_rounds_tile_for_tile():
-    """``rasterize_tiles`` without a gradient: the compiled kernel's (T, D+1, S) tiles, odd image size."""
+@pytest.mark.parametrize("channels", [4, 2])
+def test_compiled_images_equal_the_pytorch_rounds(channels):
+    """The compiled kernel without a background (any number of value channels) against
+    ``rasterize_tiles``' PyTorch rounds laid out as images, odd image size."""
     g = _scene(400, 6, torch.float64, 0)
     cams = _cameras()
     with torch.no_grad():
         p = project_gaussians(g, cams)
     bins = bin_gaussians(p.means2d, p.radii, p.depths, 45, 38, 16)
     C, N = p.depths.shape
-    screen = (p.means2d.reshape(C * N, 2), p.conics.reshape(C * N, 3), p.opacities.reshape(C * N),
-              torch.cat([p.colors, p.depths[..., None]], dim=-1).reshape(C * N, 4))
-    fast = rasterize_tiles(*screen, bins)
-    slow = rasterize_tiles(*screen, bins, RasterOptions(compiled=False))
-    assert fast.shape == (bins.n_tiles, 5, 256) and slow[:, 4].max() > 0.99
+    values = torch.cat([p.colors, p.depths[..., None]], dim=-1).reshape(C * N, 4)[:, :channels]
+    screen = (p.means2d.reshape(C * N, 2), p.conics.reshape(C * N, 3), p.opacities.reshape(C * N), values)
+    fast = composite_images_compiled(*screen, bins, 45, 38)
+    slow = tiles_to_images(rasterize_tiles(*screen, bins), bins, 45, 38)
+    assert fast.shape == slow.shape == (C, 38, 45, channels + 1) and slow[..., -1].max() > 0.99
     assert torch.allclose(fast, slow, atol=1e-10, rtol=0)
 
 

@@ -33,7 +33,7 @@ from .binning import TileBins
 from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
 from .kernels import compiled_available, jit, run_split, workers
 
-__all__ = ["compiled_available", "composite_images_compiled", "composite_tiles_compiled"]
+__all__ = ["compiled_available", "composite_images_compiled"]
 
 
 def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k, tile_size, tiles_x, tiles_y, out,
@@ -48,7 +48,7 @@ def _composite(flat_ids, offsets, means2d, conics, opacities, values, centres, k
     ``background`` is empty and the two others unused.
 
     Float arrays share one dtype (float32 or float64) and every constant comes from ``k`` (see
-    :func:`composite_tiles_compiled`) or ``centres`` (pixel centres ``i + 0.5``), so the arithmetic
+    :func:`composite_images_compiled`) or ``centres`` (pixel centres ``i + 0.5``), so the arithmetic
     stays in that dtype.
     """
     half, one, two, alpha_max, alpha_min, t_min, widen, slack = k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]
@@ -177,9 +177,9 @@ def composite_images_compiled(
     height: int,
     background: torch.Tensor | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Forward-only compositing of C images (CPU tensors), what :func:`composite_tiles_compiled`
-    composites, laid out as images; with a ``background`` the finished images (as the renderer
-    returns them), made in the same pass.
+    """Forward-only compositing of C images (CPU tensors), what
+    :func:`~humansplat.render.rasterize.rasterize_tiles` composites, laid out as images; with a
+    ``background`` the finished images (as the renderer returns them), made in the same pass.
 
     Args:
         means2d: (G, 2) pixel coordinates (pixel centres at +0.5).
@@ -230,24 +230,3 @@ def composite_images_compiled(
     if background is not None:
         return torch.from_numpy(out), torch.from_numpy(alpha), torch.from_numpy(depth)
     return torch.from_numpy(out)
-
-
-def composite_tiles_compiled(
-    means2d: torch.Tensor,
-    conics: torch.Tensor,
-    opacities: torch.Tensor,
-    values: torch.Tensor,
-    bins: TileBins,
-) -> torch.Tensor:
-    """Forward-only twin of :func:`~humansplat.render.rasterize.rasterize_tiles` (CPU tensors).
-
-    Args: as :func:`composite_images_compiled` (without the image size).
-
-    Returns:
-        (T, D + 1, S) in the inputs' dtype, as ``rasterize_tiles`` (no gradient).
-    """
-    ts = bins.tile_size
-    images = composite_images_compiled(means2d, conics, opacities, values, bins, bins.tiles_x * ts, bins.tiles_y * ts)
-    x = images.reshape(bins.n_cameras, bins.tiles_y, ts, bins.tiles_x, ts, -1)
-    # [C, ty, y, tx, x, X] -> [C, ty, tx, X, y, x] -> [T, X, S]
-    return x.permute(0, 1, 3, 5, 2, 4).reshape(bins.n_tiles, -1, ts * ts)

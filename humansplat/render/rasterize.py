@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .binning import TileBins
-from .compiled import compiled_available, composite_tiles_compiled
+from .compiled import compiled_available
 from .formation import ALPHA_MAX, ALPHA_MIN, T_MIN
 
 __all__ = ["RasterOptions", "needs_grad", "rasterize_tiles", "tiles_to_images", "uses_compiled"]
@@ -49,10 +49,10 @@ class RasterOptions:
         max_chunk: the most Gaussians per tile in one round.
         block_elements: pixels x Gaussians evaluated per block (working-set size; about 4 MB
             per float32 buffer at the default).
-        compiled: without a gradient, on CPU tensors, composite with the compiled kernel of
-            :mod:`humansplat.render.compiled` when numba is installed (same image to float
-            rounding, several times faster; ``render_torch`` then also projects and bins compiled);
-            False always uses the PyTorch stages.
+        compiled: without a gradient, on CPU tensors, ``render_torch`` projects, bins and composites
+            with the compiled kernels (:mod:`humansplat.render.compiled` and its siblings) when numba
+            is installed (same image to float rounding, several times faster); False always uses the
+            PyTorch stages. :func:`rasterize_tiles` itself is always PyTorch.
     """
 
     first_chunk: int = 32
@@ -286,7 +286,7 @@ def needs_grad(*tensors: torch.Tensor) -> bool:
 
 
 def uses_compiled(options: RasterOptions, device: torch.device, grad: bool) -> bool:
-    """Whether :func:`rasterize_tiles` composites with the compiled kernel (no gradient, CPU, numba)."""
+    """Whether ``render_torch`` takes the compiled forward path (no gradient, CPU, numba, ``options.compiled``)."""
     return options.compiled and not grad and device.type == "cpu" and compiled_available()
 
 
@@ -317,8 +317,6 @@ def rasterize_tiles(
     grad = needs_grad(means2d, conics, opacities, values)
     if grad:
         return _RasterizeFunction.apply(means2d, conics, opacities, values, bins, opts)
-    if uses_compiled(opts, means2d.device, grad):
-        return composite_tiles_compiled(means2d, conics, opacities, values, bins)
     with torch.no_grad():
         acc, _ = _forward(_Plan(bins, means2d, conics, opacities, values, opts), record=False)
     return acc

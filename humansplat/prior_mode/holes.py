@@ -54,14 +54,18 @@ def _like_the_person_around(rgb: np.ndarray, mask: np.ndarray, labels: np.ndarra
     """(n + 1,) bool per hole label: the hole's median colour is within :data:`HOLE_COLOUR_DISTANCE` of the
     median colour of the person's pixels in a ring :data:`HOLE_RING_PX` wide around it: the photo cannot
     tell the two apart there (a dark coat beside a dark background), so it is the person, not a gap."""
-    from scipy.ndimage import binary_dilation
+    from scipy.ndimage import binary_dilation, find_objects
 
     out = np.zeros(n + 1, dtype=bool)
-    for k in range(1, n + 1):
-        hole = labels == k
-        if not hole.any():
+    for k, box in enumerate(find_objects(labels, max_label=n), start=1):
+        if box is None:
             continue
-        ring = binary_dilation(hole, iterations=HOLE_RING_PX) & mask & (labels == 0)
+        # the hole's bounding box grown by the ring's width holds the whole ring
+        near = tuple(slice(max(0, b.start - HOLE_RING_PX), b.stop + HOLE_RING_PX) for b in box)
+        lab = labels[near]
+        hole = lab == k
+        ring = binary_dilation(hole, iterations=HOLE_RING_PX) & mask[near] & (lab == 0)
         if ring.sum() >= 4:
-            out[k] = np.linalg.norm(np.median(rgb[hole], axis=0) - np.median(rgb[ring], axis=0)) < HOLE_COLOUR_DISTANCE
+            colours = rgb[near]
+            out[k] = np.linalg.norm(np.median(colours[hole], axis=0) - np.median(colours[ring], axis=0)) < HOLE_COLOUR_DISTANCE
     return out

@@ -1,4 +1,4 @@
-"""The compiled forward path's projection and binning against their PyTorch twins: same values, same lists."""
+"""The compiled forward path (projection, binning, compositing) against its PyTorch twins: same values, same lists."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ from ..cameras import Cameras
 from ..gaussians import Gaussians
 from ..imaging import nearest_fill
 from ..prior.body_fit import BodyFit
-from .coverage import cover_surface, visible_sigmas
+from .coverage import MIN_SIGMA_PX, cover_surface, visible_sigmas
 from .garments import back_colours
 from .grids import resize_depth, resize_image, resize_nearest
 from .options import PriorOptions
@@ -96,7 +96,7 @@ def _inner_sigmas(mask: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     colour edges keep :data:`BACK_SIGMA_PX` and the silhouette its thin edge splats, so that the outline seen
     from the input camera does not grow)."""
     sigmas = visible_sigmas(mask, rgb)
-    return np.where(sigmas > BACK_SIGMA_PX, sigmas, 0.0).astype(np.float32)
+    return np.where(sigmas > MIN_SIGMA_PX, sigmas, 0.0).astype(np.float32)  # the inner size, else no floor
 
 
 def _unseen_layers(

@@ -21,12 +21,12 @@ from ..cameras import Cameras
 from ..gaussians import SH_C0, Gaussians
 from .formation import ALPHA_MIN
 from .kernels import jit, run_split
-from .projection import _SH_C2, _SH_C3, EXTEND_MAX, LOW_PASS, SH_C1, Projected, RasterizeMode
+from .projection import _SH_C2, _SH_C3, EXTEND_MAX, FOV_MARGIN, LOW_PASS, SH_C1, Projected, RasterizeMode
 
 __all__ = ["project_compiled"]
 
 # constants of the kernel, in this order in its ``k`` array (so they carry the inputs' dtype)
-_CONSTANTS = (0.0, 0.5, 1.0, 2.0, LOW_PASS, ALPHA_MIN, EXTEND_MAX, 1e-12, 0.3, SH_C0, SH_C1, *_SH_C2, *_SH_C3)
+_CONSTANTS = (0.0, 0.5, 1.0, 2.0, LOW_PASS, ALPHA_MIN, EXTEND_MAX, 1e-12, FOV_MARGIN, SH_C0, SH_C1, *_SH_C2, *_SH_C3)
 
 
 def _project(means, log_scales, quats, logit_opacities, sh0, shN, degree, viewmats, Ks, centers, wf, hf,

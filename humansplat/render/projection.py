@@ -28,6 +28,7 @@ low-pass), so that a Gaussian's integrated opacity does not grow when it is smal
 
 LOW_PASS = 0.3  # px^2 added to the 2D covariance (gsplat's eps2d)
 EXTEND_MAX = 3.33  # footprint half extent cap, in standard deviations (gsplat)
+FOV_MARGIN = 0.3  # the Jacobian clamps x/z, y/z this many half fields of view beyond the image (gsplat's 1.3x)
 
 
 @dataclass
@@ -140,10 +141,10 @@ def project_gaussians(
     zs = torch.where(valid, z, torch.ones_like(z))
     tan_x = 0.5 * W / fx
     tan_y = 0.5 * H / fy
-    lim_x_pos = (W - cx) / fx + 0.3 * tan_x
-    lim_x_neg = cx / fx + 0.3 * tan_x
-    lim_y_pos = (H - cy) / fy + 0.3 * tan_y
-    lim_y_neg = cy / fy + 0.3 * tan_y
+    lim_x_pos = (W - cx) / fx + FOV_MARGIN * tan_x
+    lim_x_neg = cx / fx + FOV_MARGIN * tan_x
+    lim_y_pos = (H - cy) / fy + FOV_MARGIN * tan_y
+    lim_y_neg = cy / fy + FOV_MARGIN * tan_y
     tx = zs * torch.minimum(lim_x_pos, torch.maximum(-lim_x_neg, x / zs))
     ty = zs * torch.minimum(lim_y_pos, torch.maximum(-lim_y_neg, y / zs))
     # J = [[j00, 0, j02], [0, j11, j12]]; cov2d = J cov_c J^T written out (no batched 2x3 matmuls)

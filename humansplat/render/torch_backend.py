@@ -70,15 +70,13 @@ def render_torch(
     if tile_size is None:
         tile_size = 16 if compiled else 8
     bins = binning(proj.means2d.detach(), proj.radii, proj.depths.detach(), W, H, tile_size)
-    if compiled:  # NumPy on one thread (PyTorch's would hand it to OpenMP threads, slow on a busy machine)
-        values = torch.from_numpy(np.concatenate([proj.colors.numpy(), proj.depths.numpy()[..., None]], axis=-1))
-    else:
-        values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1)
-    screen = (proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), proj.opacities.reshape(C * N),
-              values.reshape(C * N, 4))
-    if compiled:  # finished in the compositing pass (as _finish does)
-        return RenderOutput(*composite_images_compiled(*screen, bins, W, H, background=background))
-    images = tiles_to_images(rasterize_tiles(*screen, bins, options), bins, W, H)  # (C, H, W, 5)
+    screen = (proj.means2d.reshape(C * N, 2), proj.conics.reshape(C * N, 3), proj.opacities.reshape(C * N))
+    if compiled:  # values joined in NumPy on one thread (PyTorch's would hand it to OpenMP threads); the
+        # kernel finishes the images (background, depth) as _finish does
+        values = np.concatenate([proj.colors.numpy(), proj.depths.numpy()[..., None]], axis=-1).reshape(C * N, 4)
+        return RenderOutput(*composite_images_compiled(*screen, torch.from_numpy(values), bins, W, H, background=background))
+    values = torch.cat([proj.colors, proj.depths[..., None]], dim=-1).reshape(C * N, 4)
+    images = tiles_to_images(rasterize_tiles(*screen, values, bins, options), bins, W, H)  # (C, H, W, 5)
     return _finish(images[..., :4], images[..., 4:], background)
 
 

@@ -12,6 +12,7 @@ Usage (from the repository root)::
     python benchmarks/app.py --clients 1 2 4 8 --frames 8 --resolution 256
     python benchmarks/app.py --clients 1 --no-warm-up   # the first request loads the models
     python benchmarks/app.py --clients 1 --rounds 5 --no-ssl-verify   # 5 single requests, the client's TLS set-up skipped
+    python benchmarks/app.py --clients 1 --rounds 3 --photo ../shared/photos/portrait/P06_halfbody_puffer.png
     python benchmarks/app.py --clients 1 --disk 30 --max-disk-mb 60   # disk held by clients that never close
 
 ``--disk N`` then sends N more requests from 3 clients that never close their sessions (3 at a time)
@@ -72,7 +73,7 @@ def _timed_request(client, photo: Path, args: argparse.Namespace, seed: int, out
 def _round(clients: list, args: argparse.Namespace) -> list[dict]:
     results: list[dict] = [{} for _ in clients]
     threads = [
-        threading.Thread(target=_timed_request, args=(c, PHOTO, args, i, results[i])) for i, c in enumerate(clients)
+        threading.Thread(target=_timed_request, args=(c, args.photo, args, i, results[i])) for i, c in enumerate(clients)
     ]
     for t in threads:
         t.start()
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=None, help="view and video side (default: the app's)")
     parser.add_argument("--no-warm-up", action="store_true", help="HUMANSPLAT_APP_WARM_UP=0: the first request loads the models")
     parser.add_argument("--mode", default="prior")
+    parser.add_argument("--photo", type=Path, default=PHOTO, help="the photo every request sends (default: the synthetic person)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds per client count (one row each)")
     parser.add_argument("--no-ssl-verify", action="store_true", help="Client(ssl_verify=False): no SSL context per download")
     parser.add_argument("--disk", type=int, default=0, metavar="N", help="N more requests from 3 clients that never close")
@@ -147,7 +149,7 @@ def main() -> None:
 
     print(
         f"\napp benchmark: {args.mode} mode, {args.frames} frames, {args.resolution} px, "
-        f"concurrency {settings.CONCURRENCY}, {os.cpu_count()} CPUs, client ssl_verify={ssl_verify}"
+        f"concurrency {settings.CONCURRENCY}, {os.cpu_count()} CPUs, client ssl_verify={ssl_verify}, photo {args.photo.name}"
     )
     print(
         f"page up after {up_s:.1f} s; " + (f"warm-up finished after {warm_s:.1f} s" if warm_s is not None else "no warm-up")
